@@ -1,0 +1,67 @@
+// The seam between the proxy's downstream side (listeners, HTTP, router) and its
+// upstream side (clusters, endpoints, load balancing, connection pools).
+import type { Readable, Duplex } from 'node:stream';
+import type { EnvoyObject } from '../../types.js';
+
+export type HeaderMap = Record<string, string | string[]>;
+
+export interface UpstreamRequest {
+  method: string;
+  /** Path with query, after any rewrite. */
+  path: string;
+  authority: string;
+  scheme: 'http' | 'https';
+  /** Lower-case names; no HTTP/2 pseudo-headers and no hop-by-hop headers. */
+  headers: HeaderMap;
+  /** Request body, streamed; null when there is none. */
+  body: Readable | null;
+  /** An HTTP/1.1 Upgrade (e.g. websocket): the value of the Upgrade header. */
+  upgrade?: string;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: HeaderMap;
+  /** Response body, streamed. */
+  body: Readable;
+  /** Resolves with trailers (empty when none) once the body ends. */
+  trailers: Promise<HeaderMap>;
+  /** For a 101 Switching Protocols answer to an upgrade: the raw upstream socket. */
+  upgradedSocket?: Duplex;
+  /** host:port of the endpoint that answered. */
+  endpoint: string;
+  /** SPIFFE id the upstream proved, when the hop was mTLS. */
+  peerIdentity?: string;
+}
+
+/** Envoy response flags: UH no healthy upstream, UF connect failure, UR reset, UT timeout, UO overflow, NC no cluster. */
+export type UpstreamFailure = 'UH' | 'UF' | 'UR' | 'UT' | 'UO' | 'NC';
+
+export class UpstreamError extends Error {
+  readonly code = 'WEFT_ERR_UPSTREAM';
+  constructor(
+    readonly flag: UpstreamFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** For consistent-hash load balancing. */
+  hashKey?: string;
+}
+
+export interface ClusterManager {
+  /** Validate and switch; throws ConfigRejectedError naming the cluster and field. Open pools to unchanged endpoints are kept. */
+  update(clusters: Map<string, EnvoyObject>, endpoints: Map<string, EnvoyObject>, secrets: Map<string, EnvoyObject>): void;
+  has(cluster: string): boolean;
+  /** Send one HTTP request to an endpoint of the cluster (picked by its load balancer). */
+  request(cluster: string, req: UpstreamRequest, opts?: RequestOptions): Promise<UpstreamResponse>;
+  /** Open an opaque TCP stream to an endpoint of the cluster (mTLS with ALPN weft-tcp to meshed endpoints). */
+  connect(cluster: string, opts?: RequestOptions): Promise<{ socket: Duplex; endpoint: string; peerIdentity?: string }>;
+  stats(): Record<string, number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,77 @@
+// The ADS and CA gRPC service definitions, built on the shared codec so that
+// neither side loads the Envoy protos twice (no @grpc/proto-loader at run time).
+import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
+import { messageType, OBJECT_FORM } from './codec.js';
+
+export interface DiscoveryRequest {
+  versionInfo?: string;
+  node?: { id?: string; cluster?: string; metadata?: Record<string, unknown>; userAgentName?: string };
+  resourceNames?: string[];
+  typeUrl?: string;
+  responseNonce?: string;
+  errorDetail?: { code?: number; message?: string };
+}
+
+/** Resources are carried as object form with '@type' (see codec.ts). */
+export interface DiscoveryResponse {
+  versionInfo: string;
+  resources: Record<string, unknown>[];
+  typeUrl: string;
+  nonce: string;
+}
+
+function serializer<T>(fullName: string): { serialize: (v: T) => Buffer; deserialize: (b: Buffer) => T } {
+  return {
+    serialize: (value: T) => {
+      const type = messageType(fullName);
+      return Buffer.from(type.encode(type.fromObject(value as Record<string, unknown>)).finish());
+    },
+    deserialize: (bytes: Buffer) => {
+      const type = messageType(fullName);
+      return type.toObject(type.decode(bytes), OBJECT_FORM) as T;
+    },
+  };
+}
+
+function method<Req, Res>(path: string, reqType: string, resType: string, requestStream: boolean, responseStream: boolean): MethodDefinition<Req, Res> {
+  const req = serializer<Req>(reqType);
+  const res = serializer<Res>(resType);
+  return {
+    path,
+    requestStream,
+    responseStream,
+    requestSerialize: req.serialize,
+    requestDeserialize: req.deserialize,
+    responseSerialize: res.serialize,
+    responseDeserialize: res.deserialize,
+  };
+}
+
+export const ADS_SERVICE = {
+  streamAggregatedResources: method<DiscoveryRequest, DiscoveryResponse>(
+    '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    'envoy.service.discovery.v3.DiscoveryRequest',
+    'envoy.service.discovery.v3.DiscoveryResponse',
+    true,
+    true,
+  ),
+} satisfies ServiceDefinition;
+
+export interface CreateCertificateRequest {
+  csr: string;
+  validitySeconds?: number;
+}
+export interface CreateCertificateResponse {
+  certChain: string[];
+  rootCerts: string[];
+}
+
+export const CA_SERVICE = {
+  createCertificate: method<CreateCertificateRequest, CreateCertificateResponse>(
+    '/weft.ca.v1.CertificateService/CreateCertificate',
+    'weft.ca.v1.CreateCertificateRequest',
+    'weft.ca.v1.CreateCertificateResponse',
+    false,
+    false,
+  ),
+} satisfies ServiceDefinition;

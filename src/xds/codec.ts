@@ -1,0 +1,119 @@
+// Encodes and decodes Envoy v3 resources with protobufjs, loading only the
+// .proto files weft uses (the Envoy protos ship inside @grpc/grpc-js-xds).
+// Contract between control plane and proxy: resources travel as plain objects
+// in protobufjs "object form": camelCase fields, enums as strings, 64-bit ints
+// as numbers, Durations as {seconds, nanos}, Any as {'@type': url, ...fields}.
+import protobuf from 'protobufjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** Type URLs of the resources weft exchanges over ADS. */
+export const TYPE = {
+  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+} as const;
+export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
+export const TYPE_SHORT: Record<TypeUrl, 'LDS' | 'RDS' | 'CDS' | 'EDS' | 'SDS'> = {
+  [TYPE.listener]: 'LDS',
+  [TYPE.route]: 'RDS',
+  [TYPE.cluster]: 'CDS',
+  [TYPE.endpoint]: 'EDS',
+  [TYPE.secret]: 'SDS',
+};
+
+/** The proto files weft needs; their imports are loaded transitively. */
+const PROTO_FILES = [
+  'envoy/service/discovery/v3/discovery.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
+  'weft/ca/v1/ca.proto',
+];
+
+function includeDirs(): string[] {
+  const xdsPkg = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+  const pbPkg = path.dirname(require.resolve('protobufjs/package.json'));
+  const deps = path.join(xdsPkg, 'deps');
+  return [
+    ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(deps, d)),
+    pbPkg, // google/protobuf/*.proto
+    path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../proto'), // weft's own
+  ];
+}
+
+let rootCache: protobuf.Root | undefined;
+
+/** The shared protobuf root, loaded once per process. */
+export function protoRoot(): protobuf.Root {
+  if (rootCache) return rootCache;
+  const dirs = includeDirs();
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin: string, target: string) => {
+    if (path.isAbsolute(target) && fs.existsSync(target)) return target;
+    for (const dir of dirs) {
+      const candidate = path.join(dir, target);
+      if (fs.existsSync(candidate)) return candidate;
+    }
+    return target;
+  };
+  root.loadSync(PROTO_FILES, { keepCase: false });
+  root.resolveAll();
+  rootCache = root;
+  return root;
+}
+
+/** The message type for a type URL ("type.googleapis.com/pkg.Msg") or a full name ("pkg.Msg"). */
+export function messageType(typeUrlOrName: string): protobuf.Type {
+  const name = typeUrlOrName.includes('/') ? typeUrlOrName.slice(typeUrlOrName.lastIndexOf('/') + 1) : typeUrlOrName;
+  return protoRoot().lookupType(name);
+}
+
+export const OBJECT_FORM: protobuf.IConversionOptions = { enums: String, longs: Number, bytes: String, defaults: false, json: true };
+
+export class CodecError extends Error {
+  readonly code = 'WEFT_ERR_CODEC';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CodecError';
+  }
+}
+
+/** Object form -> protobuf bytes. Throws CodecError naming the type when the object does not fit it. */
+export function encode(typeUrl: string, obj: object): Uint8Array {
+  const type = messageType(typeUrl);
+  const err = type.verify(obj as Record<string, unknown>);
+  if (err) throw new CodecError(`${type.fullName}: ${err}`);
+  return type.encode(type.fromObject(obj as Record<string, unknown>)).finish();
+}
+
+/** Protobuf bytes -> object form. */
+export function decode<T = Record<string, unknown>>(typeUrl: string, bytes: Uint8Array): T {
+  const type = messageType(typeUrl);
+  return type.toObject(type.decode(bytes), OBJECT_FORM) as T;
+}
+
+/** A google.protobuf.Any in wire form ({typeUrl, value}) for a resource object. */
+export function toAny(typeUrl: string, obj: object): { typeUrl: string; value: Uint8Array } {
+  return { typeUrl, value: encode(typeUrl, obj) };
+}
+
+/** Inverse of toAny. */
+export function fromAny<T = Record<string, unknown>>(any: { typeUrl?: string; type_url?: string; value: Uint8Array }): T {
+  const url = any.typeUrl ?? any.type_url ?? '';
+  return decode<T>(url, any.value);
+}
