@@ -96,9 +96,17 @@ export class CodecError extends Error {
 /** Object form -> protobuf bytes. Throws CodecError naming the type when the object does not fit it. */
 export function encode(typeUrl: string, obj: object): Uint8Array {
   const type = messageType(typeUrl);
-  const err = type.verify(obj as Record<string, unknown>);
+  // Verify the converted message, not the object form: protobufjs's verify() wants
+  // numeric enums and would reject the string enums of the object form.
+  let message: protobuf.Message;
+  try {
+    message = type.fromObject(obj as Record<string, unknown>);
+  } catch (e) {
+    throw new CodecError(`${type.fullName}: ${(e as Error).message}`);
+  }
+  const err = type.verify(message);
   if (err) throw new CodecError(`${type.fullName}: ${err}`);
-  return type.encode(type.fromObject(obj as Record<string, unknown>)).finish();
+  return type.encode(message).finish();
 }
 
 /** Protobuf bytes -> object form. */

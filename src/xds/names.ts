@@ -34,9 +34,9 @@ export function parseClusterName(name: string): { direction: 'inbound' | 'outbou
   return { direction: parts[0], port: Number(parts[1]), subset: parts[2]!, host: parts[3]! };
 }
 
-/** SNI a client sidecar sends to a server sidecar; the server picks the inbound port from it. */
+/** SNI a client sidecar sends to a server sidecar; the server picks the inbound port from it. Istio's form: outbound_.9080_._.<fqdn> (no subset), outbound_.9080_.v2_.<fqdn>. */
 export function meshSni(port: number, fqdn: string, subset = ''): string {
-  return `outbound_.${port}_.${subset || '_'}_.${fqdn}`;
+  return `outbound_.${port}_.${subset}_.${fqdn}`;
 }
 
 export function parseMeshSni(sni: string): { port: number; subset: string; host: string } | undefined {

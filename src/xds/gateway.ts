@@ -1,0 +1,159 @@
+// LDS and RDS for routers (gateways): one listener per Gateway server port, routed by
+// `http.<port>` built from the route sets bound to those gateways.
+import type { GatewayServer, HttpRouteSet, MeshModel, Workload } from '../model/types.js';
+import type { EnvoyObject } from '../proxy/types.js';
+import { LISTENER, ROUTE, SECRET } from './names.js';
+import { ANY, meshCertificates, nonEmpty, sdsSecret, socketAddress, sortBy, tlsSocket, wrapped } from './envoy.js';
+import { hcmFilter, tlsInspector } from './listeners.js';
+import { intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
+import { translateRules } from './routes.js';
+
+/** ALPN a gateway offers to clients on TLS servers. */
+export const GATEWAY_ALPN = ['h2', 'http/1.1'];
+
+/** Gateway servers this router runs: their selector matches its labels (Istio: across namespaces). */
+export function serversFor(model: MeshModel, proxy: Workload): GatewayServer[] {
+  return model.gatewayServers.filter((s) => Object.entries(s.selector).every(([k, v]) => proxy.labels[k] === v));
+}
+
+/** Servers weft can terminate as HTTP: plain HTTP ones and TLS-terminating HTTPS ones. TCP/TLS/passthrough need TCP routes the model lacks. */
+function servesHttp(s: GatewayServer): boolean {
+  switch (s.port.protocol) {
+    case 'HTTP':
+    case 'HTTP2':
+    case 'GRPC':
+      return true;
+    case 'HTTPS':
+      return s.tls !== undefined && s.tls.mode !== 'PASSTHROUGH';
+    default:
+      return false;
+  }
+}
+
+function terminatesTls(s: GatewayServer): boolean {
+  return s.port.protocol === 'HTTPS';
+}
+
+/** The address port for a server port: the targetPort of a Service in front of the gateway that has the port, else the port. */
+export function gatewayTargetPort(model: MeshModel, proxy: Workload, port: number): number {
+  for (const service of model.services) {
+    if (!serviceSelects(service, proxy)) continue;
+    const sp = service.ports.find((p) => p.port === port);
+    if (sp) return resolveTargetPort(sp, proxy) ?? port;
+  }
+  return port;
+}
+
+/** Downstream TLS for an HTTPS server: the gateway's certificate by SDS name (credentialName); MUTUAL also checks clients. */
+function serverTlsContext(tls: NonNullable<GatewayServer['tls']>): EnvoyObject {
+  if (tls.mode === 'ISTIO_MUTUAL') {
+    return {
+      commonTlsContext: { ...meshCertificates(), validationContextSdsSecretConfig: sdsSecret(SECRET.root), alpnProtocols: GATEWAY_ALPN },
+      requireClientCertificate: wrapped(true),
+    };
+  }
+  const credential = tls.credentialName ?? '';
+  const common = { tlsCertificateSdsSecretConfigs: [sdsSecret(credential)], alpnProtocols: GATEWAY_ALPN };
+  if (tls.mode === 'MUTUAL') {
+    // Istio's convention: the client CA bundle is the "<credentialName>-cacert" secret.
+    return {
+      commonTlsContext: { ...common, validationContextSdsSecretConfig: sdsSecret(`${credential}-cacert`) },
+      requireClientCertificate: wrapped(true),
+    };
+  }
+  return { commonTlsContext: common };
+}
+
+function gatewayListener(model: MeshModel, proxy: Workload, port: number, servers: GatewayServer[]): EnvoyObject | undefined {
+  const http = servers.filter(servesHttp);
+  if (!http.length) return undefined;
+  const targetPort = gatewayTargetPort(model, proxy, port);
+  const hcm = () => hcmFilter(`outbound_0.0.0.0_${targetPort}`, { rds: ROUTE.gateway(port) });
+  const tlsChains = http.filter(terminatesTls).map((s) => {
+    const names = [...new Set(s.hosts.map(stripNamespace).filter((h) => h !== '*'))].sort();
+    return {
+      filterChainMatch: { ...nonEmpty('serverNames', names), transportProtocol: 'tls' },
+      filters: [hcm()],
+      transportSocket: tlsSocket(ANY.downstreamTls, serverTlsContext(s.tls!)),
+    };
+  });
+  const plain = http.some((s) => !terminatesTls(s)) ? [{ filters: [hcm()] }] : [];
+  return {
+    name: LISTENER.gateway(port),
+    address: socketAddress('0.0.0.0', targetPort),
+    filterChains: [...tlsChains, ...plain],
+    ...(tlsChains.length ? { listenerFilters: [tlsInspector()] } : {}),
+    trafficDirection: 'OUTBOUND',
+  };
+}
+
+function byPort(servers: GatewayServer[]): Map<number, GatewayServer[]> {
+  const ports = new Map<number, GatewayServer[]>();
+  for (const s of servers) ports.set(s.port.number, [...(ports.get(s.port.number) ?? []), s]);
+  return new Map([...ports.entries()].sort(([a], [b]) => a - b));
+}
+
+/** The domains a route set gets on a port: its hosts narrowed by the hosts of the servers it is bound to. */
+function boundDomains(set: HttpRouteSet, servers: GatewayServer[]): string[] {
+  const out: string[] = [];
+  for (const server of servers) {
+    if (!set.attachTo.includes(server.gateway)) continue;
+    for (const routeHost of set.hosts) {
+      for (const serverHost of server.hosts) {
+        const d = intersectHosts(routeHost, stripNamespace(serverHost));
+        if (d !== undefined && !out.includes(d)) out.push(d);
+      }
+    }
+  }
+  return out;
+}
+
+function gatewayRouteConfig(
+  model: MeshModel,
+  proxy: Workload,
+  port: number,
+  servers: GatewayServer[],
+  clusterDomain: string | undefined,
+  targets: Map<string, OutboundTarget>,
+): EnvoyObject {
+  const gateways = new Set(servers.map((s) => s.gateway));
+  // domain -> route sets serving it, in model order (the first set's rules come first).
+  const byDomain = new Map<string, HttpRouteSet[]>();
+  for (const set of model.routes) {
+    if (!set.attachTo.some((a) => gateways.has(a))) continue;
+    for (const d of boundDomains(set, servers)) byDomain.set(d, [...(byDomain.get(d) ?? []), set]);
+  }
+  const redirectHosts = servers.filter((s) => s.tls?.httpsRedirect && !terminatesTls(s)).flatMap((s) => s.hosts.map(stripNamespace));
+  const ctx = { model, proxy, port, clusterDomain, targets };
+  const virtualHosts = sortBy([...byDomain.entries()], ([d]) => d).map(([domain, sets]) => ({
+    name: `${domain}:${port}`,
+    domains: [domain],
+    routes: translateRules(sets.flatMap((s) => s.rules), ctx),
+    ...(redirectHosts.some((h) => intersectHosts(h, domain) !== undefined) ? { requireTls: 'ALL' } : {}),
+  }));
+  return { name: ROUTE.gateway(port), ...nonEmpty('virtualHosts', virtualHosts.map(dropEmptyRoutes)) };
+}
+
+/** Object form leaves out an empty `routes`; a virtual host whose rules all filtered out has none. */
+function dropEmptyRoutes(vh: EnvoyObject & { routes: EnvoyObject[] }): EnvoyObject {
+  const { routes, ...rest } = vh;
+  return routes.length ? vh : rest;
+}
+
+/** A router's listeners and route configurations; route targets are collected into `targets`. */
+export function gatewayResources(
+  model: MeshModel,
+  proxy: Workload,
+  clusterDomain: string | undefined,
+  targets: Map<string, OutboundTarget>,
+): { listeners: EnvoyObject[]; routes: EnvoyObject[] } {
+  const listeners: EnvoyObject[] = [];
+  const routes: EnvoyObject[] = [];
+  for (const [port, servers] of byPort(serversFor(model, proxy))) {
+    const listener = gatewayListener(model, proxy, port, servers);
+    if (!listener) continue;
+    listeners.push(listener);
+    routes.push(gatewayRouteConfig(model, proxy, port, servers.filter(servesHttp), clusterDomain, targets));
+  }
+  return { listeners, routes };
+}
