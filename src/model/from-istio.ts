@@ -1,0 +1,291 @@
+// Istio networking (Gateway, VirtualService) -> model GatewayServers and HttpRouteSets.
+
+import { Buffer } from 'node:buffer';
+import type { Finding, Resource } from '../resources/types.js';
+import type {
+  GatewaySpec,
+  HttpMatchRequest,
+  HttpRoute,
+  Headers,
+  IstioStringMatch,
+  VirtualServiceSpec,
+} from '../resources/istio-networking.js';
+import { parseDuration } from '../resources/duration.js';
+import { expandHost, gatewayRef, type HostContext } from './hosts.js';
+import { findingFor, sourceOf } from './source.js';
+import type { GatewayServer, HeaderOps, HttpMatch, HttpRouteSet, HttpRule, RetryPolicy, RouteAction, StringMatch, WeightedDestination } from './types.js';
+
+/** What the Istio translator needs to know about the rest of the mesh. */
+export interface IstioContext {
+  hosts: HostContext;
+  /** FQDNs of known Services (destinations elsewhere get WEFT_UNKNOWN_HOST). */
+  serviceHosts: ReadonlySet<string>;
+  /** "<ns>/<name>" of known Gateways. */
+  gateways: ReadonlySet<string>;
+  findings: Finding[];
+}
+
+// Istio's default when `retries` gives no retryOn.
+const DEFAULT_RETRY_ON = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'];
+const DEFAULT_RETRY_ATTEMPTS = 2;
+
+// ---- Gateway
+
+const PROTOCOLS: Record<string, GatewayServer['port']['protocol']> = {
+  HTTP: 'HTTP',
+  HTTPS: 'HTTPS',
+  HTTP2: 'HTTP2',
+  GRPC: 'GRPC',
+  TCP: 'TCP',
+  TLS: 'TLS',
+  // Istio has no Mongo filter in weft; it is opaque TCP.
+  MONGO: 'TCP',
+  'GRPC-WEB': 'HTTP',
+};
+
+const TLS_MODES: Record<string, NonNullable<GatewayServer['tls']>['mode'] | undefined> = {
+  SIMPLE: 'SIMPLE',
+  MUTUAL: 'MUTUAL',
+  PASSTHROUGH: 'PASSTHROUGH',
+  ISTIO_MUTUAL: 'ISTIO_MUTUAL',
+};
+
+export function gatewayServersFromIstio(r: Resource<GatewaySpec>, findings: Finding[]): GatewayServer[] {
+  const gateway = `${r.metadata.namespace}/${r.metadata.name}`;
+  const out: GatewayServer[] = [];
+  r.spec.servers.forEach((s, i) => {
+    const path = `spec.servers[${i}]`;
+    if (s.port.protocol === 'GRPC-WEB') {
+      findings.push(findingFor(r, 'warning', 'WEFT_UNSUPPORTED_FIELD', `${path}.port.protocol`, 'accepted, not acted on: gRPC-Web is not translated; the port is served as HTTP'));
+    }
+    const server: GatewayServer = {
+      source: sourceOf(r),
+      gateway,
+      selector: { ...r.spec.selector },
+      port: { number: s.port.number, protocol: PROTOCOLS[s.port.protocol]! },
+      hosts: [...s.hosts],
+    };
+    if (s.port.name !== undefined) server.port.name = s.port.name;
+    if (s.tls) {
+      // Istio's default TLS mode is PASSTHROUGH (enum zero).
+      const modeName = s.tls.mode ?? 'PASSTHROUGH';
+      const mode = TLS_MODES[modeName];
+      if (mode === undefined) {
+        findings.push(findingFor(r, 'warning', 'WEFT_UNSUPPORTED_FIELD', `${path}.tls.mode`, `accepted, not acted on: TLS mode ${modeName} is not implemented; this server is skipped`));
+        return;
+      }
+      server.tls = { mode };
+      if (s.tls.credentialName !== undefined) server.tls.credentialName = s.tls.credentialName;
+      if (s.tls.httpsRedirect !== undefined) server.tls.httpsRedirect = s.tls.httpsRedirect;
+    }
+    out.push(server);
+  });
+  return out;
+}
+
+// ---- VirtualService
+
+function stringMatch(m: IstioStringMatch | undefined, ignoreCase = false): StringMatch | undefined {
+  if (!m) return undefined;
+  if (m.exact !== undefined) return ignoreCase ? { kind: 'exact', value: m.exact, ignoreCase } : { kind: 'exact', value: m.exact };
+  if (m.prefix !== undefined) return ignoreCase ? { kind: 'prefix', value: m.prefix, ignoreCase } : { kind: 'prefix', value: m.prefix };
+  // Istio applies ignoreUriCase to exact and prefix matches only.
+  if (m.regex !== undefined) return { kind: 'regex', value: m.regex };
+  return undefined;
+}
+
+/** Header and query matches: an empty StringMatch means "present". */
+function presenceOr(m: IstioStringMatch): StringMatch {
+  return stringMatch(m) ?? { kind: 'present' };
+}
+
+function httpMatch(m: HttpMatchRequest): HttpMatch {
+  const out: HttpMatch = {};
+  const path = stringMatch(m.uri, m.ignoreUriCase === true);
+  if (path) out.path = path;
+  const method = stringMatch(m.method);
+  if (method) out.method = method;
+  const authority = stringMatch(m.authority);
+  if (authority) out.authority = authority;
+  const scheme = stringMatch(m.scheme);
+  if (scheme) out.scheme = scheme;
+  const headers = [
+    ...Object.entries(m.headers ?? {}).map(([name, sm]) => ({ name: name.toLowerCase(), match: presenceOr(sm) })),
+    ...Object.entries(m.withoutHeaders ?? {}).map(([name, sm]) => ({ name: name.toLowerCase(), match: presenceOr(sm), invert: true })),
+  ];
+  if (headers.length > 0) out.headers = headers;
+  const query = Object.entries(m.queryParams ?? {}).map(([name, sm]) => ({ name, match: presenceOr(sm) }));
+  if (query.length > 0) out.queryParams = query;
+  if (m.port !== undefined) out.port = m.port;
+  if (m.sourceLabels !== undefined) out.sourceLabels = { ...m.sourceLabels };
+  if (m.sourceNamespace !== undefined) out.sourceNamespace = m.sourceNamespace;
+  return out;
+}
+
+function headerOps(...ops: (Headers['request'] | undefined)[]): HeaderOps | undefined {
+  const present = ops.filter((o): o is NonNullable<typeof o> => o !== undefined);
+  if (present.length === 0) return undefined;
+  const out: HeaderOps = {};
+  for (const o of present) {
+    if (o.set) out.set = { ...out.set, ...o.set };
+    if (o.add) out.add = { ...out.add, ...o.add };
+    if (o.remove) out.remove = [...(out.remove ?? []), ...o.remove];
+  }
+  return out;
+}
+
+function retryPolicy(r: NonNullable<HttpRoute['retries']>, path: string): RetryPolicy {
+  const attempts = r.attempts ?? DEFAULT_RETRY_ATTEMPTS;
+  const retryOn =
+    r.retryOn === undefined
+      ? [...DEFAULT_RETRY_ON]
+      : r.retryOn
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
+  const policy: RetryPolicy = { attempts, retryOn: attempts === 0 ? [] : retryOn };
+  if (r.perTryTimeout !== undefined) policy.perTryTimeoutMs = parseDuration(r.perTryTimeout, `${path}.perTryTimeout`);
+  return policy;
+}
+
+class VirtualServiceTranslator {
+  constructor(
+    private readonly r: Resource<VirtualServiceSpec>,
+    private readonly ctx: IstioContext,
+  ) {}
+
+  private get ns(): string {
+    return this.r.metadata.namespace;
+  }
+
+  private warn(code: string, path: string, message: string): void {
+    this.ctx.findings.push(findingFor(this.r, 'warning', code, path, message));
+  }
+
+  private destinationHost(host: string, path: string): string {
+    const fqdn = expandHost(host, this.ns, this.ctx.hosts);
+    if (!this.ctx.serviceHosts.has(fqdn)) {
+      this.warn('WEFT_UNKNOWN_HOST', path, `destination host "${host}" (${fqdn}) matches no Service; the route is kept and answers 503`);
+    }
+    return fqdn;
+  }
+
+  private action(h: HttpRoute, path: string): RouteAction | undefined {
+    if (h.redirect) {
+      const red: RouteAction = { kind: 'redirect', responseCode: h.redirect.redirectCode ?? 301 };
+      if (h.redirect.uri !== undefined) red.uri = h.redirect.uri;
+      if (h.redirect.authority !== undefined) red.authority = h.redirect.authority;
+      if (h.redirect.scheme !== undefined) red.scheme = h.redirect.scheme;
+      if (h.redirect.port !== undefined) red.port = h.redirect.port;
+      return red;
+    }
+    if (h.directResponse) {
+      const d: RouteAction = { kind: 'direct', status: h.directResponse.status };
+      const body = h.directResponse.body;
+      if (body?.string !== undefined) d.body = body.string;
+      else if (body?.bytes !== undefined) d.body = Buffer.from(body.bytes, 'base64').toString('utf8');
+      return d;
+    }
+    if (!h.route) {
+      this.warn('WEFT_UNSUPPORTED_FIELD', path, 'accepted, not acted on: a delegating rule is not implemented; the rule is skipped');
+      return undefined;
+    }
+    const destinations: WeightedDestination[] = h.route.map((d, j) => {
+      const dest: WeightedDestination = {
+        host: this.destinationHost(d.destination.host, `${path}.route[${j}].destination.host`),
+        // A single destination takes all traffic; otherwise an absent weight is 0 (Istio).
+        weight: d.weight ?? (h.route!.length === 1 ? 100 : 0),
+      };
+      if (d.destination.port?.number !== undefined) dest.port = d.destination.port.number;
+      if (d.destination.subset !== undefined) dest.subset = d.destination.subset;
+      return dest;
+    });
+    if (destinations.every((d) => d.weight === 0)) {
+      // No weights given at all: split evenly rather than send nothing.
+      for (const d of destinations) d.weight = 1;
+    }
+    const fwd: RouteAction = { kind: 'forward', destinations };
+    if (h.rewrite) {
+      const rw: NonNullable<typeof fwd.rewrite> = {};
+      if (h.rewrite.uri !== undefined) rw.uriPrefix = h.rewrite.uri;
+      if (h.rewrite.uriRegexRewrite) rw.uriRegex = { ...h.rewrite.uriRegexRewrite };
+      if (h.rewrite.authority !== undefined) rw.authority = h.rewrite.authority;
+      fwd.rewrite = rw;
+    }
+    return fwd;
+  }
+
+  private rule(h: HttpRoute, i: number): HttpRule | undefined {
+    const path = `spec.http[${i}]`;
+    const action = this.action(h, path);
+    if (!action) return undefined;
+    const rule: HttpRule = { matches: (h.match ?? []).map(httpMatch), action };
+    if (h.name !== undefined) rule.name = h.name;
+    if (h.timeout !== undefined) rule.timeoutMs = parseDuration(h.timeout, `${path}.timeout`);
+    if (h.retries) rule.retries = retryPolicy(h.retries, `${path}.retries`);
+    // Per-destination header operations fold into the rule when there is one destination.
+    const single = h.route?.length === 1 ? h.route[0]!.headers : undefined;
+    const many = (h.route?.length ?? 0) > 1 ? h.route!.findIndex((d) => d.headers !== undefined) : -1;
+    if (many >= 0) {
+      this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.route[${many}].headers`, 'accepted, not acted on: per-destination headers with several destinations are not implemented');
+    }
+    const req = headerOps(h.headers?.request, single?.request);
+    if (req) rule.requestHeaders = req;
+    const res = headerOps(h.headers?.response, single?.response);
+    if (res) rule.responseHeaders = res;
+    return rule;
+  }
+
+  translate(): HttpRouteSet[] {
+    const spec = this.r.spec;
+    const hosts = spec.hosts.map((h) => expandHost(h, this.ns, this.ctx.hosts));
+    const attachTo = (spec.gateways ?? ['mesh']).map((g) => gatewayRef(g, this.ns));
+    attachTo.forEach((g, i) => this.checkGateway(g, `spec.gateways[${i}]`));
+
+    const http = spec.http ?? [];
+    const rules = http.map((h, i) => ({ rule: this.rule(h, i), src: h, i }));
+    const usesMatchGateways = http.some((h) => h.match?.some((m) => m.gateways !== undefined));
+    const build = (targets: string[], rs: HttpRule[]): HttpRouteSet => ({ source: sourceOf(this.r), hosts: [...hosts], attachTo: targets, rules: rs });
+    if (!usesMatchGateways) return [build(attachTo, rules.flatMap((x) => (x.rule ? [x.rule] : [])))];
+
+    // match[].gateways overrides the top-level gateways for that match: one route set per target,
+    // each keeping the rule order, holding only the matches that apply there.
+    const targets = new Set(attachTo);
+    rules.forEach(({ src, i }) =>
+      src.match?.forEach((m, j) =>
+        m.gateways?.forEach((g, k) => {
+          const ref = gatewayRef(g, this.ns);
+          if (!targets.has(ref)) this.checkGateway(ref, `spec.http[${i}].match[${j}].gateways[${k}]`);
+          targets.add(ref);
+        }),
+      ),
+    );
+    return [...targets].map((target) => {
+      const rs: HttpRule[] = [];
+      for (const { rule, src } of rules) {
+        if (!rule) continue;
+        const ms = src.match ?? [];
+        if (ms.length === 0) {
+          if (attachTo.includes(target)) rs.push(rule);
+          continue;
+        }
+        const keep = ms.flatMap((m, j) => {
+          const applies = m.gateways ? m.gateways.map((g) => gatewayRef(g, this.ns)).includes(target) : attachTo.includes(target);
+          return applies ? [rule.matches[j]!] : [];
+        });
+        if (keep.length > 0) rs.push({ ...rule, matches: keep });
+      }
+      return build([target], rs);
+    });
+  }
+
+  private checkGateway(ref: string, path: string): void {
+    if (ref !== 'mesh' && !this.ctx.gateways.has(ref)) {
+      this.warn('WEFT_UNKNOWN_GATEWAY', path, `gateway "${ref}" matches no Gateway; the routes for it apply once it exists`);
+    }
+  }
+}
+
+export function routesFromIstio(r: Resource<VirtualServiceSpec>, ctx: IstioContext): HttpRouteSet[] {
+  return new VirtualServiceTranslator(r, ctx).translate();
+}

@@ -1,0 +1,20 @@
+// Model findings and SourceRefs point back at the resource they came from.
+
+import type { Finding, Resource } from '../resources/types.js';
+import type { SourceRef } from './types.js';
+
+export function sourceOf(r: Resource): SourceRef {
+  const ref: SourceRef = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
+  if (r.origin) ref.origin = `${r.origin.file}:${r.origin.line}`;
+  return ref;
+}
+
+export function findingFor(r: Resource, severity: Finding['severity'], code: string, path: string | undefined, message: string): Finding {
+  const f: Finding = { code, severity, message, resource: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name } };
+  if (r.origin) {
+    f.file = r.origin.file;
+    f.line = r.origin.line;
+  }
+  if (path) f.path = path;
+  return f;
+}
