@@ -1,0 +1,1 @@
+export { x509 } from '../pki/x509.js';
