@@ -17,6 +17,11 @@ export interface UpstreamRequest {
   body: Readable | null;
   /** An HTTP/1.1 Upgrade (e.g. websocket): the value of the Upgrade header. */
   upgrade?: string;
+  /**
+   * The protocol the request arrived on downstream. Used only by clusters whose
+   * HttpProtocolOptions say `useDownstreamProtocolConfig` (plaintext endpoints); absent = 'http/1.1'.
+   */
+  downstreamProtocol?: 'http/1.1' | 'h2';
 }
 
 export interface UpstreamResponse {

@@ -1,0 +1,177 @@
+// Opens one upstream connection: TCP, or TLS with the workload certificate, the cluster's
+// roots, SNI and a per-use ALPN; checks the server's SANs; enforces the connect timeout;
+// counts upstream_cx_* and ssl.* on the cluster. Every failure is UpstreamError('UF').
+import net from 'node:net';
+import tls from 'node:tls';
+import type { IdentityProvider, WorkloadCertificate } from '../../types.js';
+import { UpstreamError } from './types.js';
+import type { ClusterStats } from './stats.js';
+import type { TlsSettings, TransportSocket } from './tls-config.js';
+import { parseSubjectAltName, sanAllowed, spiffeIdOf } from './san.js';
+
+export interface DialTarget {
+  readonly cluster: string;
+  readonly address: string;
+  readonly port: number;
+  /** host:port, for messages. */
+  readonly key: string;
+  readonly transport: TransportSocket;
+  readonly connectTimeoutMs: number;
+  readonly stats: ClusterStats;
+}
+
+export interface Dialed {
+  socket: net.Socket;
+  /** The SPIFFE id the server proved (TLS only). */
+  peerIdentity: string | undefined;
+  /** The ALPN protocol the server chose (TLS only). */
+  alpn: string | undefined;
+}
+
+/** TCP keep-alive probes on idle pooled connections. */
+const KEEPALIVE_MS = 30_000;
+const NO_CERT: object = {};
+
+export class Dialer {
+  /** Secure contexts by certificate (object identity) then roots: PEM is parsed once per rotation, not per connection. */
+  private readonly contexts = new WeakMap<object, Map<string, tls.SecureContext>>();
+
+  constructor(private readonly identity: IdentityProvider) {}
+
+  dial(t: DialTarget, alpn: readonly string[] | undefined, signal?: AbortSignal): Promise<Dialed> {
+    t.stats.cxTotal++;
+    if (t.transport.kind === 'plaintext') return this.connectPlain(t, signal);
+    let options: tls.ConnectionOptions;
+    try {
+      options = this.tlsOptions(t, t.transport.tls, alpn);
+    } catch (err) {
+      t.stats.cxConnectFail++;
+      return Promise.reject(err);
+    }
+    return this.connectTls(t, t.transport.tls, options, signal);
+  }
+
+  private tlsOptions(t: DialTarget, s: TlsSettings, alpn: readonly string[] | undefined): tls.ConnectionOptions {
+    let certKey: object;
+    let cert: { certPem: string; keyPem: string } | undefined;
+    switch (s.cert.kind) {
+      case 'workload': {
+        const wc: WorkloadCertificate | undefined = this.identity.current();
+        if (!wc) throw new UpstreamError('UF', `${t.cluster} ${t.key}: no workload certificate yet`);
+        certKey = wc;
+        cert = { certPem: wc.certChainPem, keyPem: wc.keyPem };
+        break;
+      }
+      case 'inline':
+        certKey = s.cert;
+        cert = s.cert;
+        break;
+      case 'missing':
+        throw new UpstreamError('UF', `${t.cluster} ${t.key}: certificate secret ${JSON.stringify(s.cert.secret)} not received yet`);
+      case 'none':
+        certKey = NO_CERT;
+        break;
+    }
+    if (s.verify && s.caPem === undefined) {
+      throw new UpstreamError('UF', `${t.cluster} ${t.key}: validation secret ${JSON.stringify(s.caSecret ?? '')} not received yet`);
+    }
+    const caKey = s.caPem ?? '';
+    let byCa = this.contexts.get(certKey);
+    if (!byCa) this.contexts.set(certKey, (byCa = new Map()));
+    let secureContext = byCa.get(caKey);
+    if (!secureContext) {
+      try {
+        secureContext = tls.createSecureContext({ cert: cert?.certPem, key: cert?.keyPem, ca: s.caPem, minVersion: 'TLSv1.2' });
+      } catch (err) {
+        throw new UpstreamError('UF', `${t.cluster} ${t.key}: bad certificate or roots: ${(err as Error).message}`);
+      }
+      if (byCa.size > 8) byCa.clear(); // roots rotate rarely; bound the cache anyway
+      byCa.set(caKey, secureContext);
+    }
+    return {
+      host: t.address,
+      port: t.port,
+      secureContext,
+      servername: s.sni ?? (net.isIP(t.address) ? undefined : t.address),
+      ALPNProtocols: alpn ? [...alpn] : s.alpn.length > 0 ? [...s.alpn] : undefined,
+      rejectUnauthorized: s.verify,
+      // SPIFFE certificates carry no DNS name for the SNI; identity is checked by SAN below.
+      checkServerIdentity: () => undefined,
+    };
+  }
+
+  private connectPlain(t: DialTarget, signal: AbortSignal | undefined): Promise<Dialed> {
+    const socket = net.connect({ host: t.address, port: t.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
+    return this.await(t, socket, 'connect', signal, () => ({ socket, peerIdentity: undefined, alpn: undefined }));
+  }
+
+  private connectTls(t: DialTarget, s: TlsSettings, options: tls.ConnectionOptions, signal: AbortSignal | undefined): Promise<Dialed> {
+    const socket = tls.connect(options);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    return this.await(t, socket, 'secureConnect', signal, () => {
+      const sans = parseSubjectAltName(socket.getPeerCertificate().subjectaltname);
+      if (!sanAllowed(s.sans, sans)) {
+        t.stats.sslFailVerifySan++;
+        throw new UpstreamError('UF', `${t.cluster} ${t.key}: server certificate SAN [${sans.uri.join(', ')}] is not among the allowed names`);
+      }
+      t.stats.sslHandshake++;
+      return { socket, peerIdentity: spiffeIdOf(sans), alpn: socket.alpnProtocol || undefined };
+    });
+  }
+
+  /** Wait for the socket's ready event within the connect timeout; count and map failures. */
+  private await(t: DialTarget, socket: net.Socket, ready: 'connect' | 'secureConnect', signal: AbortSignal | undefined, done: () => Dialed): Promise<Dialed> {
+    t.stats.cxActive++;
+    return new Promise<Dialed>((resolve, reject) => {
+      let settled = false;
+      const finish = (err: Error | undefined, value?: Dialed, aborted = false): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.off('error', onError);
+        socket.off(ready, onReady);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) {
+          socket.on('error', noop);
+          socket.destroy();
+          t.stats.cxActive--;
+          if (!aborted) t.stats.cxConnectFail++;
+          reject(err);
+        } else {
+          socket.once('close', () => {
+            t.stats.cxActive--;
+          });
+          resolve(value!);
+        }
+      };
+      const onError = (err: Error): void =>
+        finish(new UpstreamError('UF', `${t.cluster} ${t.key}: connect failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      const onReady = (): void => {
+        try {
+          finish(undefined, done());
+        } catch (err) {
+          finish(err as Error);
+        }
+      };
+      const onAbort = (): void => finish(abortError(signal), undefined, true);
+      const timer = setTimeout(() => finish(new UpstreamError('UF', `${t.cluster} ${t.key}: connect timeout after ${t.connectTimeoutMs} ms`)), t.connectTimeoutMs);
+      socket.once('error', onError);
+      socket.once(ready, onReady);
+      if (signal) {
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+  }
+}
+
+function noop(): void {}
+
+export function abortError(signal: AbortSignal | undefined): Error {
+  const r: unknown = signal?.reason;
+  if (r instanceof Error) return r;
+  const e = new Error('The operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}

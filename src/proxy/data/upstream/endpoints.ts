@@ -1,0 +1,87 @@
+// Endpoints of a cluster: compile a ClusterLoadAssignment (object form), decide health,
+// pick each endpoint's transport socket (transportSocketMatches against the endpoint's
+// `envoy.transport_socket_match` metadata), and choose the hosts the load balancer sees.
+import net from 'node:net';
+import { METADATA } from '../../../xds/names.js';
+import type { EnvoyObject } from '../../types.js';
+import type { ClusterConfig } from './cluster-config.js';
+import { FieldPath, isObj, optArray, optNumber, optObj, optString, structToPlain } from './object-form.js';
+import type { TransportSocket } from './tls-config.js';
+
+export interface EndpointSpec {
+  /** The configured address: an IP, or a hostname for STRICT_DNS / LOGICAL_DNS clusters. */
+  address: string;
+  port: number;
+  healthy: boolean;
+  priority: number;
+  weight: number;
+  /** filterMetadata['envoy.transport_socket_match'] as a plain object. */
+  tlsMatch: Readonly<Record<string, unknown>>;
+}
+
+/** Health statuses that take traffic (Envoy: HEALTHY, UNKNOWN, or none reported). */
+function isHealthy(status: unknown): boolean {
+  return status === undefined || status === null || status === 'HEALTHY' || status === 'UNKNOWN';
+}
+
+export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp: boolean): EndpointSpec[] {
+  const out: EndpointSpec[] = [];
+  optArray(cla['endpoints'], at.at('endpoints')).forEach((locality, li) => {
+    const lAt = at.at('endpoints').at(li);
+    const l = optObj(locality, lAt) ?? {};
+    const priority = optNumber(l['priority'], lAt.at('priority')) ?? 0;
+    const localityWeight = optNumber(l['loadBalancingWeight'], lAt.at('loadBalancingWeight'));
+    optArray(l['lbEndpoints'], lAt.at('lbEndpoints')).forEach((lbe, ei) => {
+      const eAt = lAt.at('lbEndpoints').at(ei);
+      const e = optObj(lbe, eAt) ?? {};
+      const ep = optObj(e['endpoint'], eAt.at('endpoint')) ?? eAt.at('endpoint').reject('required');
+      const aAt = eAt.at('endpoint').at('address');
+      const addr = optObj(ep['address'], aAt) ?? aAt.reject('required');
+      const sock = optObj(addr['socketAddress'], aAt.at('socketAddress')) ?? aAt.at('socketAddress').reject('required (only socket addresses are supported)');
+      const address = optString(sock['address'], aAt.at('socketAddress').at('address'));
+      if (!address) throw aAt.at('socketAddress').at('address').error('required');
+      if (requireIp && net.isIP(address) === 0) throw aAt.at('socketAddress').at('address').error(`${JSON.stringify(address)} is not an IP address (use a DNS cluster type for hostnames)`);
+      const port = optNumber(sock['portValue'], aAt.at('socketAddress').at('portValue'));
+      if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw aAt.at('socketAddress').at('portValue').error('expected a port 1-65535');
+      const weight = optNumber(e['loadBalancingWeight'], eAt.at('loadBalancingWeight')) ?? localityWeight ?? 1;
+      if (!(weight >= 1)) throw eAt.at('loadBalancingWeight').error('must be at least 1');
+      const md = optObj(e['metadata'], eAt.at('metadata'));
+      const fm = md && isObj(md['filterMetadata']) ? md['filterMetadata'] : undefined;
+      out.push({
+        address,
+        port,
+        healthy: isHealthy(e['healthStatus']),
+        priority,
+        weight,
+        tlsMatch: fm ? structToPlain(fm[METADATA.tlsModeFilter]) : {},
+      });
+    });
+  });
+  return out;
+}
+
+/** The first transportSocketMatch whose every key equals the endpoint's metadata; else the cluster's socket. */
+export function selectTransport(cfg: ClusterConfig, tlsMatch: Readonly<Record<string, unknown>>): TransportSocket {
+  for (const m of cfg.transportSocketMatches) {
+    let ok = true;
+    for (const k in m.match) {
+      if (tlsMatch[k] !== m.match[k]) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return m.socket;
+  }
+  return cfg.transportSocket;
+}
+
+/** The healthy hosts of the lowest priority level that has any (Envoy's priority failover, without overprovisioning). */
+export function activeHosts<H extends { healthy: boolean; priority: number }>(hosts: readonly H[]): H[] {
+  let best = Infinity;
+  for (const h of hosts) if (h.healthy && h.priority < best) best = h.priority;
+  return hosts.filter((h) => h.healthy && h.priority === best);
+}
+
+export function endpointKey(address: string, port: number): string {
+  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -1,0 +1,214 @@
+// One pooled HTTP/2 session per endpoint (mTLS with ALPN h2, or h2c), many concurrent
+// streams over it. The session is replaced on GOAWAY, error or close; a replaced session
+// is closed gracefully, so its in-flight streams finish. retire() (identity rotation)
+// moves new streams to a fresh session, which handshakes with the new certificate.
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { pipeline } from 'node:stream';
+import { abortError, type Dialer, type DialTarget } from './dial.js';
+import { toH2Headers, toHeaderMap, trailersWhenDone } from './http-headers.js';
+import { UpstreamError, type HeaderMap, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
+
+export const H2_DEFAULTS = {
+  /** Per-stream receive window (the 64 KiB default stalls large bodies on fast links). */
+  streamWindowBytes: 1 << 20,
+  /** Connection-level receive window. */
+  sessionWindowBytes: 16 << 20,
+  /** Close a session with no activity after this long. */
+  idleTimeoutMs: 5 * 60_000,
+} as const;
+
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
+
+interface Live {
+  session: ClientHttp2Session;
+  peerIdentity: string | undefined;
+}
+
+export class H2Pool {
+  private live: Live | undefined;
+  private pending: Promise<Live> | undefined;
+  private readonly sessions = new Set<ClientHttp2Session>();
+  private closed = false;
+  private readonly authority: string;
+
+  constructor(
+    private readonly target: DialTarget,
+    private readonly dialer: Dialer,
+  ) {
+    this.authority = `${target.transport.kind === 'tls' ? 'https' : 'http'}://${target.key}`;
+  }
+
+  /** Sessions open now (current and draining). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  request(req: UpstreamRequest, opts: RequestOptions | undefined): Promise<UpstreamResponse> {
+    return this.requestOnce(req, opts, true);
+  }
+
+  private requestOnce(req: UpstreamRequest, opts: RequestOptions | undefined, mayRetry: boolean): Promise<UpstreamResponse> {
+    const live = this.usable();
+    const send = (l: Live): Promise<UpstreamResponse> =>
+      this.send(l, req, opts).catch((err: unknown) => {
+        // A stream the server refused (e.g. past a GOAWAY's last stream id) was not processed: safe to retry once when there is no body to replay.
+        if (mayRetry && req.body === null && err instanceof RefusedStream) return this.requestOnce(req, opts, false);
+        throw err instanceof RefusedStream ? new UpstreamError('UR', err.message) : err;
+      });
+    if (live) return send(live);
+    if (this.closed) return Promise.reject(new UpstreamError('UF', `${this.target.key}: pool closed`));
+    return this.connect().then((l) => {
+      if (opts?.signal?.aborted) throw abortError(opts.signal);
+      return send(l);
+    });
+  }
+
+  private usable(): Live | undefined {
+    const l = this.live;
+    if (l && !l.session.closed && !l.session.destroyed) return l;
+    this.live = undefined;
+    return undefined;
+  }
+
+  /** One connect shared by every request that arrives while it is under way. */
+  private connect(): Promise<Live> {
+    if (this.pending) return this.pending;
+    const tls = this.target.transport.kind === 'tls';
+    const p = this.dialer.dial(this.target, tls ? ['h2'] : undefined).then((d) => {
+      if (tls && d.alpn !== 'h2') {
+        d.socket.destroy();
+        throw new UpstreamError('UF', `${this.target.cluster} ${this.target.key}: server did not negotiate h2 (got ${d.alpn ?? 'none'})`);
+      }
+      const session = http2.connect(this.authority, {
+        createConnection: () => d.socket,
+        settings: { initialWindowSize: H2_DEFAULTS.streamWindowBytes, enablePush: false },
+      });
+      const live: Live = { session, peerIdentity: d.peerIdentity };
+      this.track(live);
+      if (this.closed) session.close();
+      else this.live = live;
+      return live;
+    });
+    this.pending = p;
+    const clear = (): void => {
+      if (this.pending === p) this.pending = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private track(live: Live): void {
+    const s = live.session;
+    this.sessions.add(s);
+    const drop = (): void => {
+      if (this.live === live) this.live = undefined;
+    };
+    s.on('error', drop); // the session is destroyed; its streams see their own errors
+    s.on('goaway', drop); // node closes it gracefully after a NO_ERROR GOAWAY
+    s.once('close', () => {
+      drop();
+      this.sessions.delete(s);
+    });
+    s.once('connect', () => {
+      try {
+        s.setLocalWindowSize(H2_DEFAULTS.sessionWindowBytes);
+      } catch {
+        // the session may already be closing
+      }
+    });
+    s.setTimeout(H2_DEFAULTS.idleTimeoutMs, () => {
+      drop();
+      s.close();
+    });
+  }
+
+  private send(live: Live, req: UpstreamRequest, opts: RequestOptions | undefined): Promise<UpstreamResponse> {
+    const signal = opts?.signal;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = live.session.request(toH2Headers(req), { endStream: req.body === null, signal });
+    } catch (err) {
+      if (signal?.aborted) return Promise.reject(abortError(signal));
+      // The session closed between the check and the request.
+      if (this.live === live) this.live = undefined;
+      return Promise.reject(new RefusedStream(`${this.target.key}: session closed: ${(err as Error).message}`));
+    }
+    if (req.body) {
+      pipeline(req.body, stream, (err) => {
+        if (err && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      });
+    }
+    return new Promise<UpstreamResponse>((resolve, reject) => {
+      const cleanup = (): void => {
+        stream.off('response', onResponse);
+        stream.off('error', onError);
+        stream.off('close', onClose);
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        stream.on('error', noop);
+        if (signal?.aborted) reject(abortError(signal));
+        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM) reject(new RefusedStream(`${this.target.key}: stream refused`));
+        else reject(new UpstreamError('UR', `${this.target.cluster} ${this.target.key}: stream reset: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      };
+      const onClose = (): void => {
+        cleanup();
+        if (signal?.aborted) reject(abortError(signal));
+        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM) reject(new RefusedStream(`${this.target.key}: stream refused`));
+        else reject(new UpstreamError('UR', `${this.target.cluster} ${this.target.key}: stream closed before a response (code ${stream.rstCode ?? 0})`));
+      };
+      const onResponse = (headers: IncomingHttpHeaders & { ':status'?: number }): void => {
+        cleanup();
+        // The consumer owns the body now; keep an unconsumed error from crashing the process.
+        stream.on('error', noop);
+        let trailers: HeaderMap | undefined;
+        stream.once('trailers', (t: IncomingHttpHeaders) => {
+          trailers = toHeaderMap(t);
+        });
+        resolve({
+          status: headers[':status'] ?? 502,
+          headers: toHeaderMap(headers),
+          body: stream,
+          trailers: trailersWhenDone(stream, () => trailers),
+          endpoint: this.target.key,
+          peerIdentity: live.peerIdentity,
+        });
+      };
+      stream.once('response', onResponse);
+      stream.once('error', onError);
+      stream.once('close', onClose);
+    });
+  }
+
+  /** New streams go to a new session; the current one finishes its streams and closes. */
+  retire(): void {
+    const l = this.live;
+    this.live = undefined;
+    l?.session.close();
+  }
+
+  /** Graceful: no new streams; resolves when every session has closed (destroyed after graceMs). */
+  close(graceMs: number): Promise<void> {
+    this.closed = true;
+    this.live = undefined;
+    const waits: Promise<void>[] = [];
+    for (const s of this.sessions) {
+      waits.push(
+        new Promise<void>((resolve) => {
+          if (s.destroyed) return resolve();
+          s.once('close', () => resolve());
+          const t = setTimeout(() => s.destroy(), graceMs);
+          t.unref();
+          s.once('close', () => clearTimeout(t));
+          s.close();
+        }),
+      );
+    }
+    if (this.pending) waits.push(this.pending.then(() => undefined, () => undefined));
+    return Promise.all(waits).then(() => undefined);
+  }
+}
+
+class RefusedStream extends Error {}
+
+function noop(): void {}

@@ -1,0 +1,168 @@
+// mTLS between sidecars: pooled HTTP/2 over TLS with SAN checks, rotation, weft-tcp, Upgrade.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
+import { UpstreamError, type ClusterManager } from '../../src/proxy/data/upstream/types.js';
+import { createPki, TestIdentity, type Leaf, type TestPki } from './helpers/pki.js';
+import { startPeer, type Peer } from './helpers/peer.js';
+import { cla, cluster, get, INFO, maps, readAll, rootSecret } from './helpers/xds.js';
+
+const SERVER_ID = 'spiffe://cluster.local/ns/default/sa/server';
+const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/client';
+const C = 'outbound|8080||svc.default.svc.cluster.local';
+
+function fingerprint(pem: string): string {
+  return new X509Certificate(pem).fingerprint256;
+}
+
+describe('mTLS upstream', () => {
+  let pki: TestPki;
+  let serverLeaf: Leaf;
+  let clientLeaf: Leaf;
+  let peer: Peer;
+  let identity: TestIdentity;
+  let cm: ClusterManager;
+
+  before(async () => {
+    pki = await createPki();
+    serverLeaf = await pki.issue(SERVER_ID);
+    clientLeaf = await pki.issue(CLIENT_ID);
+    peer = await startPeer(pki, serverLeaf);
+    identity = new TestIdentity(clientLeaf);
+    cm = createClusterManager(INFO, identity);
+    cm.update(...maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.caPem)]));
+  });
+
+  after(async () => {
+    await cm.close();
+    await peer.close();
+  });
+
+  it('sends 200 concurrent requests over one TLS connection and records the peer identity', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const res = await cm.request(C, get(`/r${i}`));
+        const body = (await readAll(res.body)).toString();
+        return { res, body, i };
+      }),
+    );
+    for (const { res, body, i } of results) {
+      assert.equal(res.status, 200);
+      assert.equal(body, `hello /r${i}`);
+      assert.equal(res.peerIdentity, SERVER_ID);
+      assert.equal(res.endpoint, `${peer.address}:${peer.port}`);
+    }
+    assert.equal(peer.connections.length, 1);
+    assert.equal(peer.connections[0]!.alpn, 'h2');
+    assert.match(peer.connections[0]!.clientSan, /URI:spiffe:\/\/cluster.local\/ns\/default\/sa\/client/);
+    const s = cm.stats();
+    assert.equal(s[`cluster.${C}.upstream_rq_total`], 200);
+    assert.equal(s[`cluster.${C}.upstream_rq_2xx`], 200);
+    assert.equal(s[`cluster.${C}.upstream_cx_total`], 1);
+    assert.equal(s[`cluster.${C}.upstream_cx_active`], 1);
+    assert.equal(s[`cluster.${C}.ssl.handshake`], 1);
+    assert.equal(s[`cluster.${C}.membership_healthy`], 1);
+  });
+
+  it('keeps in-flight streams when the server sends GOAWAY and moves on to a new connection', async () => {
+    const before = peer.connections.length;
+    const first = await cm.request(C, get('/goaway'));
+    assert.equal((await readAll(first.body)).toString(), 'after goaway');
+    const next = await cm.request(C, get('/after'));
+    assert.equal((await readAll(next.body)).toString(), 'hello /after');
+    assert.equal(peer.connections.length, before + 1);
+  });
+
+  it('fails with UF and counts ssl.fail_verify_san when the server SAN is not allowed', async () => {
+    const other = 'outbound|8080||other.default.svc.cluster.local';
+    cm.update(
+      ...maps(
+        [cluster(C, { sans: [SERVER_ID] }), cluster(other, { sans: ['spiffe://cluster.local/ns/default/sa/someone-else'] })],
+        [cla(C, [{ address: peer.address, port: peer.port, mesh: true }]), cla(other, [{ address: peer.address, port: peer.port, mesh: true }])],
+        [rootSecret(pki.caPem)],
+      ),
+    );
+    await assert.rejects(cm.request(other, get('/x')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF' && /SAN/.test(err.message));
+    await assert.rejects(cm.connect(other), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF');
+    await new Promise((r) => setImmediate(r)); // sockets emit 'close' a tick after destroy
+    const s = cm.stats();
+    assert.equal(s[`cluster.${other}.ssl.fail_verify_san`], 2);
+    assert.equal(s[`cluster.${other}.upstream_cx_active`], 0);
+  });
+
+  it('after rotation new connections present the new certificate; open streams finish on the old one', async () => {
+    const slow = cm.request(C, get('/slow'));
+    await new Promise((r) => setTimeout(r, 50));
+    const newLeaf = await pki.issue(CLIENT_ID);
+    const before = peer.connections.length;
+    identity.rotate(newLeaf);
+    const res = await cm.request(C, get('/rotated'));
+    assert.equal((await readAll(res.body)).toString(), 'hello /rotated');
+    const oldRes = await slow;
+    assert.equal((await readAll(oldRes.body)).toString(), 'slow done');
+    assert.equal(peer.connections.length, before + 1);
+    assert.equal(peer.connections.at(-1)!.clientFingerprint, fingerprint(newLeaf.certPem));
+    assert.notEqual(peer.connections[0]!.clientFingerprint, fingerprint(newLeaf.certPem));
+    // connect() dials fresh, so it presents the new certificate too.
+    const { socket } = await cm.connect(C);
+    socket.write('x');
+    await new Promise((r) => socket.once('data', r));
+    socket.destroy();
+    assert.equal(peer.connections.at(-1)!.clientFingerprint, fingerprint(newLeaf.certPem));
+  });
+
+  it('connect() speaks ALPN weft-tcp and passes bytes both ways', async () => {
+    const { socket, endpoint, peerIdentity } = await cm.connect(C);
+    assert.equal(endpoint, `${peer.address}:${peer.port}`);
+    assert.equal(peerIdentity, SERVER_ID);
+    socket.write('ping over mesh');
+    const echoed = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+    assert.equal(echoed, 'ping over mesh');
+    assert.equal(peer.connections.at(-1)!.alpn, 'weft-tcp');
+    socket.destroy();
+  });
+
+  it('an Upgrade request gets a fresh http/1.1 connection and the raw socket after 101', async () => {
+    const res = await cm.request(C, { ...get('/ws'), upgrade: 'websocket', headers: { 'sec-websocket-version': '13' } });
+    assert.equal(res.status, 101);
+    assert.equal(res.headers['upgrade'], 'websocket');
+    assert.equal(res.headers['x-path'], '/ws');
+    assert.equal(res.peerIdentity, SERVER_ID);
+    assert.equal(peer.connections.at(-1)!.alpn, 'http/1.1');
+    const sock = res.upgradedSocket!;
+    sock.write('frame');
+    const echoed = await new Promise<string>((resolve) => sock.once('data', (d: Buffer) => resolve(d.toString())));
+    assert.equal(echoed, 'frame');
+    sock.destroy();
+  });
+
+  it('fails with UF within the connect timeout when the TLS handshake never completes', async () => {
+    const sink = net.createServer(() => {}); // accepts TCP, never speaks TLS
+    const held: net.Socket[] = [];
+    sink.on('connection', (s) => held.push(s));
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    const port = (sink.address() as AddressInfo).port;
+    const slowC = 'outbound|9|slow|svc';
+    const cm2 = createClusterManager(INFO, identity);
+    cm2.update(...maps([cluster(slowC, { sans: [SERVER_ID], connectTimeoutMs: 300 })], [cla(slowC, [{ address: '127.0.0.1', port, mesh: true }])], [rootSecret(pki.caPem)]));
+    const t0 = Date.now();
+    await assert.rejects(cm2.request(slowC, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF' && /timeout/.test(err.message));
+    const took = Date.now() - t0;
+    assert.ok(took >= 280 && took < 1500, `took ${took} ms`);
+    assert.equal(cm2.stats()[`cluster.${slowC}.upstream_cx_connect_fail`], 1);
+    await cm2.close();
+    for (const s of held) s.destroy();
+    await new Promise<void>((r) => sink.close(() => r()));
+  });
+
+  it('fails with UF before the first workload certificate, and when ROOTCA has not arrived', async () => {
+    const noCert = createClusterManager(INFO, new TestIdentity());
+    noCert.update(...maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.caPem)]));
+    await assert.rejects(noCert.request(C, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF' && /certificate/.test(err.message));
+    noCert.update(...maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], []));
+    await assert.rejects(noCert.request(C, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF');
+    await noCert.close();
+  });
+});
