@@ -1,11 +1,8 @@
 // Test PKI: a root CA and SPIFFE leaf certificates (ECDSA P-256), made with @peculiar/x509,
 // and an IdentityProvider whose certificate the test rotates by hand.
-import './reflect.js';
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { x509 } from '../../../src/pki/x509.js';
 import type { IdentityProvider, WorkloadCertificate } from '../../../src/proxy/types.js';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 

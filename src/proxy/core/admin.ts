@@ -1,0 +1,258 @@
+// The proxy's admin HTTP server (Istio's port 15000 on the pod address):
+//   GET  /ready          200 once LDS and CDS are applied and a workload certificate is held; else 503 + reason
+//   GET  /config_dump    JSON: resources in force, the ROOTCA secret, certificate summary, xDS status per type
+//   GET  /stats          `name: value` lines, sorted (?format=json for an object)
+//   GET  /certs          JSON: the workload certificate chain and roots (never a private key)
+//   GET  /healthz        liveness
+//   POST /quitquitquit   drain and exit
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { SECRET } from '../../xds/names.js';
+import type { DataPlane, EnvoyObject, WorkloadCertificate, XdsSnapshot } from '../types.js';
+import { splitPemCerts } from './cert-check.js';
+import { errorMessage } from './errors.js';
+import type { IdentityStatus } from './identity.js';
+import { silentLogger, type Logger } from './log.js';
+import type { XdsStatus } from './xds-client.js';
+import { KINDS } from './xds-state.js';
+
+/** What the admin server reads; narrow views of the xDS client, the identity and the data plane. */
+export interface AdminSources {
+  xds: {
+    snapshot(): XdsSnapshot;
+    status(): XdsStatus;
+    synced(): { lds: boolean; cds: boolean };
+    stats(): Record<string, number>;
+  };
+  identity?: {
+    current(): WorkloadCertificate | undefined;
+    status(): IdentityStatus;
+    stats(): Record<string, number>;
+    readonly rootsPem: string | undefined;
+  };
+  dataPlane: Pick<DataPlane, 'stats' | 'boundListeners'>;
+  /** POST /quitquitquit: start draining and exit (called once). */
+  onQuit(): void;
+}
+
+export interface AdminServerOptions {
+  host: string;
+  /** Default 15000; 0 picks a free port. */
+  port: number;
+  logger?: Logger;
+}
+
+function mapToObject(m: Map<string, EnvoyObject>): Record<string, EnvoyObject> {
+  const out: Record<string, EnvoyObject> = {};
+  for (const k of [...m.keys()].sort()) out[k] = m.get(k)!;
+  return out;
+}
+
+/** Drops any `privateKey` field, however deep (a secret must never be dumped with key material). */
+function withoutPrivateKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutPrivateKeys);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (k !== 'privateKey') out[k] = withoutPrivateKeys(x);
+    return out;
+  }
+  return v;
+}
+
+function describeCert(pem: string): Record<string, unknown> {
+  try {
+    const c = new X509Certificate(pem);
+    return {
+      subject: c.subject,
+      issuer: c.issuer,
+      serial: c.serialNumber,
+      notBefore: new Date(c.validFrom).toISOString(),
+      notAfter: new Date(c.validTo).toISOString(),
+      subjectAltNames: c.subjectAltName ? c.subjectAltName.split(/,\s*/) : [],
+      ca: c.ca,
+    };
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}
+
+export class AdminServer {
+  private readonly server: http.Server;
+  private draining = false;
+  private quitting = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly sources: AdminSources,
+    private readonly opts: AdminServerOptions,
+  ) {
+    this.log = (opts.logger ?? silentLogger).child({ component: 'admin' });
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 5000;
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 10_000;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    const addr = this.address();
+    this.log.info('admin listening', { address: `${addr.address}:${addr.port}` });
+    return addr;
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /** From now on /ready answers 503 "draining". */
+  setDraining(): void {
+    this.draining = true;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  /** Why the proxy is not ready, or undefined when it is. */
+  notReadyReason(): string | undefined {
+    if (this.draining) return 'draining';
+    const reasons: string[] = [];
+    const { lds, cds } = this.sources.xds.synced();
+    if (!lds) reasons.push('LDS not applied yet');
+    if (!cds) reasons.push('CDS not applied yet');
+    if (!this.sources.identity) reasons.push('no workload certificate: identity not configured (caRootFile, tokenFile)');
+    else if (!this.sources.identity.current()) {
+      const e = this.sources.identity.status().lastError;
+      reasons.push(`no workload certificate yet${e ? ` (last error ${e.code}: ${e.message})` : ''}`);
+    }
+    return reasons.length ? reasons.join('; ') : undefined;
+  }
+
+  stats(): Record<string, number> {
+    const merged: Record<string, number> = {
+      ...this.sources.dataPlane.stats(),
+      ...this.sources.xds.stats(),
+      ...(this.sources.identity?.stats() ?? {}),
+      'server.ready': this.notReadyReason() === undefined ? 1 : 0,
+      'server.draining': this.draining ? 1 : 0,
+    };
+    const out: Record<string, number> = {};
+    for (const k of Object.keys(merged).sort()) out[k] = merged[k]!;
+    return out;
+  }
+
+  configDump(): Record<string, unknown> {
+    const snap = this.sources.xds.snapshot();
+    const root = snap.secrets.get(SECRET.root);
+    const st = this.sources.xds.status();
+    const xds: Record<string, unknown> = {};
+    for (const k of KINDS) {
+      const t = st.types[k];
+      xds[k] = {
+        version: t.version,
+        nonce: t.nonce,
+        lastUpdate: t.lastUpdate?.toISOString() ?? null,
+        accepted: t.accepted,
+        rejected: t.rejected,
+        subscribed: t.subscribed,
+        lastError: t.lastError ?? null,
+      };
+    }
+    const id = this.sources.identity?.status();
+    return {
+      node: { id: st.nodeId },
+      listeners: mapToObject(snap.listeners),
+      routes: mapToObject(snap.routes),
+      clusters: mapToObject(snap.clusters),
+      endpoints: mapToObject(snap.endpoints),
+      secrets: root ? { [SECRET.root]: withoutPrivateKeys(root) } : {},
+      certificate:
+        id && id.hasCertificate
+          ? { identity: id.identity, notBefore: id.notBefore?.toISOString(), notAfter: id.notAfter?.toISOString(), serial: id.serial }
+          : null,
+      xds,
+      boundListeners: this.sources.dataPlane.boundListeners(),
+    };
+  }
+
+  certs(): Record<string, unknown> {
+    const ident = this.sources.identity;
+    const cur = ident?.current();
+    const st = ident?.status();
+    return {
+      identity: st?.identity ?? null,
+      certificate: cur
+        ? {
+            identity: cur.identity,
+            serial: st?.serial,
+            notBefore: st?.notBefore?.toISOString(),
+            notAfter: cur.notAfter.toISOString(),
+            secondsUntilExpiration: Math.max(0, Math.floor((cur.notAfter.getTime() - Date.now()) / 1000)),
+            chain: splitPemCerts(cur.certChainPem).map(describeCert),
+          }
+        : null,
+      roots: splitPemCerts(ident?.rootsPem ?? '').map(describeCert),
+      rotations: st?.rotations ?? 0,
+      nextRenewal: st?.nextAttemptAt?.toISOString() ?? null,
+      lastError: st?.lastError ? { code: st.lastError.code, message: st.lastError.message, at: st.lastError.at.toISOString() } : null,
+    };
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(method === 'HEAD' ? undefined : body);
+    };
+    const json = (status: number, v: unknown): void => send(status, JSON.stringify(v, null, 2) + '\n', 'application/json');
+    try {
+      if (path === '/quitquitquit') {
+        if (method !== 'POST') return send(405, 'use POST\n');
+        send(200, 'OK\n');
+        if (!this.quitting) {
+          this.quitting = true;
+          this.log.info('quitquitquit received: draining');
+          setImmediate(() => this.sources.onQuit());
+        }
+        return;
+      }
+      if (method !== 'GET' && method !== 'HEAD') return send(405, 'method not allowed\n');
+      switch (path) {
+        case '/healthz':
+          return send(200, 'ok\n');
+        case '/ready': {
+          const reason = this.notReadyReason();
+          return reason ? send(503, `not ready: ${reason}\n`) : send(200, 'LIVE\n');
+        }
+        case '/stats': {
+          const stats = this.stats();
+          if (url.searchParams.get('format') === 'json') return json(200, stats);
+          return send(200, Object.entries(stats).map(([k, v]) => `${k}: ${v}\n`).join(''));
+        }
+        case '/config_dump':
+          return json(200, this.configDump());
+        case '/certs':
+          return json(200, this.certs());
+        default:
+          return send(404, `no such admin path: ${path}\n`);
+      }
+    } catch (err) {
+      this.log.error('admin handler failed', { path, error: errorMessage(err) });
+      if (!res.headersSent) send(500, `error: ${errorMessage(err)}\n`);
+      else res.destroy();
+    }
+  }
+}

@@ -1,0 +1,310 @@
+// The ADS client (state of the world): one stream to the control plane,
+// wildcard LDS and CDS, then RDS/EDS/SDS by name as accepted resources refer
+// to them. Each response becomes a candidate snapshot for the data plane:
+// applied -> ACK and commit; rejected -> NACK and the old config stays.
+// The stream reconnects forever with backoff; meanwhile the last good config
+// keeps serving, and on reconnect the accepted versions are sent again.
+import grpc from '@grpc/grpc-js';
+import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../xds/ads-service.js';
+import type { DataPlane, EnvoyObject, XdsSnapshot } from '../types.js';
+import { Backoff } from './backoff.js';
+import { controlClient, readTokenFile, type ControlTarget } from './control-channel.js';
+import { errorMessage } from './errors.js';
+import { silentLogger, type Logger } from './log.js';
+import { buildNode, type NodeInfo, type XdsNode } from './xds-node.js';
+import { KIND_URL, KINDS, XdsState, kindOf, type TypeStatus, type XdsKind } from './xds-state.js';
+
+/** google.rpc.Code INVALID_ARGUMENT, sent in NACKs. */
+const INVALID_ARGUMENT = 3;
+
+export interface XdsClientOptions {
+  target: ControlTarget;
+  node: NodeInfo;
+  dataPlane: Pick<DataPlane, 'apply'>;
+  /** When set, the bearer token is sent as `authorization` metadata on the stream. */
+  tokenFile?: string;
+  /** Reconnect backoff (defaults 100 ms .. 5 s). */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  logger?: Logger;
+}
+
+export interface XdsStatus {
+  nodeId: string;
+  address: string;
+  connected: boolean;
+  lastConnected?: Date;
+  lastDisconnected?: Date;
+  lastStreamError?: string;
+  types: Record<XdsKind, TypeStatus>;
+}
+
+export type XdsEvent =
+  | { type: 'ack'; kind: XdsKind; version: string; nonce: string }
+  | { type: 'nack'; kind: XdsKind; nonce: string; message: string }
+  | { type: 'connected' }
+  | { type: 'disconnected'; reason: string };
+
+type Call = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+export class XdsClient {
+  private readonly state = new XdsState();
+  private readonly node: XdsNode;
+  private readonly backoff: Backoff;
+  private readonly log: Logger;
+  private readonly listeners: Array<(e: XdsEvent) => void> = [];
+  private client: grpc.Client | undefined;
+  private call: Call | undefined;
+  /** Stream generation: responses and events of an older stream are ignored. */
+  private gen = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private started = false;
+  private stopped = false;
+  private connected = false;
+  private lastConnected: Date | undefined;
+  private lastDisconnected: Date | undefined;
+  private lastStreamError: string | undefined;
+  private readonly counters = { connects: 0, disconnects: 0, ack: 0, nack: 0 };
+
+  constructor(private readonly opts: XdsClientOptions) {
+    this.node = buildNode(opts.node);
+    this.backoff = new Backoff({ initialMs: opts.backoffInitialMs ?? 100, maxMs: opts.backoffMaxMs ?? 5000 });
+    this.log = (opts.logger ?? silentLogger).child({ component: 'xds' });
+  }
+
+  get nodeId(): string {
+    return this.node.id;
+  }
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.gen++;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.teardown();
+    await this.queue;
+  }
+
+  /** The accepted config. */
+  snapshot(): XdsSnapshot {
+    return this.state.snapshot;
+  }
+
+  /** LDS and CDS each applied at least once. */
+  synced(): { lds: boolean; cds: boolean } {
+    return this.state.synced;
+  }
+
+  onEvent(listener: (e: XdsEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  status(): XdsStatus {
+    const types = {} as Record<XdsKind, TypeStatus>;
+    for (const k of KINDS) {
+      const t = this.state.type(k);
+      types[k] = { ...t, subscribed: t.subscribed === '*' ? '*' : [...t.subscribed] };
+    }
+    return {
+      nodeId: this.node.id,
+      address: this.opts.target.address,
+      connected: this.connected,
+      lastConnected: this.lastConnected,
+      lastDisconnected: this.lastDisconnected,
+      lastStreamError: this.lastStreamError,
+      types,
+    };
+  }
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = {
+      'xds.connected': this.connected ? 1 : 0,
+      'xds.stream_connects': this.counters.connects,
+      'xds.stream_disconnects': this.counters.disconnects,
+      'xds.ack': this.counters.ack,
+      'xds.nack': this.counters.nack,
+    };
+    for (const k of KINDS) {
+      const t = this.state.type(k);
+      const p = `xds.${k.toLowerCase()}`;
+      out[`${p}.update_success`] = t.accepted;
+      out[`${p}.update_rejected`] = t.rejected;
+      out[`${p}.resources`] = t.resources;
+      out[`${p}.last_update_seconds`] = t.lastUpdate ? Math.floor(t.lastUpdate.getTime() / 1000) : 0;
+    }
+    return out;
+  }
+
+  private emit(e: XdsEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error('xds event listener threw', { error: errorMessage(err) });
+      }
+    }
+  }
+
+  private teardown(): void {
+    const call = this.call;
+    const client = this.client;
+    this.call = undefined;
+    this.client = undefined;
+    if (call) {
+      call.removeAllListeners('data');
+      call.on('error', () => {});
+      call.cancel();
+    }
+    client?.close();
+    if (this.connected) {
+      this.connected = false;
+      this.lastDisconnected = new Date();
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const gen = ++this.gen;
+    const md = new grpc.Metadata();
+    if (this.opts.tokenFile) {
+      try {
+        md.set('authorization', `Bearer ${await readTokenFile(this.opts.tokenFile)}`);
+      } catch (err) {
+        this.broken(gen, errorMessage(err));
+        return;
+      }
+      if (gen !== this.gen) return;
+    }
+    const m = ADS_SERVICE.streamAggregatedResources;
+    let client: grpc.Client;
+    let call: Call;
+    try {
+      client = controlClient(this.opts.target);
+      call = client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(m.path, m.requestSerialize, m.responseDeserialize, md, {});
+    } catch (err) {
+      this.broken(gen, errorMessage(err));
+      return;
+    }
+    this.client = client;
+    this.call = call;
+    this.state.resetNonces();
+    call.on('data', (res: DiscoveryResponse) => {
+      if (gen !== this.gen) return;
+      if (!this.connected) {
+        this.connected = true;
+        this.lastConnected = new Date();
+        this.counters.connects++;
+        this.backoff.reset();
+        this.emit({ type: 'connected' });
+        this.log.info('ADS stream up', { address: this.opts.target.address });
+      }
+      this.queue = this.queue.then(() => this.handle(gen, res));
+    });
+    call.on('error', (err: grpc.ServiceError) => this.broken(gen, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
+    call.on('status', (s: grpc.StatusObject) => this.broken(gen, `stream closed: ${grpc.status[s.code] ?? s.code} ${s.details}`));
+    call.on('end', () => this.broken(gen, 'stream ended by control plane'));
+
+    // Subscriptions, with the versions already accepted so an unchanged control plane can skip resending.
+    this.send('CDS');
+    this.send('LDS');
+    this.updateSubscriptions(true);
+  }
+
+  private broken(gen: number, reason: string): void {
+    if (gen !== this.gen || this.stopped) return;
+    this.gen++;
+    const wasConnected = this.connected;
+    this.teardown();
+    this.lastStreamError = reason;
+    if (wasConnected) {
+      this.counters.disconnects++;
+      this.emit({ type: 'disconnected', reason });
+      this.log.warn('ADS stream down; serving the last accepted config', { reason });
+    }
+    const delay = this.backoff.next();
+    if (this.backoff.attempts <= 1 || this.backoff.attempts % 20 === 0) {
+      this.log.info('ADS reconnect scheduled', { reason, delayMs: delay, attempt: this.backoff.attempts });
+    }
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private request(kind: XdsKind, extra?: Pick<DiscoveryRequest, 'versionInfo' | 'errorDetail'>): DiscoveryRequest {
+    const t = this.state.type(kind);
+    const req: DiscoveryRequest = {
+      versionInfo: extra?.versionInfo ?? t.version,
+      node: this.node,
+      resourceNames: t.subscribed === '*' ? [] : [...t.subscribed],
+      typeUrl: KIND_URL[kind],
+      responseNonce: t.nonce,
+    };
+    if (extra?.errorDetail) req.errorDetail = extra.errorDetail;
+    return req;
+  }
+
+  private send(kind: XdsKind, extra?: Pick<DiscoveryRequest, 'versionInfo' | 'errorDetail'>): void {
+    const call = this.call;
+    if (!call) return;
+    try {
+      call.write(this.request(kind, extra));
+    } catch (err) {
+      this.log.warn('ADS write failed', { kind, error: errorMessage(err) });
+    }
+  }
+
+  /** Subscribes RDS/EDS/SDS to what the accepted config references; `initial` also (re)sends unchanged non-empty ones. */
+  private updateSubscriptions(initial: boolean): void {
+    for (const kind of ['SDS', 'EDS', 'RDS'] as const) {
+      const changed = this.state.subscribe(kind, this.state.desired(kind));
+      const t = this.state.type(kind);
+      const nonEmpty = t.subscribed !== '*' && t.subscribed.length > 0;
+      // An empty list is only meaningful as an unsubscribe (never as a first request: that would be a wildcard).
+      if ((initial && nonEmpty) || (!initial && changed && (nonEmpty || t.accepted > 0 || t.nonce !== ''))) this.send(kind);
+    }
+  }
+
+  private async handle(gen: number, res: DiscoveryResponse): Promise<void> {
+    if (gen !== this.gen) return; // from a stream that is gone; the new stream resyncs
+    const kind = kindOf(res.typeUrl);
+    const nonce = res.nonce ?? '';
+    if (!kind) {
+      this.log.warn('ADS response of unknown type', { typeUrl: res.typeUrl });
+      this.call?.write({ versionInfo: '', node: this.node, typeUrl: res.typeUrl, responseNonce: nonce, errorDetail: { code: INVALID_ARGUMENT, message: `type ${res.typeUrl} is not supported` } });
+      this.counters.nack++;
+      return;
+    }
+    const t = this.state.type(kind);
+    t.nonce = nonce;
+    const version = res.versionInfo ?? '';
+    try {
+      const candidate = this.state.candidate(kind, (res.resources ?? []) as EnvoyObject[]);
+      await this.opts.dataPlane.apply(candidate);
+      this.state.commit(kind, candidate, version);
+    } catch (err) {
+      const message = errorMessage(err);
+      this.state.reject(kind, message);
+      this.counters.nack++;
+      this.log.warn('xDS update rejected; keeping the last accepted config', { kind, version, nonce, error: message });
+      if (gen === this.gen) this.send(kind, { versionInfo: t.version, errorDetail: { code: INVALID_ARGUMENT, message } });
+      this.emit({ type: 'nack', kind, nonce, message });
+      return;
+    }
+    this.counters.ack++;
+    this.log.debug('xDS update applied', { kind, version, resources: (res.resources ?? []).length });
+    if (gen === this.gen) {
+      this.send(kind);
+      if (kind === 'LDS' || kind === 'CDS') this.updateSubscriptions(false);
+    }
+    this.emit({ type: 'ack', kind, version, nonce });
+  }
+}

@@ -1,0 +1,174 @@
+// The xDS client's bookkeeping, without sockets: the accepted snapshot, per-type
+// version/nonce/counters, candidate snapshots for a response, and the resource
+// names to subscribe to given what has been accepted.
+//
+// Semantics (xDS SotW): LDS and CDS responses carry the full state (the type is
+// replaced); RDS, EDS and SDS responses carry the named resources they hold
+// (merged by name; names not subscribed to are ignored). When an accepted LDS/CDS stops referencing a route config,
+// cluster load assignment or secret, it is dropped in that same candidate.
+import { TYPE, type TypeUrl } from '../../xds/codec.js';
+import { SECRET } from '../../xds/names.js';
+import type { EnvoyObject, XdsSnapshot } from '../types.js';
+import { XdsResponseError } from './errors.js';
+import { edsNames, rdsNames, sdsNames } from './xds-refs.js';
+
+export type XdsKind = 'LDS' | 'RDS' | 'CDS' | 'EDS' | 'SDS';
+export const KINDS: readonly XdsKind[] = ['CDS', 'LDS', 'SDS', 'EDS', 'RDS'];
+export const KIND_URL: Record<XdsKind, TypeUrl> = {
+  LDS: TYPE.listener,
+  RDS: TYPE.route,
+  CDS: TYPE.cluster,
+  EDS: TYPE.endpoint,
+  SDS: TYPE.secret,
+};
+const URL_KIND = new Map<string, XdsKind>(Object.entries(KIND_URL).map(([k, u]) => [u, k as XdsKind]));
+export function kindOf(typeUrl: string): XdsKind | undefined {
+  return URL_KIND.get(typeUrl);
+}
+
+export interface TypeStatus {
+  /** Last accepted version ('' before any). */
+  version: string;
+  /** Nonce of the last response received on the current stream. */
+  nonce: string;
+  lastUpdate?: Date;
+  lastAttempt?: Date;
+  accepted: number;
+  rejected: number;
+  resources: number;
+  /** '*' for wildcard (LDS, CDS), else the names subscribed. */
+  subscribed: '*' | string[];
+  lastError?: string;
+}
+
+type SnapshotKey = keyof XdsSnapshot;
+const KIND_KEY: Record<XdsKind, SnapshotKey> = { LDS: 'listeners', RDS: 'routes', CDS: 'clusters', EDS: 'endpoints', SDS: 'secrets' };
+
+function resourceName(kind: XdsKind, r: EnvoyObject): unknown {
+  return kind === 'EDS' ? r['clusterName'] : r['name'];
+}
+
+export function emptySnapshot(): XdsSnapshot {
+  return { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map(), secrets: new Map() };
+}
+
+function pick<V>(m: Map<string, V>, keep: Set<string>): Map<string, V> {
+  const out = new Map<string, V>();
+  for (const [k, v] of m) if (keep.has(k)) out.set(k, v);
+  return out;
+}
+
+function sameSet(a: readonly string[], b: Set<string>): boolean {
+  return a.length === b.size && a.every((x) => b.has(x));
+}
+
+export class XdsState {
+  private committed: XdsSnapshot = emptySnapshot();
+  private readonly types = new Map<XdsKind, TypeStatus>();
+
+  constructor() {
+    for (const k of KINDS) {
+      this.types.set(k, { version: '', nonce: '', accepted: 0, rejected: 0, resources: 0, subscribed: k === 'LDS' || k === 'CDS' ? '*' : [] });
+    }
+  }
+
+  /** The accepted snapshot. Its maps are never mutated after commit. */
+  get snapshot(): XdsSnapshot {
+    return this.committed;
+  }
+
+  type(kind: XdsKind): TypeStatus {
+    return this.types.get(kind)!;
+  }
+
+  /** Checks the resources of a response and builds the snapshot that would result. Throws XdsResponseError. */
+  candidate(kind: XdsKind, resources: EnvoyObject[]): XdsSnapshot {
+    const url = KIND_URL[kind];
+    const incoming = new Map<string, EnvoyObject>();
+    resources.forEach((r, i) => {
+      const t = r['@type'];
+      if (t !== undefined && t !== url) throw new XdsResponseError(`resources[${i}]: type ${String(t)} in a ${kind} response`);
+      const name = resourceName(kind, r);
+      if (typeof name !== 'string' || name === '') throw new XdsResponseError(`resources[${i}]: ${kind === 'EDS' ? 'clusterName' : 'name'} is missing`);
+      if (incoming.has(name)) throw new XdsResponseError(`resources[${i}]: duplicate ${kind} resource "${name}"`);
+      incoming.set(name, r);
+    });
+    const s = this.committed;
+    const next: XdsSnapshot = { ...s };
+    switch (kind) {
+      case 'LDS':
+        next.listeners = incoming;
+        next.routes = pick(s.routes, rdsNames(incoming.values()));
+        next.secrets = pick(s.secrets, this.secretNames(incoming, s.clusters));
+        break;
+      case 'CDS':
+        next.clusters = incoming;
+        next.endpoints = pick(s.endpoints, edsNames(incoming.values()));
+        next.secrets = pick(s.secrets, this.secretNames(s.listeners, incoming));
+        break;
+      default: {
+        // Resources not subscribed to are ignored (as Envoy does): a server that reads an
+        // unsubscribe (empty names) as a wildcard cannot bring them back.
+        const key = KIND_KEY[kind];
+        const sub = this.type(kind).subscribed;
+        const wanted = sub === '*' ? undefined : new Set(sub);
+        const merged = new Map(s[key]);
+        for (const [n, r] of incoming) if (!wanted || wanted.has(n)) merged.set(n, r);
+        next[key] = merged;
+      }
+    }
+    return next;
+  }
+
+  private secretNames(listeners: Map<string, EnvoyObject>, clusters: Map<string, EnvoyObject>): Set<string> {
+    const names = sdsNames(listeners.values(), clusters.values());
+    names.delete(SECRET.workload);
+    names.add(SECRET.root);
+    return names;
+  }
+
+  commit(kind: XdsKind, snapshot: XdsSnapshot, version: string, now = new Date()): void {
+    this.committed = snapshot;
+    const st = this.type(kind);
+    st.version = version;
+    st.lastUpdate = now;
+    st.lastAttempt = now;
+    st.accepted++;
+    st.lastError = undefined;
+    for (const k of KINDS) this.type(k).resources = snapshot[KIND_KEY[k]].size;
+  }
+
+  reject(kind: XdsKind, message: string, now = new Date()): void {
+    const st = this.type(kind);
+    st.rejected++;
+    st.lastAttempt = now;
+    st.lastError = message;
+  }
+
+  /** Names to subscribe to for RDS, EDS, SDS given the accepted snapshot. */
+  desired(kind: 'RDS' | 'EDS' | 'SDS'): Set<string> {
+    const s = this.committed;
+    if (kind === 'RDS') return rdsNames(s.listeners.values());
+    if (kind === 'EDS') return edsNames(s.clusters.values());
+    return this.secretNames(s.listeners, s.clusters);
+  }
+
+  /** Sets the subscription for a named type; true when it changed. */
+  subscribe(kind: 'RDS' | 'EDS' | 'SDS', names: Set<string>): boolean {
+    const st = this.type(kind);
+    const cur = st.subscribed === '*' ? [] : st.subscribed;
+    if (sameSet(cur, names)) return false;
+    st.subscribed = [...names].sort();
+    return true;
+  }
+
+  /** Forget per-stream state (nonces) when a new stream starts. */
+  resetNonces(): void {
+    for (const k of KINDS) this.type(k).nonce = '';
+  }
+
+  /** LDS and CDS each applied at least once. */
+  get synced(): { lds: boolean; cds: boolean } {
+    return { lds: this.type('LDS').accepted > 0, cds: this.type('CDS').accepted > 0 };
+  }
+}
