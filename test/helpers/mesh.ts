@@ -45,7 +45,7 @@ export async function makeMesh(salt: number): Promise<TestMesh> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-e2e-'));
   const network = uniqueNetwork(salt);
   const ingressPort = await freePort();
-  const env = { ...process.env, WEFT_HOME: home };
+  const env: NodeJS.ProcessEnv = { ...process.env, WEFT_HOME: home };
   delete env.HTTP_PROXY;
   delete env.http_proxy;
   const weft = (args: string[], opts: { timeoutMs?: number; input?: string } = {}) =>

@@ -1,0 +1,165 @@
+// The HTTP requests that leave HTTP: CONNECT tunnels and HTTP/1.1 Upgrade (WebSocket).
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { splice } from './splice.js';
+import { addForwardingHeaders, applyMutations, downstreamResponseHeaders, rawResponseHead, upstreamRequestHeaders } from './headers.js';
+import { decide, type ConnInfo, type DownRes, type HttpEnv, localReply } from './http-handler.js';
+import { UpstreamError } from './upstream/types.js';
+
+/** Idle timeout of tunnels (CONNECT, upgraded connections). */
+export const TUNNEL_DEFAULTS = { idleTimeoutMs: 60 * 60 * 1000 } as const;
+
+function rawReply(socket: Duplex, status: number, flag: string | undefined, body: string): void {
+  if (socket.destroyed) return;
+  const h: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close' };
+  if (flag) h['x-weft-flags'] = flag;
+  socket.end(rawResponseHead(status, STATUS_CODES[status] ?? '', h) + body);
+}
+
+function countStatus(env: HttpEnv, conn: ConnInfo, status: number): void {
+  const cls = (status / 100) | 0;
+  if (cls >= 1 && cls <= 5) env.counters.inc(conn.hcm.names.rqClass[cls]!);
+}
+
+function flagOf(err: unknown): string {
+  return err instanceof UpstreamError ? err.flag : 'UF';
+}
+
+/** HTTP/1.1 CONNECT host:port: route by authority, connect to the cluster, then tunnel. */
+export function handleConnect1(env: HttpEnv, conn: ConnInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const names = conn.hcm.names;
+  env.counters.inc(names.rqTotal);
+  socket.on('error', () => socket.destroy());
+  const authority = req.url ?? '';
+  const d = decide(env, conn.hcm, authority, '/', 'CONNECT', req.headers);
+  if (!d || d.kind !== 'route') {
+    env.counters.inc(names.noRoute);
+    countStatus(env, conn, 404);
+    rawReply(socket, 404, 'NR', 'route not found\n');
+    return;
+  }
+  const cm = env.clusterManager();
+  if (!cm.has(d.cluster)) {
+    env.counters.inc(names.noCluster);
+    countStatus(env, conn, 503);
+    rawReply(socket, 503, 'NC', `cluster not found: ${d.cluster}\n`);
+    return;
+  }
+  cm.connect(d.cluster).then(
+    ({ socket: up }) => {
+      if (socket.destroyed) {
+        up.destroy();
+        return;
+      }
+      countStatus(env, conn, 200);
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) up.write(head);
+      splice(socket, up, { idleTimeoutMs: TUNNEL_DEFAULTS.idleTimeoutMs });
+    },
+    (err: unknown) => {
+      countStatus(env, conn, 503);
+      rawReply(socket, 503, flagOf(err), `upstream connect error: ${d.cluster}\n`);
+    },
+  );
+}
+
+/** HTTP/2 CONNECT (RFC 9113 8.5): the stream itself is the tunnel. */
+export function handleConnect2(env: HttpEnv, conn: ConnInfo, req: IncomingMessage | { headers: Record<string, string | string[] | undefined>; stream: Duplex }, res: DownRes): void {
+  const names = conn.hcm.names;
+  env.counters.inc(names.rqTotal);
+  const authority = String(req.headers[':authority'] ?? '');
+  const stream = (req as { stream: Duplex }).stream;
+  const d = decide(env, conn.hcm, authority, '/', 'CONNECT', req.headers as IncomingMessage['headers']);
+  if (!d || d.kind !== 'route') {
+    env.counters.inc(names.noRoute);
+    countStatus(env, conn, 404);
+    localReply(res, 404, 'route not found\n', { 'x-weft-flags': 'NR' });
+    return;
+  }
+  const cm = env.clusterManager();
+  if (!cm.has(d.cluster)) {
+    countStatus(env, conn, 503);
+    localReply(res, 503, `cluster not found: ${d.cluster}\n`, { 'x-weft-flags': 'NC' });
+    return;
+  }
+  cm.connect(d.cluster).then(
+    ({ socket: up }) => {
+      if (stream.destroyed) {
+        up.destroy();
+        return;
+      }
+      countStatus(env, conn, 200);
+      res.writeHead(200);
+      splice(stream, up, { idleTimeoutMs: TUNNEL_DEFAULTS.idleTimeoutMs });
+    },
+    (err: unknown) => {
+      countStatus(env, conn, 503);
+      localReply(res, 503, `upstream connect error: ${d.cluster}\n`, { 'x-weft-flags': flagOf(err) });
+    },
+  );
+}
+
+/** HTTP/1.1 Upgrade: send it upstream with `upgrade` set; on 101 splice the two sockets. */
+export function handleUpgrade1(env: HttpEnv, conn: ConnInfo, req: IncomingMessage, socket: Duplex, head: Buffer, authority: string, path: string): void {
+  const names = conn.hcm.names;
+  env.counters.inc(names.rqTotal);
+  socket.on('error', () => socket.destroy());
+  const d = decide(env, conn.hcm, authority, path, req.method ?? 'GET', req.headers);
+  if (!d || d.kind === 'none') {
+    env.counters.inc(names.noRoute);
+    countStatus(env, conn, 404);
+    rawReply(socket, 404, 'NR', 'route not found\n');
+    return;
+  }
+  if (d.kind !== 'route') {
+    countStatus(env, conn, d.status);
+    const h: OutgoingHttpHeaders = d.kind === 'redirect' ? { location: d.location, 'content-length': 0, connection: 'close' } : { 'content-length': Buffer.byteLength(d.body), connection: 'close' };
+    socket.end(rawResponseHead(d.status, STATUS_CODES[d.status] ?? '', h) + (d.kind === 'direct' ? d.body : ''));
+    return;
+  }
+  const cm = env.clusterManager();
+  if (!cm.has(d.cluster)) {
+    env.counters.inc(names.noCluster);
+    countStatus(env, conn, 503);
+    rawReply(socket, 503, 'NC', `cluster not found: ${d.cluster}\n`);
+    return;
+  }
+  const headers = upstreamRequestHeaders(req.headers);
+  addForwardingHeaders(headers, conn.tls, env.ownIdentity(), conn.peerIdentity);
+  applyMutations(headers, d.route.requestHeaders);
+  const upgrade = String(req.headers.upgrade ?? '');
+  const ac = new AbortController();
+  socket.once('close', () => ac.abort());
+  cm.request(d.cluster, { method: req.method ?? 'GET', path: d.path, authority: d.authority, scheme: conn.tls ? 'https' : 'http', headers, body: null, upgrade }, { signal: ac.signal }).then(
+    (up) => {
+      countStatus(env, conn, up.status);
+      const h = downstreamResponseHeaders(up.headers);
+      applyMutations(h, d.route.responseHeaders);
+      if (up.status === 101 && up.upgradedSocket) {
+        const us = up.upgradedSocket;
+        if (socket.destroyed) {
+          us.destroy();
+          return;
+        }
+        h.connection = 'Upgrade';
+        h.upgrade = String(up.headers.upgrade ?? upgrade);
+        socket.write(rawResponseHead(101, 'Switching Protocols', h));
+        if (head.length > 0) us.write(head);
+        splice(socket, us, { idleTimeoutMs: TUNNEL_DEFAULTS.idleTimeoutMs });
+        return;
+      }
+      // Not upgraded: relay the answer and close.
+      h.connection = 'close';
+      socket.write(rawResponseHead(up.status, STATUS_CODES[up.status] ?? '', h));
+      up.body.on('error', () => socket.destroy());
+      up.body.pipe(socket);
+    },
+    (err: unknown) => {
+      const flag = flagOf(err);
+      countStatus(env, conn, 503);
+      rawReply(socket, 503, flag, `upstream error (${flag}): ${d.cluster}\n`);
+    },
+  );
+}

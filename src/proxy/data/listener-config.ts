@@ -1,0 +1,96 @@
+// Compiles a Listener (object form) into bind address and filter chains.
+import type { EnvoyObject } from '../types.js';
+import { anyType, arr, num, obj, str, strs, TYPES } from './object-form.js';
+import { compileHcm, singleCluster, type HcmConfig } from './hcm-config.js';
+import { compileTcpProxy, type TcpProxyConfig } from './tcp-proxy.js';
+import { compileDownstreamTls, type DownstreamTlsConfig } from './tls.js';
+
+export interface ChainMatch {
+  transportProtocol: string | undefined;
+  serverNames: string[];
+  applicationProtocols: string[];
+  destinationPort: number | undefined;
+}
+
+export type NetworkFilter = { kind: 'hcm'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig };
+
+export interface CompiledChain {
+  name: string;
+  match: ChainMatch;
+  tls: DownstreamTlsConfig | undefined;
+  filter: NetworkFilter;
+  /** Where ALPN weft-tcp goes: the tcp_proxy cluster or the inline route's single cluster. */
+  tcpCluster: string | undefined;
+}
+
+export interface CompiledListener {
+  name: string;
+  /** As configured (0.0.0.0 is replaced by the proxy's listen address when binding). */
+  host: string;
+  port: number;
+  chains: CompiledChain[];
+  defaultChain: CompiledChain | undefined;
+}
+
+export class ListenerConfigError extends Error {
+  readonly code = 'WEFT_ERR_LISTENER_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListenerConfigError';
+  }
+}
+
+function inboundPortOf(listener: string): number | undefined {
+  const m = /^inbound\|(\d+)/.exec(listener);
+  return m ? Number(m[1]) : undefined;
+}
+
+function compileChain(listener: string, fc: EnvoyObject, where: string): CompiledChain {
+  const m = obj(fc.filterChainMatch) ?? {};
+  const match: ChainMatch = {
+    transportProtocol: str(m.transportProtocol) || undefined,
+    serverNames: strs(m.serverNames).map((s) => s.toLowerCase()),
+    applicationProtocols: strs(m.applicationProtocols),
+    destinationPort: num(m.destinationPort),
+  };
+  let tls: DownstreamTlsConfig | undefined;
+  const ts = obj(fc.transportSocket);
+  if (ts) {
+    const t = obj(ts.typedConfig);
+    const type = anyType(t);
+    if (type === TYPES.downstreamTls) tls = compileDownstreamTls(t!, `${where}.transportSocket`);
+    else if (type !== '' && !type.endsWith('RawBuffer')) throw new ListenerConfigError(`${where}.transportSocket: unsupported type ${type}`);
+  }
+  const filters = arr(fc.filters);
+  let filter: NetworkFilter | undefined;
+  filters.forEach((f, i) => {
+    const t = obj(f.typedConfig);
+    const type = anyType(t);
+    const fw = `${where}.filters[${i}]`;
+    try {
+      if (type === TYPES.hcm) filter = { kind: 'hcm', hcm: compileHcm(t!, fw, inboundPortOf(listener)) };
+      else if (type === TYPES.tcpProxy) filter = { kind: 'tcp', tcp: compileTcpProxy(t!, fw) };
+    } catch (err) {
+      throw new ListenerConfigError((err as Error).message);
+    }
+    // Other network filters (RBAC, metadata exchange, ...) belong to later stages.
+  });
+  if (!filter) throw new ListenerConfigError(`${where}.filters: an http_connection_manager or tcp_proxy filter is required`);
+  const tcpCluster = filter.kind === 'tcp' ? filter.tcp.cluster : singleCluster(filter.hcm);
+  return { name: str(fc.name) ?? '', match, tls, filter, tcpCluster };
+}
+
+export function compileListener(name: string, l: EnvoyObject): CompiledListener {
+  const sa = obj(obj(l.address)?.socketAddress);
+  const host = str(sa?.address);
+  const port = num(sa?.portValue);
+  if (!host || port === undefined || port < 0 || port > 65535) {
+    throw new ListenerConfigError(`Listener ${name}: address.socketAddress needs address and portValue`);
+  }
+  const chains = arr(l.filterChains).map((fc, i) => compileChain(name, fc, `Listener ${name}: filterChains[${i}]`));
+  const dfc = obj(l.defaultFilterChain);
+  const defaultChain = dfc ? compileChain(name, dfc, `Listener ${name}: defaultFilterChain`) : undefined;
+  if (chains.length === 0 && !defaultChain) throw new ListenerConfigError(`Listener ${name}: filterChains is empty`);
+  return { name, host, port, chains, defaultChain };
+}
+

@@ -1,0 +1,547 @@
+// The router: pure over a RouteConfiguration (object form). It picks the virtual host by
+// domain, then the first route whose match fits, and returns the decision with the reasons
+// (used by the HTTP path and, without sending traffic, by `weft explain`).
+import type { EnvoyObject } from '../types.js';
+import { arr, bool, durationMs, num, obj, str, strs } from './object-form.js';
+
+export interface RouteInput {
+  /** Host or host:port (HTTP/2 :authority, HTTP/1.1 Host, or absolute-form URI authority). */
+  authority: string;
+  /** Path with query. */
+  path: string;
+  method: string;
+  /** Lower-case names. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** For weighted clusters, a number in [0, 1); Math.random() when absent. */
+  random?: number;
+}
+
+export interface HeaderValueOption {
+  key: string;
+  value: string;
+  /** Append to existing values (true) or overwrite them (false). */
+  append: boolean;
+}
+
+export interface HeaderMutations {
+  add: HeaderValueOption[];
+  remove: string[];
+}
+
+export type RetryOn = '5xx' | 'gateway-error' | 'connect-failure' | 'reset' | 'retriable-status-codes';
+
+export interface RetryPolicy {
+  numRetries: number;
+  retryOn: ReadonlySet<RetryOn>;
+  perTryTimeoutMs: number;
+  retriableStatusCodes: ReadonlySet<number>;
+}
+
+type StringMatcher =
+  | { kind: 'exact'; value: string; ignoreCase: boolean }
+  | { kind: 'prefix'; value: string; ignoreCase: boolean }
+  | { kind: 'suffix'; value: string; ignoreCase: boolean }
+  | { kind: 'contains'; value: string; ignoreCase: boolean }
+  | { kind: 'regex'; re: RegExp }
+  | { kind: 'present' }
+  | { kind: 'any' };
+
+interface HeaderMatcher {
+  name: string;
+  matcher: StringMatcher;
+  invert: boolean;
+}
+
+interface PathMatch {
+  kind: 'prefix' | 'path' | 'regex' | 'connect' | 'pathSeparatedPrefix';
+  value: string;
+  re: RegExp | undefined;
+  caseSensitive: boolean;
+}
+
+export type RouteAction =
+  | {
+      type: 'route';
+      cluster: string | undefined;
+      weighted: { name: string; weight: number; headers: HeaderMutations }[] | undefined;
+      totalWeight: number;
+      prefixRewrite: string | undefined;
+      regexRewrite: { re: RegExp; substitution: string } | undefined;
+      hostRewrite: string | undefined;
+      /** 0 = no timeout. */
+      timeoutMs: number;
+      idleTimeoutMs: number | undefined;
+      retry: RetryPolicy | undefined;
+    }
+  | {
+      type: 'redirect';
+      scheme: string | undefined;
+      host: string | undefined;
+      port: number | undefined;
+      path: string | undefined;
+      prefixRewrite: string | undefined;
+      regexRewrite: { re: RegExp; substitution: string } | undefined;
+      status: number;
+      stripQuery: boolean;
+    }
+  | { type: 'direct'; status: number; body: string };
+
+export interface CompiledRoute {
+  index: number;
+  name: string;
+  match: PathMatch;
+  headers: HeaderMatcher[];
+  query: { name: string; matcher: StringMatcher }[];
+  action: RouteAction;
+  /** Route, then virtual host, then route-configuration mutations, in that order. */
+  requestHeaders: HeaderMutations;
+  responseHeaders: HeaderMutations;
+}
+
+export interface CompiledVirtualHost {
+  name: string;
+  domains: string[];
+  routes: CompiledRoute[];
+}
+
+export interface CompiledRouteConfig {
+  name: string;
+  exact: Map<string, CompiledVirtualHost>;
+  /** [suffix including the dot, vhost], longest first. */
+  suffix: [string, CompiledVirtualHost][];
+  /** [prefix, vhost], longest first. */
+  prefix: [string, CompiledVirtualHost][];
+  any: CompiledVirtualHost | undefined;
+}
+
+export type DomainMatchKind = 'exact' | 'suffix' | 'prefix' | 'any';
+
+export interface RouteWhy {
+  routeConfig: string;
+  virtualHost?: string;
+  domainMatch?: DomainMatchKind;
+  domain?: string;
+  routeIndex?: number;
+  routeName?: string;
+}
+
+export type RouteDecision =
+  | { kind: 'none'; why: RouteWhy }
+  | { kind: 'route'; cluster: string; path: string; authority: string; route: CompiledRoute; why: RouteWhy }
+  | { kind: 'redirect'; status: number; location: string; route: CompiledRoute; why: RouteWhy }
+  | { kind: 'direct'; status: number; body: string; route: CompiledRoute; why: RouteWhy };
+
+export class RouteConfigError extends Error {
+  readonly code = 'WEFT_ERR_ROUTE_CONFIG';
+  constructor(routeConfig: string, field: string, message: string) {
+    super(`RouteConfiguration ${routeConfig}: ${field}: ${message}`);
+    this.name = 'RouteConfigError';
+  }
+}
+
+const REDIRECT_CODES: Record<string, number> = {
+  MOVED_PERMANENTLY: 301,
+  FOUND: 302,
+  SEE_OTHER: 303,
+  TEMPORARY_REDIRECT: 307,
+  PERMANENT_REDIRECT: 308,
+};
+
+function compileRegex(rc: string, field: string, re: unknown, flags = ''): RegExp {
+  const src = str(obj(re)?.regex) ?? str(re);
+  if (src === undefined) throw new RouteConfigError(rc, field, 'regex missing');
+  try {
+    // Envoy's safe_regex is RE2 and matches the whole string.
+    return new RegExp(`^(?:${src})$`, flags);
+  } catch (err) {
+    throw new RouteConfigError(rc, field, `invalid regex: ${(err as Error).message}`);
+  }
+}
+
+function compileStringMatcher(rc: string, field: string, m: EnvoyObject): StringMatcher {
+  const ignoreCase = bool(m.ignoreCase) ?? false;
+  if (typeof m.exact === 'string') return { kind: 'exact', value: ignoreCase ? m.exact.toLowerCase() : m.exact, ignoreCase };
+  if (typeof m.prefix === 'string') return { kind: 'prefix', value: ignoreCase ? m.prefix.toLowerCase() : m.prefix, ignoreCase };
+  if (typeof m.suffix === 'string') return { kind: 'suffix', value: ignoreCase ? m.suffix.toLowerCase() : m.suffix, ignoreCase };
+  if (typeof m.contains === 'string') return { kind: 'contains', value: ignoreCase ? m.contains.toLowerCase() : m.contains, ignoreCase };
+  if (m.safeRegex !== undefined) return { kind: 'regex', re: compileRegex(rc, `${field}.safeRegex`, m.safeRegex, ignoreCase ? 'i' : '') };
+  return { kind: 'any' };
+}
+
+function compileHeaderMatcher(rc: string, field: string, h: EnvoyObject): HeaderMatcher {
+  const name = (str(h.name) ?? '').toLowerCase();
+  if (!name) throw new RouteConfigError(rc, `${field}.name`, 'header name missing');
+  const invert = bool(h.invertMatch) ?? false;
+  let matcher: StringMatcher;
+  if (typeof h.exactMatch === 'string') matcher = { kind: 'exact', value: h.exactMatch, ignoreCase: false };
+  else if (typeof h.prefixMatch === 'string') matcher = { kind: 'prefix', value: h.prefixMatch, ignoreCase: false };
+  else if (typeof h.suffixMatch === 'string') matcher = { kind: 'suffix', value: h.suffixMatch, ignoreCase: false };
+  else if (typeof h.containsMatch === 'string') matcher = { kind: 'contains', value: h.containsMatch, ignoreCase: false };
+  else if (h.safeRegexMatch !== undefined) matcher = { kind: 'regex', re: compileRegex(rc, `${field}.safeRegexMatch`, h.safeRegexMatch) };
+  else if (h.presentMatch !== undefined) matcher = (bool(h.presentMatch) ?? true) ? { kind: 'present' } : { kind: 'any' };
+  else if (obj(h.stringMatch)) matcher = compileStringMatcher(rc, `${field}.stringMatch`, obj(h.stringMatch)!);
+  else matcher = { kind: 'present' };
+  // presentMatch: false means "absent": model it as an inverted present.
+  if (h.presentMatch !== undefined && bool(h.presentMatch) === false) return { name, matcher: { kind: 'present' }, invert: !invert };
+  return { name, matcher, invert };
+}
+
+function compileMutations(
+  rc: string,
+  levels: EnvoyObject[],
+  addField: 'requestHeadersToAdd' | 'responseHeadersToAdd',
+  removeField: 'requestHeadersToRemove' | 'responseHeadersToRemove',
+): HeaderMutations {
+  const add: HeaderValueOption[] = [];
+  const remove: string[] = [];
+  for (const level of levels) {
+    for (const opt of arr(level[addField])) {
+      const h = obj(opt.header);
+      const key = str(h?.key)?.toLowerCase();
+      if (!key) throw new RouteConfigError(rc, `${addField}.header.key`, 'missing');
+      const action = str(opt.appendAction);
+      const append = action ? action === 'APPEND_IF_EXISTS_OR_ADD' : (bool(opt.append) ?? true);
+      add.push({ key, value: str(h?.value) ?? '', append });
+    }
+    for (const r of strs(level[removeField])) remove.push(r.toLowerCase());
+  }
+  return { add, remove };
+}
+
+function compileRetry(p: EnvoyObject | undefined): RetryPolicy | undefined {
+  if (!p) return undefined;
+  const on = new Set<RetryOn>();
+  for (const part of (str(p.retryOn) ?? '').split(',')) {
+    const t = part.trim();
+    if (t === '5xx' || t === 'gateway-error' || t === 'connect-failure' || t === 'reset' || t === 'retriable-status-codes') on.add(t);
+  }
+  const codes = new Set<number>();
+  if (Array.isArray(p.retriableStatusCodes)) for (const c of p.retriableStatusCodes) if (typeof c === 'number') codes.add(c);
+  return { numRetries: num(p.numRetries) ?? 1, retryOn: on, perTryTimeoutMs: durationMs(p.perTryTimeout) ?? 0, retriableStatusCodes: codes };
+}
+
+function compileRewrite(rc: string, field: string, v: unknown): { re: RegExp; substitution: string } | undefined {
+  const o = obj(v);
+  if (!o) return undefined;
+  const pattern = obj(o.pattern);
+  const src = str(pattern?.regex);
+  if (src === undefined) throw new RouteConfigError(rc, `${field}.pattern.regex`, 'missing');
+  let re: RegExp;
+  try {
+    re = new RegExp(src, 'g');
+  } catch (err) {
+    throw new RouteConfigError(rc, `${field}.pattern.regex`, `invalid regex: ${(err as Error).message}`);
+  }
+  // RE2 substitutions use \1; JavaScript uses $1.
+  return { re, substitution: (str(o.substitution) ?? '').replace(/\\(\d)/g, '$$$1') };
+}
+
+function compileAction(rc: string, field: string, r: EnvoyObject, vhostRetry: EnvoyObject | undefined): RouteAction {
+  const direct = obj(r.directResponse);
+  if (direct) {
+    return { type: 'direct', status: num(direct.status) ?? 200, body: str(obj(direct.body)?.inlineString) ?? '' };
+  }
+  const redirect = obj(r.redirect);
+  if (redirect) {
+    const code = str(redirect.responseCode) ?? 'MOVED_PERMANENTLY';
+    const status = REDIRECT_CODES[code] ?? (typeof redirect.responseCode === 'number' ? ([301, 302, 303, 307, 308][redirect.responseCode] ?? 301) : undefined);
+    if (status === undefined) throw new RouteConfigError(rc, `${field}.redirect.responseCode`, `unknown code ${code}`);
+    return {
+      type: 'redirect',
+      scheme: (bool(redirect.httpsRedirect) ? 'https' : undefined) ?? str(redirect.schemeRedirect),
+      host: str(redirect.hostRedirect),
+      port: num(redirect.portRedirect),
+      path: str(redirect.pathRedirect),
+      prefixRewrite: str(redirect.prefixRewrite),
+      regexRewrite: compileRewrite(rc, `${field}.redirect.regexRewrite`, redirect.regexRewrite),
+      status,
+      stripQuery: bool(redirect.stripQuery) ?? false,
+    };
+  }
+  const route = obj(r.route);
+  if (!route) throw new RouteConfigError(rc, field, 'one of route, redirect, directResponse is required');
+  const wc = obj(route.weightedClusters);
+  let weighted: { name: string; weight: number; headers: HeaderMutations }[] | undefined;
+  let totalWeight = 0;
+  if (wc) {
+    weighted = arr(wc.clusters).map((c, i) => {
+      const name = str(c.name);
+      if (!name) throw new RouteConfigError(rc, `${field}.route.weightedClusters.clusters[${i}].name`, 'missing');
+      return { name, weight: num(c.weight) ?? 0, headers: compileMutations(rc, [c], 'requestHeadersToAdd', 'requestHeadersToRemove') };
+    });
+    if (weighted.length === 0) throw new RouteConfigError(rc, `${field}.route.weightedClusters.clusters`, 'empty');
+    const sum = weighted.reduce((s, c) => s + c.weight, 0);
+    totalWeight = num(wc.totalWeight) ?? sum;
+    if (totalWeight <= 0) totalWeight = sum;
+  }
+  const cluster = str(route.cluster);
+  if (!cluster && !weighted) throw new RouteConfigError(rc, `${field}.route`, 'cluster or weightedClusters is required');
+  return {
+    type: 'route',
+    cluster,
+    weighted,
+    totalWeight,
+    prefixRewrite: str(route.prefixRewrite),
+    regexRewrite: compileRewrite(rc, `${field}.route.regexRewrite`, route.regexRewrite),
+    hostRewrite: str(route.hostRewriteLiteral),
+    timeoutMs: durationMs(route.timeout) ?? 0,
+    idleTimeoutMs: durationMs(route.idleTimeout),
+    retry: compileRetry(obj(route.retryPolicy) ?? vhostRetry),
+  };
+}
+
+function compileMatch(rc: string, field: string, m: EnvoyObject | undefined): PathMatch {
+  if (!m) throw new RouteConfigError(rc, `${field}.match`, 'missing');
+  const caseSensitive = bool(m.caseSensitive) ?? true;
+  const fold = (s: string): string => (caseSensitive ? s : s.toLowerCase());
+  if (typeof m.prefix === 'string') return { kind: 'prefix', value: fold(m.prefix), re: undefined, caseSensitive };
+  if (typeof m.path === 'string') return { kind: 'path', value: fold(m.path), re: undefined, caseSensitive };
+  if (typeof m.pathSeparatedPrefix === 'string') return { kind: 'pathSeparatedPrefix', value: fold(m.pathSeparatedPrefix), re: undefined, caseSensitive };
+  if (m.safeRegex !== undefined) return { kind: 'regex', value: '', re: compileRegex(rc, `${field}.match.safeRegex`, m.safeRegex, caseSensitive ? '' : 'i'), caseSensitive };
+  if (m.connectMatcher !== undefined) return { kind: 'connect', value: '', re: undefined, caseSensitive };
+  throw new RouteConfigError(rc, `${field}.match`, 'one of prefix, path, safeRegex, connectMatcher is required');
+}
+
+/** Compile (and validate) a RouteConfiguration. Throws RouteConfigError naming the field. */
+export function compileRouteConfig(config: EnvoyObject): CompiledRouteConfig {
+  const rc = str(config.name) ?? '(inline)';
+  const out: CompiledRouteConfig = { name: rc, exact: new Map(), suffix: [], prefix: [], any: undefined };
+  arr(config.virtualHosts).forEach((vh, vi) => {
+    const vname = str(vh.name) ?? `vh${vi}`;
+    const vhostRetry = obj(vh.retryPolicy);
+    const routes = arr(vh.routes).map((r, ri): CompiledRoute => {
+      const field = `virtualHosts[${vi}].routes[${ri}]`;
+      const m = obj(r.match);
+      const match = compileMatch(rc, field, m);
+      const headers = arr(m?.headers).map((h, hi) => compileHeaderMatcher(rc, `${field}.match.headers[${hi}]`, h));
+      const query = arr(m?.queryParameters).map((q, qi) => {
+        const name = str(q.name);
+        if (!name) throw new RouteConfigError(rc, `${field}.match.queryParameters[${qi}].name`, 'missing');
+        const sm = obj(q.stringMatch);
+        const matcher: StringMatcher = sm ? compileStringMatcher(rc, `${field}.match.queryParameters[${qi}].stringMatch`, sm) : { kind: 'present' };
+        return { name, matcher };
+      });
+      return {
+        index: ri,
+        name: str(r.name) ?? '',
+        match,
+        headers,
+        query,
+        action: compileAction(rc, field, r, vhostRetry),
+        requestHeaders: compileMutations(rc, [r, vh, config], 'requestHeadersToAdd', 'requestHeadersToRemove'),
+        responseHeaders: compileMutations(rc, [r, vh, config], 'responseHeadersToAdd', 'responseHeadersToRemove'),
+      };
+    });
+    const cvh: CompiledVirtualHost = { name: vname, domains: strs(vh.domains), routes };
+    if (cvh.domains.length === 0) throw new RouteConfigError(rc, `virtualHosts[${vi}].domains`, 'at least one domain is required');
+    for (const raw of cvh.domains) {
+      const d = raw.toLowerCase();
+      if (d === '*') {
+        out.any ??= cvh;
+      } else if (d.startsWith('*')) {
+        out.suffix.push([d.slice(1), cvh]);
+      } else if (d.endsWith('*')) {
+        out.prefix.push([d.slice(0, -1), cvh]);
+      } else if (!out.exact.has(d)) {
+        out.exact.set(d, cvh);
+      }
+    }
+  });
+  out.suffix.sort((a, b) => b[0].length - a[0].length);
+  out.prefix.sort((a, b) => b[0].length - a[0].length);
+  return out;
+}
+
+const compiledCache = new WeakMap<EnvoyObject, CompiledRouteConfig>();
+
+function compiled(config: EnvoyObject | CompiledRouteConfig): CompiledRouteConfig {
+  if (config instanceof Object && 'exact' in config && config.exact instanceof Map) return config as CompiledRouteConfig;
+  const raw = config as EnvoyObject;
+  let c = compiledCache.get(raw);
+  if (!c) {
+    c = compileRouteConfig(raw);
+    compiledCache.set(raw, c);
+  }
+  return c;
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end > 0 ? host.slice(0, end + 1) : host;
+  }
+  const i = host.lastIndexOf(':');
+  return i > 0 && host.indexOf(':') === i ? host.slice(0, i) : host;
+}
+
+export function findVirtualHost(
+  config: CompiledRouteConfig,
+  authority: string,
+): { vhost: CompiledVirtualHost; kind: DomainMatchKind; domain: string } | undefined {
+  const full = authority.toLowerCase();
+  const bare = stripPort(full);
+  const hosts = bare === full ? [full] : [full, bare];
+  for (const h of hosts) {
+    const v = config.exact.get(h);
+    if (v) return { vhost: v, kind: 'exact', domain: h };
+  }
+  for (const h of hosts) {
+    for (const [suffix, v] of config.suffix) {
+      if (h.length > suffix.length && h.endsWith(suffix)) return { vhost: v, kind: 'suffix', domain: `*${suffix}` };
+    }
+  }
+  for (const h of hosts) {
+    for (const [prefix, v] of config.prefix) {
+      if (h.length > prefix.length && h.startsWith(prefix)) return { vhost: v, kind: 'prefix', domain: `${prefix}*` };
+    }
+  }
+  return config.any ? { vhost: config.any, kind: 'any', domain: '*' } : undefined;
+}
+
+function matchString(m: StringMatcher, value: string | undefined): boolean {
+  if (m.kind === 'present') return value !== undefined;
+  if (m.kind === 'any') return true;
+  if (value === undefined) return false;
+  if (m.kind === 'regex') return m.re.test(value);
+  const v = m.ignoreCase ? value.toLowerCase() : value;
+  switch (m.kind) {
+    case 'exact':
+      return v === m.value;
+    case 'prefix':
+      return v.startsWith(m.value);
+    case 'suffix':
+      return v.endsWith(m.value);
+    case 'contains':
+      return v.includes(m.value);
+  }
+}
+
+function headerValue(input: RouteInput, name: string): string | undefined {
+  if (name.charCodeAt(0) === 58 /* ':' */) {
+    if (name === ':authority') return input.authority;
+    if (name === ':path') return input.path;
+    if (name === ':method') return input.method;
+  }
+  const v = input.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function queryValue(query: string, name: string): string | undefined {
+  if (!query) return undefined;
+  for (const part of query.split('&')) {
+    const eq = part.indexOf('=');
+    const k = eq < 0 ? part : part.slice(0, eq);
+    if (k === name) return eq < 0 ? '' : decodeURIComponentSafe(part.slice(eq + 1));
+  }
+  return undefined;
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+function matchPath(m: PathMatch, pathOnly: string, isConnect: boolean): boolean {
+  if (m.kind === 'connect') return isConnect;
+  if (m.kind === 'regex') return m.re!.test(pathOnly);
+  const p = m.caseSensitive ? pathOnly : pathOnly.toLowerCase();
+  switch (m.kind) {
+    case 'prefix':
+      return p.startsWith(m.value);
+    case 'path':
+      return p === m.value;
+    case 'pathSeparatedPrefix':
+      return p === m.value || (p.startsWith(m.value) && (p.charCodeAt(m.value.length) === 47 || p.charCodeAt(m.value.length) === 63));
+  }
+}
+
+function routeMatches(r: CompiledRoute, input: RouteInput, pathOnly: string, query: string, isConnect: boolean): boolean {
+  if (!matchPath(r.match, pathOnly, isConnect)) return false;
+  for (const h of r.headers) {
+    if (matchString(h.matcher, headerValue(input, h.name)) === h.invert) return false;
+  }
+  for (const q of r.query) {
+    if (!matchString(q.matcher, queryValue(query, q.name))) return false;
+  }
+  return true;
+}
+
+function rewritePath(
+  pathOnly: string,
+  query: string,
+  match: PathMatch,
+  prefixRewrite: string | undefined,
+  regexRewrite: { re: RegExp; substitution: string } | undefined,
+): string {
+  let p = pathOnly;
+  if (prefixRewrite !== undefined && (match.kind === 'prefix' || match.kind === 'path' || match.kind === 'pathSeparatedPrefix')) {
+    p = prefixRewrite + pathOnly.slice(match.value.length);
+  } else if (regexRewrite) {
+    regexRewrite.re.lastIndex = 0;
+    p = pathOnly.replace(regexRewrite.re, regexRewrite.substitution);
+  }
+  return query ? `${p}?${query}` : p;
+}
+
+function pickCluster(a: Extract<RouteAction, { type: 'route' }>, random: number): string {
+  if (!a.weighted) return a.cluster!;
+  let x = random * a.totalWeight;
+  for (const c of a.weighted) {
+    if (x < c.weight) return c.name;
+    x -= c.weight;
+  }
+  return a.weighted[a.weighted.length - 1]!.name;
+}
+
+/** The weighted cluster entry chosen (for its header mutations), if any. */
+export function weightedEntry(route: CompiledRoute, cluster: string): { headers: HeaderMutations } | undefined {
+  return route.action.type === 'route' ? route.action.weighted?.find((w) => w.name === cluster) : undefined;
+}
+
+/**
+ * Route one request. Pure except for the weighted-cluster draw (pass input.random to fix it).
+ * Accepts a raw RouteConfiguration (compiled once and cached) or a compiled one.
+ */
+export function routeRequest(config: EnvoyObject | CompiledRouteConfig, input: RouteInput): RouteDecision {
+  const c = compiled(config);
+  const found = findVirtualHost(c, input.authority);
+  if (!found) return { kind: 'none', why: { routeConfig: c.name } };
+  const isConnect = input.method === 'CONNECT';
+  // A CONNECT has no path: it matches connectMatcher routes and, like a request for "/", prefix routes.
+  const q = isConnect ? -1 : input.path.indexOf('?');
+  const pathOnly = isConnect ? '/' : q < 0 ? input.path : input.path.slice(0, q);
+  const query = q < 0 ? '' : input.path.slice(q + 1);
+  for (const r of found.vhost.routes) {
+    if (!routeMatches(r, input, pathOnly, query, isConnect)) continue;
+    const why: RouteWhy = {
+      routeConfig: c.name,
+      virtualHost: found.vhost.name,
+      domainMatch: found.kind,
+      domain: found.domain,
+      routeIndex: r.index,
+      routeName: r.name,
+    };
+    const a = r.action;
+    if (a.type === 'direct') return { kind: 'direct', status: a.status, body: a.body, route: r, why };
+    if (a.type === 'redirect') return { kind: 'redirect', status: a.status, location: redirectLocation(a, input, pathOnly, query, r.match), route: r, why };
+    const cluster = pickCluster(a, input.random ?? Math.random());
+    const path = isConnect ? input.path : rewritePath(pathOnly, query, r.match, a.prefixRewrite, a.regexRewrite);
+    return { kind: 'route', cluster, path, authority: a.hostRewrite ?? input.authority, route: r, why };
+  }
+  return { kind: 'none', why: { routeConfig: c.name, virtualHost: found.vhost.name, domainMatch: found.kind, domain: found.domain } };
+}
+
+function redirectLocation(a: Extract<RouteAction, { type: 'redirect' }>, input: RouteInput, pathOnly: string, query: string, match: PathMatch): string {
+  const scheme = a.scheme ?? (headerValue(input, 'x-forwarded-proto') === 'https' ? 'https' : 'http');
+  let host = a.host ?? stripPort(input.authority);
+  if (a.port !== undefined) host = `${stripPort(host)}:${a.port}`;
+  else if (a.host === undefined && a.scheme === undefined && host !== input.authority) host = input.authority;
+  let path: string;
+  if (a.path !== undefined) path = a.path;
+  else path = rewritePath(pathOnly, '', match, a.prefixRewrite, a.regexRewrite);
+  if (!a.stripQuery && query && !path.includes('?')) path = `${path}?${query}`;
+  return `${scheme}://${host}${path}`;
+}

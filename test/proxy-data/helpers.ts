@@ -1,0 +1,177 @@
+// Test helpers for the downstream data path: a ClusterManager double (named as such: it
+// forwards each cluster to a local test server over plain HTTP/TCP, no load balancing or
+// pools), listener/route builders in object form, and test certificates.
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { EnvoyObject, IdentityProvider, ProxyIdentityInfo, WorkloadCertificate, XdsSnapshot } from '../../src/proxy/types.js';
+import type { ClusterManager, HeaderMap, RequestOptions, UpstreamRequest, UpstreamResponse } from '../../src/proxy/data/upstream/types.js';
+import { UpstreamError } from '../../src/proxy/data/upstream/types.js';
+
+
+/** Test double for ClusterManager: cluster name -> "host:port" of a local server. */
+export class TestClusterManager implements ClusterManager {
+  readonly targets = new Map<string, string>();
+  readonly counts: Record<string, number> = {};
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+  update(): void {}
+
+  has(cluster: string): boolean {
+    return this.targets.has(cluster);
+  }
+
+  private target(cluster: string): { host: string; port: number } {
+    const t = this.targets.get(cluster);
+    if (!t) throw new UpstreamError('NC', `no cluster ${cluster}`);
+    const i = t.lastIndexOf(':');
+    return { host: t.slice(0, i), port: Number(t.slice(i + 1)) };
+  }
+
+  request(cluster: string, req: UpstreamRequest, opts?: RequestOptions): Promise<UpstreamResponse> {
+    const { host, port } = this.target(cluster);
+    const key = `cluster.${cluster}.upstream_rq_total`;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+    return new Promise((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = { ...req.headers, host: req.authority };
+      if (req.upgrade) {
+        headers.connection = 'Upgrade';
+        headers.upgrade = req.upgrade;
+      }
+      const r = http.request({ host, port, method: req.method, path: req.path, headers, agent: req.upgrade ? false : this.agent, signal: opts?.signal });
+      r.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ECONNREFUSED' ? new UpstreamError('UF', err.message) : err.name === 'AbortError' ? new UpstreamError('UT', 'aborted') : new UpstreamError('UR', err.message)));
+      r.on('response', (res) => {
+        const trailers = new Promise<HeaderMap>((ok) => res.once('end', () => ok(res.trailers as HeaderMap)));
+        resolve({ status: res.statusCode ?? 502, headers: res.headers as HeaderMap, body: res, trailers, endpoint: `${host}:${port}` });
+      });
+      r.on('upgrade', (res, socket: Duplex, head: Buffer) => {
+        if (head.length > 0) socket.unshift(head);
+        resolve({ status: 101, headers: res.headers as HeaderMap, body: res, trailers: Promise.resolve({}), upgradedSocket: socket, endpoint: `${host}:${port}` });
+      });
+      if (req.body) req.body.pipe(r);
+      else r.end();
+    });
+  }
+
+  connect(cluster: string): Promise<{ socket: Duplex; endpoint: string }> {
+    const { host, port } = this.target(cluster);
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, host);
+      s.once('connect', () => resolve({ socket: s, endpoint: `${host}:${port}` }));
+      s.once('error', (err) => reject(new UpstreamError('UF', err.message)));
+    });
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counts };
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+}
+
+export function info(ip = '127.0.0.1', identity = 'spiffe://cluster.local/ns/default/sa/proxy'): ProxyIdentityInfo {
+  return { type: 'sidecar', pod: 'p', namespace: 'default', serviceAccount: 'proxy', identity, ip, listenAddress: ip, labels: {}, trustDomain: 'cluster.local' };
+}
+
+export class StaticIdentity implements IdentityProvider {
+  private readonly listeners: ((c: WorkloadCertificate) => void)[] = [];
+  constructor(private cert: WorkloadCertificate | undefined) {}
+  current(): WorkloadCertificate | undefined {
+    return this.cert;
+  }
+  onRotate(l: (c: WorkloadCertificate) => void): void {
+    this.listeners.push(l);
+  }
+  rotate(c: WorkloadCertificate): void {
+    this.cert = c;
+    for (const l of this.listeners) l(c);
+  }
+}
+
+export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const TCP_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+export const TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+
+export function hcm(routeConfig: EnvoyObject | { rds: string }, extra: EnvoyObject = {}): EnvoyObject {
+  const routes = 'rds' in routeConfig && typeof routeConfig.rds === 'string' ? { rds: { routeConfigName: routeConfig.rds } } : { routeConfig };
+  return { name: 'envoy.filters.network.http_connection_manager', typedConfig: { '@type': HCM_TYPE, statPrefix: 'test', codecType: 'AUTO', ...routes, ...extra } };
+}
+
+export function listener(name: string, host: string, port: number, filterChains: EnvoyObject[]): EnvoyObject {
+  return { name, address: { socketAddress: { address: host, portValue: port } }, filterChains };
+}
+
+export function catchAllRoutes(cluster: string, name = 'r'): EnvoyObject {
+  return { name, virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster } }] }] };
+}
+
+export function snapshot(listeners: EnvoyObject[], routes: EnvoyObject[] = [], secrets: EnvoyObject[] = []): XdsSnapshot {
+  return {
+    listeners: new Map(listeners.map((l) => [String(l.name), l])),
+    routes: new Map(routes.map((r) => [String(r.name), r])),
+    clusters: new Map(),
+    endpoints: new Map(),
+    secrets: new Map(secrets.map((s) => [String(s.name), s])),
+  };
+}
+
+export function listen(server: net.Server, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve) => server.listen(0, host, () => resolve(`${host}:${(server.address() as net.AddressInfo).port}`)));
+}
+
+export function portOf(addr: string): number {
+  return Number(addr.slice(addr.lastIndexOf(':') + 1));
+}
+
+/** An HTTP/1.1 test app: echoes method, url, headers; /stream streams N bytes; /slow waits; /echo pipes the body back. */
+export function testApp(): http.Server {
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/echo') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      req.pipe(res);
+      return;
+    }
+    if (url.pathname === '/count') {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => res.end(JSON.stringify({ bytes: n })));
+      return;
+    }
+    if (url.pathname === '/stream') {
+      const total = Number(url.searchParams.get('n') ?? 0);
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      let sent = 0;
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const write = (): void => {
+        while (sent < total) {
+          const c = chunk.subarray(0, Math.min(chunk.length, total - sent));
+          sent += c.length;
+          if (!res.write(c)) return void res.once('drain', write);
+        }
+        res.end();
+      };
+      write();
+      return;
+    }
+    if (url.pathname === '/trailers') {
+      res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+      res.write('body');
+      res.addTrailers({ 'x-checksum': 'abc' });
+      res.end();
+      return;
+    }
+    if (url.pathname === '/slow') {
+      const t = setTimeout(() => res.end('slow done'), Number(url.searchParams.get('ms') ?? 500));
+      res.on('close', () => clearTimeout(t));
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers }));
+    });
+  });
+}
