@@ -1,0 +1,119 @@
+// The ADS clients of bench/control-scale, in their own process (so their decoding
+// does not count as control-plane CPU). Each client subscribes like a weft proxy:
+// node id per docs/architecture.md, LDS and CDS wildcard, EDS for the EDS clusters
+// CDS names, RDS http_proxy, ACKs every response. Responses are read with a tiny
+// wire reader, not decoded. Driven by its parent over IPC:
+//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count} when all have EDS
+//   {type:'watch', marker, t0Us} -> {type:'changed', latenciesMs[], missing} once all saw marker (or on 'report')
+import * as grpc from '@grpc/grpc-js';
+import { ADS_SERVICE, type DiscoveryRequest } from '../src/xds/ads-service.js';
+import { TYPE } from '../src/xds/codec.js';
+import { readCluster, readDiscoveryResponse } from './pbwire.js';
+
+interface NodeSpec {
+  id: string;
+  pod: string;
+  ns: string;
+  sa: string;
+  ip: string;
+}
+type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number } | { type: 'watch'; marker: string; t0Us: number } | { type: 'report' };
+
+const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
+const send = (m: unknown): void => void process.send!(m);
+const raw = (b: Buffer): Buffer => b;
+const m = ADS_SERVICE.streamAggregatedResources;
+
+let marker: Buffer | undefined;
+let t0Us = 0;
+const changedAt = new Map<number, number>();
+let total = 0;
+const syncedAt = new Map<number, number>();
+let startUs = 0;
+let changeReported = false;
+
+function maybeReportChange(force = false): void {
+  if (changeReported || !marker) return;
+  if (changedAt.size < total && !force) return;
+  changeReported = true;
+  send({ type: 'changed', latenciesMs: [...changedAt.values()].map((t) => (t - t0Us) / 1000), missing: total - changedAt.size });
+}
+
+function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
+  const call = channel.makeBidiStreamRequest<DiscoveryRequest, Buffer>(m.path, m.requestSerialize, raw, new grpc.Metadata());
+  call.on('error', () => {});
+  let edsNames: string[] = [];
+  let edsSubscribed = false;
+  let rdsSubscribed = false;
+  call.on('data', (buf: Buffer) => {
+    const r = readDiscoveryResponse(buf);
+    let names: string[] | undefined;
+    let edsChanged = false;
+    if (r.typeUrl === TYPE.cluster) {
+      const next = r.resources.map(readCluster).filter((c) => c.eds).map((c) => c.name).sort();
+      edsChanged = next.join('\n') !== edsNames.join('\n');
+      edsNames = next;
+    } else if (r.typeUrl === TYPE.endpoint) {
+      names = edsNames;
+      if (!syncedAt.has(idx)) {
+        syncedAt.set(idx, nowUs());
+        if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
+      }
+      if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
+        changedAt.set(idx, nowUs());
+        maybeReportChange();
+      }
+    } else if (r.typeUrl === TYPE.route) names = ['http_proxy'];
+    call.write({ versionInfo: r.versionInfo, typeUrl: r.typeUrl, responseNonce: r.nonce, ...(names ? { resourceNames: names } : {}) });
+    if (r.typeUrl === TYPE.cluster && !edsSubscribed && edsNames.length) {
+      edsSubscribed = true;
+      call.write({ typeUrl: TYPE.endpoint, resourceNames: edsNames });
+    } else if (r.typeUrl === TYPE.cluster && edsSubscribed && edsChanged) {
+      call.write({ typeUrl: TYPE.endpoint, resourceNames: edsNames, versionInfo: '', responseNonce: '' });
+    }
+    if (r.typeUrl === TYPE.listener && !rdsSubscribed) {
+      rdsSubscribed = true;
+      call.write({ typeUrl: TYPE.route, resourceNames: ['http_proxy'] });
+    }
+  });
+  const node = {
+    id: n.id,
+    cluster: `${n.pod}.${n.ns}`,
+    userAgentName: 'weft-bench',
+    metadata: {
+      fields: {
+        NAMESPACE: { stringValue: n.ns },
+        POD_NAME: { stringValue: n.pod },
+        SERVICE_ACCOUNT: { stringValue: n.sa },
+        INSTANCE_IPS: { stringValue: n.ip },
+      },
+    },
+  };
+  call.write({ node, typeUrl: TYPE.cluster });
+  call.write({ typeUrl: TYPE.listener });
+}
+
+process.on('message', (msg: Msg) => {
+  if (msg.type === 'start') {
+    total = msg.nodes.length;
+    startUs = nowUs();
+    let channel: grpc.Client | undefined;
+    msg.nodes.forEach((n, i) => {
+      if (i % msg.connectionsPerChannel === 0)
+        channel = new grpc.Client(msg.target, grpc.credentials.createInsecure(), {
+          'grpc.use_local_subchannel_pool': 1,
+          'grpc.max_receive_message_length': 256 * 1024 * 1024,
+          'grpc.keepalive_time_ms': 300_000,
+        });
+      startClient(i, channel!, n);
+    });
+  } else if (msg.type === 'watch') {
+    marker = Buffer.from(msg.marker);
+    t0Us = msg.t0Us;
+    changedAt.clear();
+  } else if (msg.type === 'report') {
+    if (syncedAt.size < total) send({ type: 'synced', ms: -1, count: syncedAt.size });
+    maybeReportChange(true);
+  }
+});
+process.on('disconnect', () => process.exit(0));

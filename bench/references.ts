@@ -1,0 +1,213 @@
+// The reference topologies: the bench upstream alone (direct), an HAProxy pair
+// with mTLS between the two (the C reference of the mesh's shape) and one
+// plaintext HAProxy (single hop). Addresses are on 127.77.0.0/16, away from
+// weft's 127.N plan (the suite runs weft on another N) and other users of 127.0.0.1.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Endpoints } from './weft-adapter.js';
+import type { ProcRef } from './proc.js';
+
+export const ADDR = {
+  upstream: '127.77.0.10',
+  haproxyA: '127.77.0.11',
+  haproxyB: '127.77.0.12',
+  haproxySingle: '127.77.0.13',
+};
+export const UPSTREAM_PORT = 8080; // +1 h2c, +2 gRPC
+
+export interface Running {
+  procs: ProcRef[];
+  stop(): Promise<void>;
+}
+
+function waitPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      const s = net.connect(port, host);
+      s.once('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > until) reject(new Error(`${host}:${port} not listening after ${timeoutMs} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+function startProcess(cmd: string, args: string[], logFile: string): ChildProcess {
+  const fd = fs.openSync(logFile, 'w');
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached: true });
+  fs.closeSync(fd);
+  return child;
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const t = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }, 3000);
+  await gone;
+  clearTimeout(t);
+}
+
+export async function startUpstream(upstreamJs: string, runtimeDir: string): Promise<Running & { pid: number }> {
+  const child = startProcess(process.execPath, [upstreamJs, '--host', ADDR.upstream, '--port', String(UPSTREAM_PORT)], path.join(runtimeDir, 'upstream.log'));
+  await waitPort(ADDR.upstream, UPSTREAM_PORT + 2, 10_000);
+  return { pid: child.pid!, procs: [{ role: 'upstream app', pid: child.pid! }], stop: () => stopProcess(child) };
+}
+
+export const directEndpoints: Endpoints = {
+  http1: { target: `${ADDR.upstream}:${UPSTREAM_PORT}` },
+  h2: { target: `${ADDR.upstream}:${UPSTREAM_PORT + 1}` },
+  grpc: { target: `${ADDR.upstream}:${UPSTREAM_PORT + 2}` },
+};
+
+const COMMON = (threads: number): string => `global
+  nbthread ${threads}
+  maxconn 4000
+  tune.ssl.default-dh-param 2048
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+`;
+
+/** A: plaintext in (HTTP/1.1 on 8080, h2c on 8081 and 8082) -> mTLS HTTP/2 to B -> app. */
+function pairConfigs(certs: string, threads: number): { a: string; b: string } {
+  const u = ADDR.upstream;
+  const toB = (port: number): string =>
+    `server b ${ADDR.haproxyB}:${port} ssl crt ${certs}/a.pem ca-file ${certs}/ca.crt verify required verifyhost haproxy-b sni str(haproxy-b) alpn h2`;
+  const a =
+    COMMON(threads) +
+    `frontend h1
+  bind ${ADDR.haproxyA}:8080
+  default_backend b_h1
+frontend h2
+  bind ${ADDR.haproxyA}:8081 proto h2
+  default_backend b_h2
+frontend grpc
+  bind ${ADDR.haproxyA}:8082 proto h2
+  default_backend b_grpc
+backend b_h1
+  ${toB(9443)}
+backend b_h2
+  ${toB(9444)}
+backend b_grpc
+  ${toB(9445)}
+`;
+  const tlsIn = (port: number): string => `bind ${ADDR.haproxyB}:${port} ssl crt ${certs}/b.pem ca-file ${certs}/ca.crt verify required alpn h2,http/1.1`;
+  const b =
+    COMMON(threads) +
+    `frontend h1
+  ${tlsIn(9443)}
+  default_backend app_h1
+frontend h2
+  ${tlsIn(9444)}
+  default_backend app_h2
+frontend grpc
+  ${tlsIn(9445)}
+  default_backend app_grpc
+backend app_h1
+  server app ${u}:${UPSTREAM_PORT}
+backend app_h2
+  server app ${u}:${UPSTREAM_PORT + 1} proto h2
+backend app_grpc
+  server app ${u}:${UPSTREAM_PORT + 2} proto h2
+`;
+  return { a, b };
+}
+
+function singleConfig(threads: number): string {
+  const u = ADDR.upstream;
+  const s = ADDR.haproxySingle;
+  return (
+    COMMON(threads) +
+    `frontend h1
+  bind ${s}:8080
+  default_backend app_h1
+frontend h2
+  bind ${s}:8081 proto h2
+  default_backend app_h2
+frontend grpc
+  bind ${s}:8082 proto h2
+  default_backend app_grpc
+backend app_h1
+  server app ${u}:${UPSTREAM_PORT}
+backend app_h2
+  server app ${u}:${UPSTREAM_PORT + 1} proto h2
+backend app_grpc
+  server app ${u}:${UPSTREAM_PORT + 2} proto h2
+`
+  );
+}
+
+async function startHaproxy(name: string, config: string, runtimeDir: string, probe: { host: string; port: number }): Promise<ChildProcess> {
+  const cfg = path.join(runtimeDir, `${name}.cfg`);
+  fs.writeFileSync(cfg, config);
+  const check = spawn('haproxy', ['-c', '-q', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  check.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => check.on('exit', r));
+  if (code !== 0) throw new Error(`haproxy config ${cfg} invalid: ${err.trim()}`);
+  const child = startProcess('haproxy', ['-db', '-f', cfg], path.join(runtimeDir, `${name}.log`));
+  await waitPort(probe.host, probe.port, 10_000);
+  return child;
+}
+
+export async function startHaproxyPair(certs: string, runtimeDir: string, threads: number): Promise<Running & { endpoints: Endpoints }> {
+  const { a, b } = pairConfigs(certs, threads);
+  const pb = await startHaproxy('haproxy-b', b, runtimeDir, { host: ADDR.haproxyB, port: 9443 });
+  const pa = await startHaproxy('haproxy-a', a, runtimeDir, { host: ADDR.haproxyA, port: 8080 }).catch(async (e: unknown) => {
+    await stopProcess(pb);
+    throw e;
+  });
+  return {
+    endpoints: {
+      http1: { target: `${ADDR.haproxyA}:8080` },
+      h2: { target: `${ADDR.haproxyA}:8081` },
+      grpc: { target: `${ADDR.haproxyA}:8082` },
+    },
+    procs: [
+      { role: 'haproxy A (client side)', pid: pa.pid! },
+      { role: 'haproxy B (server side)', pid: pb.pid! },
+    ],
+    stop: async () => {
+      await stopProcess(pa);
+      await stopProcess(pb);
+    },
+  };
+}
+
+export async function startHaproxySingle(runtimeDir: string, threads: number): Promise<Running & { endpoints: Endpoints }> {
+  const p = await startHaproxy('haproxy-single', singleConfig(threads), runtimeDir, { host: ADDR.haproxySingle, port: 8080 });
+  return {
+    endpoints: {
+      http1: { target: `${ADDR.haproxySingle}:8080` },
+      h2: { target: `${ADDR.haproxySingle}:8081` },
+      grpc: { target: `${ADDR.haproxySingle}:8082` },
+    },
+    procs: [{ role: 'haproxy (single)', pid: p.pid! }],
+    stop: () => stopProcess(p),
+  };
+}
