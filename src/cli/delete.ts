@@ -1,0 +1,43 @@
+// weft delete KIND NAME [-n NS] | weft delete -f FILE
+
+import { Command } from 'commander';
+import { formatFinding } from '../resources/types.js';
+import { loadResources } from '../platform/local/adapters.js';
+import { meshContext } from './context.js';
+import { canonicalKind } from './kinds.js';
+import { CliError, print } from './output.js';
+
+export function deleteCommand(): Command {
+  return new Command('delete')
+    .description('delete a resource by kind and name, or every resource of a file')
+    .argument('[kind]', 'kind, plural or short name')
+    .argument('[name]', 'resource name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-f, --filename <path>', 'delete the resources of this YAML file or folder')
+    .action(async (kindArg: string | undefined, name: string | undefined, flags: { namespace: string; filename?: string }, cmd: Command) => {
+      const targets: { kind: string; namespace: string; name: string }[] = [];
+      if (flags.filename) {
+        if (kindArg) throw new CliError('WEFT_ERR_USAGE', 'give either -f FILE or KIND NAME, not both');
+        const { resources, findings } = await loadResources(flags.filename);
+        const errors = findings.filter((f) => f.severity === 'error');
+        if (errors.length) throw new CliError('WEFT_ERR_INVALID_INPUT', `${flags.filename}: ${errors.length} error${errors.length > 1 ? 's' : ''}; nothing was deleted`, findings.map(formatFinding));
+        for (const r of resources) targets.push({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
+      } else {
+        if (!kindArg || !name) throw new CliError('WEFT_ERR_USAGE', 'usage: weft delete KIND NAME [-n NS] | weft delete -f FILE');
+        targets.push({ kind: canonicalKind(kindArg), namespace: flags.namespace, name });
+      }
+      const { api } = meshContext(cmd);
+      let missing = 0;
+      for (const t of targets) {
+        try {
+          await api.deleteResource(t.kind, t.namespace, t.name);
+          print(`${t.kind.toLowerCase()}/${t.name}${t.namespace !== 'default' ? ` (${t.namespace})` : ''} deleted`);
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'WEFT_ERR_NOT_FOUND') throw e;
+          missing++;
+          process.stderr.write(`${t.kind} ${t.namespace}/${t.name} not found\n`);
+        }
+      }
+      if (missing) throw new CliError('WEFT_ERR_NOT_FOUND', `${missing} of ${targets.length} resource${targets.length === 1 ? '' : 's'} not found`);
+    });
+}

@@ -1,0 +1,54 @@
+// weft get KIND [NAME] [-n NS] [-A]: stored resources (and pods: the workload registry).
+
+import { Command } from 'commander';
+import type { Workload } from '../model/types.js';
+import type { StoredResource } from '../platform/local/control-api.js';
+import { meshContext } from './context.js';
+import { canonicalKind, isWorkloadKind } from './kinds.js';
+import { CliError, outputOption, print, printData, type OutputFormat } from './output.js';
+import { renderTable } from './table.js';
+
+interface GetFlags {
+  namespace: string;
+  allNamespaces?: boolean;
+  output: OutputFormat;
+}
+
+export function getCommand(): Command {
+  return new Command('get')
+    .description('list resources of a kind (vs, dr, gw, svc, deploy, pods ...)')
+    .argument('<kind>', 'kind, plural or short name')
+    .argument('[name]', 'one resource')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-A, --all-namespaces', 'every namespace')
+    .addOption(outputOption())
+    .action(async (kindArg: string, name: string | undefined, flags: GetFlags, cmd: Command) => {
+      const { api } = meshContext(cmd);
+      const ns = flags.allNamespaces ? undefined : flags.namespace;
+      if (isWorkloadKind(kindArg)) {
+        const ws = (await api.workloads()).filter((w) => (!ns || w.namespace === ns) && (!name || w.name === name));
+        if (name && !ws.length) throw new CliError('WEFT_ERR_NOT_FOUND', `pod "${name}" not found in namespace ${flags.namespace}`);
+        if (printData(flags.output, ws)) return;
+        if (!ws.length) return print(`No pods found${ns ? ` in ${ns} namespace` : ''}.`);
+        print(workloadTable(ws, !ns));
+        return;
+      }
+      const kind = canonicalKind(kindArg);
+      const items = (await api.resources(kind, ns)).filter((r) => !name || r.metadata.name === name);
+      if (name && !items.length) throw new CliError('WEFT_ERR_NOT_FOUND', `${kind} "${name}" not found in namespace ${flags.namespace}`);
+      const clean = items.map((r): StoredResource => ({ apiVersion: r.apiVersion, kind: r.kind, metadata: r.metadata, spec: r.spec }));
+      if (printData(flags.output, name ? clean[0] : clean)) return;
+      if (!items.length) return print(`No ${kind} resources found${ns ? ` in ${ns} namespace` : ''}.`);
+      print(resourceTable(items, !ns));
+    });
+}
+
+function workloadTable(ws: Workload[], withNs: boolean): string {
+  const head = [...(withNs ? ['NAMESPACE'] : []), 'NAME', 'READY', 'ADDRESS', 'IDENTITY'];
+  return renderTable(head, ws.map((w) => [...(withNs ? [w.namespace] : []), w.name, w.ready ? 'true' : 'false', w.address, w.identity]));
+}
+
+function resourceTable(items: StoredResource[], withNs: boolean): string {
+  const head = [...(withNs ? ['NAMESPACE'] : []), 'NAME', 'KIND', 'API VERSION'];
+  return renderTable(head, items.map((r) => [...(withNs ? [r.metadata.namespace] : []), r.metadata.name, r.kind, r.apiVersion]));
+}

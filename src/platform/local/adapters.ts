@@ -1,0 +1,13 @@
+// The one seam to src/resources: load a file or folder of manifests.
+
+import { loadPath } from '../../resources/index.js';
+import type { Finding, Resource } from '../../resources/types.js';
+
+export interface LoadResult {
+  resources: Resource[];
+  findings: Finding[];
+}
+
+export async function loadResources(path: string): Promise<LoadResult> {
+  return loadPath(path);
+}

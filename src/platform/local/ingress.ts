@@ -1,0 +1,65 @@
+// The local ingress gateway: Istio's istio-ingressgateway Service and its labels, and the
+// URLs a folder exposes through it (for `weft up`'s summary).
+
+import { stringify } from 'yaml';
+import type { Resource } from '../../resources/types.js';
+
+export const INGRESS = {
+  name: 'istio-ingressgateway',
+  namespace: 'istio-system',
+  serviceAccount: 'istio-ingressgateway-service-account',
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } as Record<string, string>,
+} as const;
+
+/** The https host port defaults to the http one + 363 (8080 -> 8443), so two meshes never clash. */
+export function defaultIngressHttpsPort(httpPort: number): number {
+  return httpPort + 363;
+}
+
+export function ingressServiceYaml(httpPort: number, httpsPort: number): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: INGRESS.name, namespace: INGRESS.namespace, labels: INGRESS.labels },
+    spec: {
+      type: 'LoadBalancer',
+      selector: INGRESS.labels,
+      ports: [
+        { name: 'http2', port: 80, targetPort: httpPort, protocol: 'TCP' },
+        { name: 'https', port: 443, targetPort: httpsPort, protocol: 'TCP' },
+      ],
+    },
+  });
+}
+
+function rec(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/**
+ * Paths VirtualServices bound to a Gateway route to (exact matches, then prefixes other than "/"),
+ * as ingress URLs. A bookinfo-like folder yields http://127.0.0.1:8080/productpage first.
+ */
+export function exposedUrls(resources: Resource[], ingressUrl: string): string[] {
+  const gateways = new Set(resources.filter((r) => r.kind === 'Gateway').map((r) => r.metadata.name));
+  const paths: string[] = [];
+  for (const r of resources) {
+    if (r.kind !== 'VirtualService') continue;
+    const spec = rec(r.spec);
+    const bound = arr(spec?.gateways).some((g) => typeof g === 'string' && g !== 'mesh' && gateways.has(g.split('/').pop()!));
+    if (!bound) continue;
+    for (const h of arr(spec?.http)) {
+      for (const m of arr(rec(h)?.match)) {
+        const uri = rec(rec(m)?.uri);
+        if (typeof uri?.exact === 'string') paths.push(uri.exact);
+        else if (typeof uri?.prefix === 'string' && uri.prefix !== '/') paths.push(uri.prefix);
+      }
+    }
+  }
+  const unique = [...new Set(paths)].sort((a, b) => (a === '/productpage' ? -1 : b === '/productpage' ? 1 : 0));
+  return unique.slice(0, 3).map((p) => `${ingressUrl}${p}`);
+}

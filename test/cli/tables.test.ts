@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { age, renderPairs, renderTable } from '../../src/cli/table.js';
+import { certsFromConfigDump, clusterRows, endpointRows, listenerRows, routeRows, secretRows } from '../../src/cli/config-tables.js';
+import { proxyStatusRows } from '../../src/cli/proxy-status.js';
+import { normalizeProxies, normalizeProxyConfig } from '../../src/platform/local/control-api.js';
+import { canonicalKind } from '../../src/cli/kinds.js';
+
+test('renderTable aligns columns, uses - for empty cells, no trailing spaces', () => {
+  const t = renderTable(['NAME', 'READY', 'X'], [['a', '1/2', ''], ['longer-name', undefined, 'z']]);
+  assert.equal(t, ['NAME          READY   X', 'a             1/2     -', 'longer-name   -       z'].join('\n'));
+  assert.equal(renderPairs([['a', 1], ['bbb', 'x']]), 'a     1\nbbb   x');
+});
+
+test('age is kubectl-like', () => {
+  const now = 1_000_000_000;
+  assert.equal(age(now - 5_000, now), '5s');
+  assert.equal(age(now - 192_000, now), '3m12s');
+  assert.equal(age(now - 2 * 3600_000, now), '2h');
+  assert.equal(age(now - 26 * 3600_000, now), '1d2h');
+});
+
+test('kinds: short names and plurals', () => {
+  assert.equal(canonicalKind('vs'), 'VirtualService');
+  assert.equal(canonicalKind('destinationrules'), 'DestinationRule');
+  assert.equal(canonicalKind('SVC'), 'Service');
+  assert.equal(canonicalKind('Unknown'), 'Unknown');
+});
+
+test('proxy-status rows from the control plane answer', () => {
+  const proxies = normalizeProxies({
+    proxies: [
+      { id: 'sidecar~127.9.1.1~reviews-v1-abc.default~default.svc.cluster.local', types: { CDS: { status: 'SYNCED', sentVersion: 'a', ackedVersion: 'a' }, LDS: { status: 'STALE', sentVersion: 'b' }, EDS: { status: 'NOT SENT' } } },
+    ],
+  });
+  assert.deepEqual(proxyStatusRows(proxies, '0.1.0'), [['reviews-v1-abc', 'default', 'SYNCED', 'STALE', 'NOT SENT', 'NOT SENT', 'NOT SENT', '0.1.0']]);
+});
+
+const cfg = normalizeProxyConfig({
+  CDS: [
+    { name: 'outbound|9080|v1|reviews.default.svc.cluster.local', type: 'EDS' },
+    { name: 'inbound|9080||', type: 'STATIC' },
+  ],
+  LDS: [
+    {
+      name: 'virtualOutbound',
+      address: { socketAddress: { address: '0.0.0.0', portValue: 15001 } },
+      filterChains: [{ filters: [{ name: 'hcm', typedConfig: { rds: { routeConfigName: 'http_proxy' } } }] }],
+    },
+    {
+      name: 'inbound|9080',
+      address: { socketAddress: { address: '0.0.0.0', portValue: 9080 } },
+      filterChains: [
+        { filterChainMatch: { transportProtocol: 'tls' }, filters: [{ name: 'tcp', typedConfig: { cluster: 'inbound|9080||' } }] },
+        { filterChainMatch: { transportProtocol: 'raw_buffer' }, filters: [{ name: 'hcm', typedConfig: { routeConfig: { name: 'inbound|9080' } } }] },
+      ],
+    },
+  ],
+  RDS: [
+    {
+      name: 'http_proxy',
+      virtualHosts: [
+        {
+          domains: ['reviews', 'reviews:9080', 'reviews.default', 'reviews.default.svc.cluster.local'],
+          routes: [
+            { match: { prefix: '/' }, metadata: { filterMetadata: { istio: { config: '/apis/networking.istio.io/v1alpha3/namespaces/default/virtual-service/reviews' } } } },
+            { match: { path: '/exact' } },
+          ],
+        },
+      ],
+    },
+  ],
+  EDS: [
+    {
+      clusterName: 'outbound|9080|v1|reviews.default.svc.cluster.local',
+      endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.9.1.2', portValue: 9080 } } }, healthStatus: 'UNHEALTHY' }] }],
+    },
+  ],
+});
+
+test('proxy-config clusters, listeners, routes, endpoints rows (istioctl columns)', () => {
+  assert.deepEqual(clusterRows(cfg.clusters), [
+    ['', 9080, '', 'inbound', 'STATIC'],
+    ['reviews.default.svc.cluster.local', 9080, 'v1', 'outbound', 'EDS'],
+  ]);
+  assert.deepEqual(listenerRows(cfg.listeners), [
+    ['0.0.0.0', '15001', 'ALL', 'Route: http_proxy'],
+    ['0.0.0.0', '9080', 'Trans: tls', 'Cluster: inbound|9080||'],
+    ['0.0.0.0', '9080', 'Trans: raw_buffer', 'Inline Route: inbound|9080'],
+  ]);
+  assert.deepEqual(routeRows(cfg.routes), [
+    ['http_proxy', 'reviews + 3 more...', '/*', 'reviews.default'],
+    ['http_proxy', 'reviews + 3 more...', '/exact', ''],
+  ]);
+  assert.deepEqual(endpointRows(cfg.endpoints), [['127.9.1.2:9080', 'UNHEALTHY', 'OK', 'outbound|9080|v1|reviews.default.svc.cluster.local']]);
+  assert.deepEqual(endpointRows(cfg.endpoints, () => true)[0]![2], 'FAILED');
+});
+
+test('secret rows from a config dump: workload cert and ROOTCA', () => {
+  const certs = certsFromConfigDump({
+    certificate: { identity: 'spiffe://cluster.local/ns/default/sa/x', serialNumber: 'ABCD', notBefore: '2020-01-01T00:00:00.000Z', notAfter: '2999-01-01T00:00:00.000Z' },
+    secrets: [{ name: 'ROOTCA', validationContext: { trustedCa: { inlineString: 'not a pem' } } }],
+  });
+  const rows = secretRows(certs, new Date('2025-01-01T00:00:00Z'));
+  assert.deepEqual(rows[0], ['default', 'Cert Chain', 'ACTIVE', 'true', 'abcd', '2999-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z']);
+  assert.deepEqual(rows[1]!.slice(0, 3), ['ROOTCA', 'CA', 'ACTIVE']);
+});

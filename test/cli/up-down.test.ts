@@ -1,0 +1,133 @@
+// weft up --detach / status / exec / down with the real control plane and proxies:
+// pods become ready, a crashed app is restarted and counted, down leaves no process behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { weft } from './helpers.js';
+import type { MeshFile } from '../../src/platform/local/mesh-file.js';
+
+const groupAlive = (g: number) => {
+  try {
+    process.kill(-g, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const APP = `apiVersion: v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  selector:
+    app: hello
+  ports:
+  - name: http
+    port: 9080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello-v1
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: hello
+  template:
+    metadata:
+      labels:
+        app: hello
+    spec:
+      containers:
+      - name: hello
+        command: ["node", "-e"]
+        args:
+        - "require('http').createServer((q, s) => s.end('hello from ' + process.env.ME)).listen(9080, process.env.POD_IP)"
+        env:
+        - name: ME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        ports:
+        - containerPort: 9080
+        readinessProbe:
+          httpGet:
+            path: /
+            port: 9080
+          periodSeconds: 1
+`;
+
+// Through the pod's sidecar, as HTTP_PROXY says (node's fetch ignores HTTP_PROXY, so by hand).
+const CLIENT = `const u = new URL(process.env.HTTP_PROXY);
+require('http').get({ host: u.hostname, port: u.port, path: 'http://hello:9080/' }, (r) => { r.pipe(process.stdout); r.on('end', () => process.exit(r.statusCode === 200 ? 0 : 1)); }).on('error', (e) => { console.error(e.message); process.exit(1); });`;
+
+test('up --detach, status, exec, crash restart, down', { timeout: 55_000 }, async () => {
+  const home = mkdtempSync(join(tmpdir(), 'weft-up-'));
+  const dir = join(home, 'app');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'hello.yaml'), APP);
+  const network = 60 + (process.pid % 40);
+  const ingress = await freePort();
+  let mesh: MeshFile | undefined;
+  const firstGroups: number[] = [];
+  try {
+    const up = await weft(['up', dir, '--detach', '--network', String(network), '--ingress-port', String(ingress)], home, 40_000);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /weft mesh is up on network/);
+    assert.match(up.stdout, new RegExp(`hello-v1-[0-9a-f]{10}-[a-z0-9]{5}\\s+default\\s+2/2\\s+127\\.${network}\\.1\\.1\\s+127\\.${network}\\.101\\.1`));
+    mesh = JSON.parse(readFileSync(join(home, 'mesh.json'), 'utf8')) as MeshFile;
+    assert.equal(mesh.apiUrl, `http://127.${network}.0.1:15080`);
+
+    const st = await weft(['status'], home);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /^NAME\s+NAMESPACE\s+READY\s+ADDRESS\s+RESTARTS\s+AGE$/m);
+    assert.match(st.stdout, /control plane\s+127\.\d+\.0\.1\s+ready/);
+
+    const ex = await weft(['exec', 'hello-v1', '--', process.execPath, '-e', CLIENT], home);
+    assert.equal(ex.code, 0, ex.stderr);
+    assert.match(ex.stdout, /^hello from hello-v1-/);
+
+    // Crash the app: restarted, counted in status.
+    const pod = mesh.pods.find((p) => p.deployment === 'hello-v1')!;
+    const appGroup = pod.pgids[1]!;
+    process.kill(-appGroup, 'SIGKILL');
+    let restarts = 0;
+    let ready = true;
+    for (let i = 0; i < 80 && (restarts < 1 || !ready); i++) {
+      await sleep(250);
+      const s = JSON.parse((await weft(['status', '-o', 'json'], home)).stdout) as { pods: { name: string; restarts: number; ready: boolean }[] };
+      ({ restarts, ready } = s.pods.find((p) => p.name === pod.name)!);
+    }
+    assert.equal(restarts, 1);
+    assert.equal(ready, true, 'ready again after the restart');
+    firstGroups.push(appGroup);
+    mesh = JSON.parse(readFileSync(join(home, 'mesh.json'), 'utf8')) as MeshFile;
+  } finally {
+    const down = await weft(['down'], home, 40_000);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /stopped the mesh/);
+    if (mesh) {
+      const groups = [mesh.controlPgid, ...firstGroups, ...mesh.pods.flatMap((p) => p.pgids)].filter((g): g is number => typeof g === 'number');
+      assert.ok(new Set(groups).size >= 4 + firstGroups.length, `groups: ${groups.join(' ')}`);
+      for (const g of groups) assert.ok(!groupAlive(g), `process group ${g} is gone`);
+      assert.throws(() => process.kill(mesh!.supervisorPid, 0));
+    }
+    assert.ok(!existsSync(join(home, 'mesh.json')));
+    rmSync(home, { recursive: true, force: true });
+  }
+});
