@@ -6,7 +6,7 @@ import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
 import type { ProxyType } from '../xds/names.js';
 import type { ControlMetrics } from './metrics.js';
 import type { Logger } from './log.js';
-import { PUSH_ORDER, TYPE_URL, XDS_TYPES, selectResources, type ProxySnapshot, type SnapshotResource, type XdsType } from './snapshot.js';
+import { PUSH_ORDER, TYPE_URL, XDS_TYPES, changedResources, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 export type SyncStatus = 'SYNCED' | 'STALE' | 'NOT SENT';
 
@@ -41,11 +41,22 @@ export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryRespo
 /** Types whose empty subscription means "all" (Envoy's wildcard); the others list names. */
 const WILDCARD_TYPES: ReadonlySet<XdsType> = new Set(['LDS', 'CDS']);
 
+/**
+ * Types whose SotW responses may carry only the resources that changed (the xDS
+ * spec: only LDS and CDS responses must hold the full state; a weft proxy merges
+ * EDS by name). An endpoint change then sends one ClusterLoadAssignment, not all.
+ */
+const PARTIAL_TYPES: ReadonlySet<XdsType> = new Set(['EDS']);
+
 interface TypeState {
   /** A request for this type has been seen. */
   subscribed: boolean;
   /** null = wildcard. */
   names: string[] | null;
+  /** `names` joined: the key under which equal subscriptions share a selection. */
+  namesKey: string;
+  /** What was last sent (the full selection, even when only changes were written). */
+  sentSelection?: Selection;
   sentVersion?: string;
   sentNonce?: string;
   sentResources: SnapshotResource[];
@@ -56,6 +67,10 @@ interface TypeState {
 function normalizeNames(type: XdsType, names: readonly string[] | undefined): string[] | null {
   const list = names ?? [];
   if (WILDCARD_TYPES.has(type) && (list.length === 0 || list.includes('*'))) return null;
+  // Fast path: clients usually send names sorted and unique (EDS ACKs carry every cluster).
+  let sorted = true;
+  for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1]! < list[i]!;
+  if (sorted) return [...list];
   return [...new Set(list)].sort();
 }
 
@@ -76,6 +91,10 @@ export class ProxyConnection {
   #nonceSeq = 0;
   #snapshot: ProxySnapshot | undefined;
   #closed = false;
+  /** The stream's buffer is full (write returned false): pushes wait for 'drain'. */
+  #blocked = false;
+  /** Types a push skipped while blocked. */
+  readonly #deferred = new Set<XdsType>();
   readonly #unknownTypesLogged = new Set<string>();
 
   constructor(
@@ -86,11 +105,20 @@ export class ProxyConnection {
     this.#stream = stream;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
-    for (const t of XDS_TYPES) this.#types.set(t, { subscribed: false, names: null, sentResources: [] });
+    for (const t of XDS_TYPES) this.#types.set(t, { subscribed: false, names: null, namesKey: '', sentResources: [] });
   }
 
   get hasSnapshot(): boolean {
     return this.#snapshot !== undefined;
+  }
+
+  get snapshot(): ProxySnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** True while the stream is not draining (a slow client): pushes are deferred until it drains. */
+  get blocked(): boolean {
+    return this.#blocked;
   }
 
   handleRequest(req: DiscoveryRequest): void {
@@ -118,6 +146,8 @@ export class ProxyConnection {
       st.lastError = undefined;
       if (!sameNames(names, st.names)) {
         st.names = names;
+        st.namesKey = names === null ? '' : names.join('\n');
+        st.sentSelection = undefined; // the subscription changed: answer with all of it
         this.#send(type, false);
       }
       return;
@@ -125,29 +155,59 @@ export class ProxyConnection {
     // A first request for the type (or a re-request): subscribe and answer.
     st.subscribed = true;
     st.names = names;
+    st.namesKey = names === null ? '' : names.join('\n');
     this.#send(type, true);
   }
 
   /** New generated config: sends, in make-before-break order, each subscribed type whose content changed. */
   setSnapshot(snapshot: ProxySnapshot): void {
     this.#snapshot = snapshot;
-    for (const type of PUSH_ORDER) if (this.#types.get(type)!.subscribed) this.#send(type, false);
+    for (const type of PUSH_ORDER) {
+      if (!this.#types.get(type)!.subscribed) continue;
+      if (this.#blocked) this.#deferred.add(type);
+      else this.#send(type, false);
+    }
   }
+
+  #onDrain = (): void => {
+    this.#blocked = false;
+    if (this.#closed) return;
+    const types = PUSH_ORDER.filter((t) => this.#deferred.has(t));
+    this.#deferred.clear();
+    for (const t of types) {
+      if (this.#blocked) {
+        this.#deferred.add(t);
+        continue;
+      }
+      this.#send(t, false);
+    }
+  };
 
   #send(type: XdsType, force: boolean): void {
     const snapshot = this.#snapshot;
     if (!snapshot || this.#closed) return;
     const st = this.#types.get(type)!;
-    const sel = selectResources(snapshot[type], st.names);
     // Never open with an empty answer to an empty named subscription.
     if (st.names !== null && st.names.length === 0 && st.sentVersion === undefined) return;
+    const sel = snapshot[type].select(st.names, st.namesKey);
     if (!force && sel.version === st.sentVersion) return;
+    let resources: SnapshotResource[] = sel.resources;
+    if (!force && PARTIAL_TYPES.has(type) && st.sentSelection) {
+      const changed = changedResources(st.sentSelection, sel);
+      if (changed && changed.length > 0) resources = changed;
+    }
     const nonce = `${this.seq}-${++this.#nonceSeq}`;
     st.sentVersion = sel.version;
     st.sentNonce = nonce;
+    st.sentSelection = sel;
     st.sentResources = sel.resources;
     this.#metrics.xdsPushes.inc({ type });
-    this.#stream.write({ versionInfo: sel.version, resources: sel.resources.map((r) => r.object), typeUrl: TYPE_URL[type], nonce });
+    // Resources go as Any with their bytes encoded once (shared by every proxy); only the envelope is encoded per write.
+    const ok = this.#stream.write({ versionInfo: sel.version, resources: resources.map((r) => r.any), typeUrl: TYPE_URL[type], nonce });
+    if (!ok && !this.#blocked) {
+      this.#blocked = true;
+      this.#stream.once('drain', this.#onDrain);
+    }
   }
 
   status(workloadKnown: boolean): ProxyStatus {

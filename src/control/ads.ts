@@ -1,31 +1,48 @@
 // The ADS server (state of the world). Streams are identified by the first
 // request's node id; config is regenerated after store or registry changes
 // (debounced), and each proxy gets only the types whose content changed.
+//
+// At scale: generation is shared between proxies (the generator's groups, encoded
+// once: see snapshot.ts); what changed in the store/registry decides which types
+// are rebuilt (a workload's readiness -> EDS only; its identity or labels -> CDS
+// too; the store -> everything; the changed workload's own proxy -> everything);
+// pushes run in time-sliced batches (setImmediate between them) so the event loop
+// keeps writing, and a stream that is not draining is skipped and caught up on
+// 'drain' with the newest config.
 import * as grpc from '@grpc/grpc-js';
 import type { MeshModel, Workload } from '../model/types.js';
 import type { Finding } from '../resources/types.js';
-import { parseNodeId } from '../xds/names.js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
 import type { ResourceStore } from './store.js';
 import type { WorkloadRegistry } from './registry.js';
-import type { BuildModelFn, GenerateFn } from './pipeline.js';
+import type { BuildModelFn, GenerateFn, GenerateGroupsFn } from './pipeline.js';
 import type { ControlMetrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { Debouncer } from './debounce.js';
 import { ProxyConnection, type AdsStream, type ProxyStatus } from './ads-connection.js';
-import { buildSnapshot, type XdsType } from './snapshot.js';
+import { buildSnapshot, buildSnapshotFromGroups, XDS_TYPES, type ProxySnapshot, type XdsType } from './snapshot.js';
+import { selects } from '../xds/mesh.js';
 import { errorMessage } from './errors.js';
+import { classifyNode, configForNode, nodeServable, proxylessClientOf, type ProxylessGenerateFn } from './proxyless-node.js';
 
 export const ADS_DEFAULTS = {
   debounceMs: 100,
   maxDebounceMs: 1000,
+  /** A push batch runs this long before yielding to the event loop (setImmediate). */
+  pushSliceMs: 10,
 } as const;
+
+const ALL_TYPES: ReadonlySet<XdsType> = new Set(XDS_TYPES);
 
 export interface AdsServerOptions {
   store: ResourceStore;
   registry: WorkloadRegistry;
   buildModel: BuildModelFn;
   generate: GenerateFn;
+  /** For proxyless gRPC clients (src/control/proxyless-node.ts); defaults to xds/proxyless.ts. */
+  generateProxyless?: ProxylessGenerateFn;
+  /** Grouped form of `generate` (shares encoded resources between proxies); `generate` is used when absent. */
+  generateGroups?: GenerateGroupsFn;
   trustDomain: string;
   /** The mesh roots sent as the ROOTCA secret. */
   rootCertsPem: string[];
@@ -33,6 +50,11 @@ export interface AdsServerOptions {
   log: Logger;
   debounceMs?: number;
   maxDebounceMs?: number;
+  pushSliceMs?: number;
+}
+
+function wkey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
 }
 
 export class AdsServer {
@@ -43,13 +65,30 @@ export class AdsServer {
   #model: MeshModel | undefined;
   #findings: Finding[] = [];
   #closed = false;
+  /** Workloads as of the last model build, to tell what a registry change changed. */
+  #lastWorkloads = new Map<string, Workload>();
+  #storeDirty = true;
+  readonly #dirtyWorkloads = new Set<string>();
+  /** Connections still to refresh, with the types to rebuild for each. */
+  readonly #pending = new Map<ProxyConnection, Set<XdsType>>();
+  #pumpScheduled = false;
 
   constructor(opts: AdsServerOptions) {
     this.#opts = opts;
     const delay = opts.debounceMs ?? ADS_DEFAULTS.debounceMs;
     this.#debouncer = new Debouncer(() => this.rebuild(), delay, Math.max(delay, opts.maxDebounceMs ?? ADS_DEFAULTS.maxDebounceMs));
-    this.#unsubscribe.push(opts.store.onChange(() => this.#debouncer.trigger()));
-    this.#unsubscribe.push(opts.registry.onChange(() => this.#debouncer.trigger()));
+    this.#unsubscribe.push(
+      opts.store.onChange(() => {
+        this.#storeDirty = true;
+        this.#debouncer.trigger();
+      }),
+    );
+    this.#unsubscribe.push(
+      opts.registry.onChange((c) => {
+        this.#dirtyWorkloads.add(wkey(c.namespace, c.name));
+        this.#debouncer.trigger();
+      }),
+    );
     opts.metrics.registry.gauge('weft_xds_connected_proxies', 'Proxies with an open ADS stream.', () => this.#conns.size);
     this.rebuild();
   }
@@ -64,12 +103,13 @@ export class AdsServer {
     return this.#findings;
   }
 
-  /** Rebuilds the model once and pushes to every connected proxy whose config changed. */
+  /** Rebuilds the model once and pushes (in batches) to every connected proxy whose config changed. */
   rebuild(): void {
     if (this.#closed) return;
     const { store, registry, buildModel, trustDomain, metrics, log } = this.#opts;
+    const workloads = registry.list();
     try {
-      const built = buildModel(store.list(), registry.list(), { trustDomain });
+      const built = buildModel(store.list(), workloads, { trustDomain });
       this.#model = built.model;
       this.#findings = built.findings;
       metrics.rebuilds.inc();
@@ -78,11 +118,79 @@ export class AdsServer {
       log('error', `building the mesh model failed; proxies keep their config: ${errorMessage(e)}`);
       return;
     }
-    for (const conn of this.#conns) this.#refresh(conn);
+    const next = new Map(workloads.map((w) => [wkey(w.namespace, w.name), w]));
+    const plan = this.#storeDirty ? { all: ALL_TYPES, own: new Set<string>() } : this.#registryPlan(this.#lastWorkloads, next);
+    this.#storeDirty = false;
+    this.#dirtyWorkloads.clear();
+    this.#lastWorkloads = next;
+    for (const conn of this.#conns) {
+      const types = plan.own.has(wkey(conn.node.namespace, conn.node.pod)) || proxylessClientOf(conn.node) ? ALL_TYPES : plan.all;
+      if (types.size === 0) continue;
+      const prev = this.#pending.get(conn);
+      if (prev) for (const t of types) prev.add(t);
+      else this.#pending.set(conn, new Set(types));
+    }
+    this.#schedulePump();
+  }
+
+  /**
+   * Which types a registry-only change can affect: readiness or address -> EDS;
+   * identity, labels, namespace or a created/deleted workload -> CDS too when the set
+   * of identities behind a service changes. The changed workloads' own proxies get
+   * every type (their inbound listeners/clusters, source-dependent routes).
+   */
+  #registryPlan(before: Map<string, Workload>, after: Map<string, Workload>): { all: ReadonlySet<XdsType>; own: Set<string> } {
+    const all = new Set<XdsType>();
+    const own = new Set<string>();
+    const model = this.#model;
+    for (const k of this.#dirtyWorkloads) {
+      const a = before.get(k);
+      const b = after.get(k);
+      if (a === b) continue;
+      own.add(k);
+      all.add('EDS');
+      if (all.has('CDS')) continue;
+      if (!a || !b || a.identity !== b.identity || a.namespace !== b.namespace || JSON.stringify(a.labels) !== JSON.stringify(b.labels) || a.meshed !== b.meshed) {
+        // Does the set of identities behind any service selecting it change?
+        for (const s of model?.services ?? []) {
+          const selA = !!a && a.namespace === s.namespace && selects(s.selector, a.labels);
+          const selB = !!b && b.namespace === s.namespace && selects(s.selector, b.labels);
+          if (!selA && !selB) continue;
+          const ids = (ws: Iterable<Workload>): string =>
+            [...new Set([...ws].filter((w) => w.namespace === s.namespace && selects(s.selector, w.labels)).map((w) => w.identity))].sort().join('\n');
+          if (ids(before.values()) !== ids(after.values())) {
+            all.add('CDS');
+            break;
+          }
+        }
+      }
+      if (a && b && (JSON.stringify(a.ports) !== JSON.stringify(b.ports) || a.proxyType !== b.proxyType)) all.add('CDS');
+    }
+    return { all, own };
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled || this.#pending.size === 0) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => this.#pump());
+  }
+
+  /** Refreshes pending connections for one time slice, then yields to the event loop (so writes flow). */
+  #pump(): void {
+    this.#pumpScheduled = false;
+    if (this.#closed) return;
+    const slice = this.#opts.pushSliceMs ?? ADS_DEFAULTS.pushSliceMs;
+    const start = performance.now();
+    for (const [conn, types] of this.#pending) {
+      this.#pending.delete(conn);
+      if (!conn.closed) this.#refresh(conn, types);
+      if (performance.now() - start >= slice) break;
+    }
+    this.#schedulePump();
   }
 
   proxies(): ProxyStatus[] {
-    return this.#newestByNode().map((c) => c.status(this.#workloadOf(c) !== undefined));
+    return this.#newestByNode().map((c) => c.status(nodeServable(c.node, this.#workloadOf(c))));
   }
 
   proxyConfig(nodeId: string): Record<XdsType, Record<string, unknown>[]> | undefined {
@@ -97,6 +205,7 @@ export class AdsServer {
   close(): void {
     this.#closed = true;
     this.#debouncer.close();
+    this.#pending.clear();
     for (const u of this.#unsubscribe) u();
     for (const c of this.#conns) c.close();
     this.#conns.clear();
@@ -115,14 +224,30 @@ export class AdsServer {
     return this.#opts.registry.get(conn.node.namespace, conn.node.pod);
   }
 
-  /** Regenerates one proxy's config from the current model (no-op while its workload is unknown). */
-  #refresh(conn: ProxyConnection): void {
+  /** One node's snapshot from the model, by the generator its kind needs (shared groups for weft proxies when available). */
+  #snapshotFor(model: MeshModel, conn: ProxyConnection, workload: Workload | undefined): ProxySnapshot | undefined {
+    const { generate, generateGroups, generateProxyless, rootCertsPem } = this.#opts;
+    if (generateGroups && workload && !proxylessClientOf(conn.node)) return buildSnapshotFromGroups(generateGroups(model, workload, { rootCertsPem }));
+    const gen = configForNode(model, conn.node, workload, { generate, ...(generateProxyless ? { generateProxyless } : {}) }, { rootCertsPem });
+    return gen ? buildSnapshot(gen) : undefined;
+  }
+
+  /** Regenerates one node's config from the current model (no-op while a proxy's workload is unknown). */
+  #refresh(conn: ProxyConnection, types: ReadonlySet<XdsType> = ALL_TYPES): void {
     const model = this.#model;
     const workload = this.#workloadOf(conn);
-    if (!model || !workload) return;
-    const { generate, rootCertsPem, metrics, log } = this.#opts;
+    if (!model || !nodeServable(conn.node, workload)) return;
+    const { metrics, log } = this.#opts;
     try {
-      conn.setSnapshot(buildSnapshot(generate(model, workload, { rootCertsPem })));
+      const fresh = this.#snapshotFor(model, conn, workload);
+      if (!fresh) return;
+      const prev = conn.snapshot;
+      if (prev && types.size < ALL_TYPES.size && !proxylessClientOf(conn.node)) {
+        // Types this change cannot affect keep their resource sets (and versions).
+        const merged = { ...prev };
+        for (const t of types) merged[t] = fresh[t];
+        conn.setSnapshot(merged);
+      } else conn.setSnapshot(fresh);
     } catch (e) {
       metrics.generateErrors.inc({ stage: 'proxy' });
       log('error', `generating config for ${conn.node.id} failed; it keeps its config: ${errorMessage(e)}`);
@@ -140,19 +265,19 @@ export class AdsServer {
       if (!conn) return;
       conn.markClosed();
       this.#conns.delete(conn);
+      this.#pending.delete(conn);
       conn = undefined;
     };
     call.on('data', (req: DiscoveryRequest) => {
       if (rejected) return;
       if (!conn) {
-        const id = req.node?.id ?? '';
-        const parsed = parseNodeId(id);
-        if (!parsed) {
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `the first request must carry node.id "<sidecar|router>~<ip>~<pod>.<ns>~<ns>.svc.cluster.local", got ${JSON.stringify(id)}` });
+        const classified = classifyNode(req.node);
+        if ('error' in classified) {
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: classified.error });
           rejected = true;
           return;
         }
-        conn = new ProxyConnection({ id, ...parsed }, call, { metrics: this.#opts.metrics, log: this.#opts.log });
+        conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log });
         this.#conns.add(conn);
         this.#refresh(conn);
       }

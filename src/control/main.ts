@@ -220,6 +220,7 @@ export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
     registry,
     buildModel: pipeline.buildModel,
     generate: pipeline.generate,
+    ...(pipeline.generateGroups ? { generateGroups: pipeline.generateGroups } : {}),
     trustDomain,
     rootCertsPem: [ca.rootCertPem],
     metrics,

@@ -16,20 +16,41 @@ export interface GeneratedConfig {
   secrets: EnvoyObject[];
 }
 
+/**
+ * The same resources as groups: each group an array the generator shares (same
+ * instance) between proxies with the same dependencies, names disjoint across the
+ * groups of a type. The control plane encodes, indexes and hashes each group once.
+ */
+export interface GeneratedGroups {
+  listeners: EnvoyObject[][];
+  routes: EnvoyObject[][];
+  clusters: EnvoyObject[][];
+  endpoints: EnvoyObject[][];
+  secrets: EnvoyObject[][];
+}
+
 export type ParseYamlFn = (text: string, file: string) => { resources: Resource[]; findings: Finding[] };
 export type BuildModelFn = (resources: Resource[], workloads: Workload[], opts?: { trustDomain?: string }) => { model: MeshModel; findings: Finding[] };
 export type GenerateFn = (model: MeshModel, proxy: Workload, ctx: { rootCertsPem: string[] }) => GeneratedConfig;
+export type GenerateGroupsFn = (model: MeshModel, proxy: Workload, ctx: { rootCertsPem: string[] }) => GeneratedGroups;
 
 export interface Pipeline {
   parseYaml: ParseYamlFn;
   buildModel: BuildModelFn;
   generate: GenerateFn;
+  /**
+   * The grouped form of `generate` (same resources), used by the ADS server when
+   * present so proxies share encoded resources. Loaded with the real `generate`;
+   * absent when `generate` is overridden (the override alone is then used).
+   */
+  generateGroups?: GenerateGroupsFn;
 }
 
 /** The real pipeline; any function given in `overrides` is used instead (and its module is not loaded). */
 export async function loadPipeline(overrides: Partial<Pipeline> = {}): Promise<Pipeline> {
   const parseYaml = overrides.parseYaml ?? (await import('../resources/index.js')).parseYaml;
   const buildModel = overrides.buildModel ?? (await import('../model/index.js')).buildModel;
-  const generate = overrides.generate ?? (await import('../xds/generate.js')).generateForProxy;
-  return { parseYaml, buildModel, generate };
+  if (overrides.generate) return { parseYaml, buildModel, generate: overrides.generate, ...(overrides.generateGroups ? { generateGroups: overrides.generateGroups } : {}) };
+  const gen = await import('../xds/generate.js');
+  return { parseYaml, buildModel, generate: gen.generateForProxy, generateGroups: overrides.generateGroups ?? gen.generateGroupsForProxy };
 }

@@ -1,8 +1,15 @@
 // One proxy's generated configuration, checked against the protos and hashed,
 // so versions are content hashes: unchanged config is never sent again.
+//
+// Sharing: a resource object is encoded (and hashed) once, memoized by its
+// identity, and the bytes are reused for every proxy that gets the same object
+// (the generator shares objects between proxies and interns them across models).
+// A type's resources are a list of groups; a group (an array the generator
+// shares) is sorted, indexed and digested once; versions are computed from the
+// per-resource hashes and cached per subscription, never by re-hashing buffers.
 import { createHash } from 'node:crypto';
 import { TYPE, encode, type TypeUrl } from '../xds/codec.js';
-import type { EnvoyObject, GeneratedConfig } from './pipeline.js';
+import type { EnvoyObject, GeneratedConfig, GeneratedGroups } from './pipeline.js';
 
 export type XdsType = 'LDS' | 'CDS' | 'EDS' | 'RDS' | 'SDS';
 export const XDS_TYPES: readonly XdsType[] = ['LDS', 'CDS', 'EDS', 'RDS', 'SDS'];
@@ -22,14 +29,13 @@ const FIELD: Record<XdsType, keyof GeneratedConfig> = { LDS: 'listeners', CDS: '
 
 export interface SnapshotResource {
   name: string;
-  /** Object form with '@type', ready for a DiscoveryResponse. */
+  /** Object form with '@type', as sent (for the API's config view). */
   object: Record<string, unknown>;
   /** sha256 of the resource's protobuf encoding. */
   hash: string;
+  /** The resource as google.protobuf.Any in protobufjs message form: encoded once, shared by every proxy. */
+  any: { type_url: string; value: Uint8Array };
 }
-
-/** Resources of one type by name, sorted by name. */
-export type ProxySnapshot = Record<XdsType, Map<string, SnapshotResource>>;
 
 export class SnapshotError extends Error {
   readonly code = 'WEFT_ERR_XDS_INVALID';
@@ -39,49 +45,216 @@ export class SnapshotError extends Error {
   }
 }
 
+/** Counters for tests and the bench: how much encoding the memo saved. */
+export const snapshotStats = { encodes: 0, encodeHits: 0 };
+
 function resourceName(type: XdsType, obj: Record<string, unknown>): string {
   const name = type === 'EDS' ? obj['clusterName'] : obj['name'];
   if (typeof name !== 'string' || name === '') throw new SnapshotError(`${type} resource without ${type === 'EDS' ? 'clusterName' : 'name'}`);
   return name;
 }
 
+const encoded = new WeakMap<object, SnapshotResource>();
+
+/** Encodes one resource, once per object (throws SnapshotError naming it when it does not fit its proto). */
+export function snapshotResource(type: XdsType, raw: EnvoyObject): SnapshotResource {
+  const hit = encoded.get(raw);
+  if (hit) {
+    snapshotStats.encodeHits++;
+    return hit;
+  }
+  const obj = raw as Record<string, unknown>;
+  const name = resourceName(type, obj);
+  const url = TYPE_URL[type];
+  const { ['@type']: _ignored, ...fields } = obj;
+  let bytes: Uint8Array;
+  try {
+    bytes = encode(url, fields);
+  } catch (e) {
+    throw new SnapshotError(`${type} ${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  snapshotStats.encodes++;
+  const r: SnapshotResource = {
+    name,
+    object: { '@type': url, ...fields },
+    hash: createHash('sha256').update(bytes).digest('hex'),
+    any: { type_url: url, value: bytes },
+  };
+  encoded.set(raw, r);
+  return r;
+}
+
+const byNameOrder = (a: SnapshotResource, b: SnapshotResource): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function digest(resources: readonly SnapshotResource[]): string {
+  const h = createHash('sha256');
+  for (const r of resources) h.update(`${r.name}\0${r.hash}\n`);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The resources picked for one subscription, with their version. Shared by every proxy with the same subscription. */
+export interface Selection {
+  readonly resources: SnapshotResource[];
+  readonly version: string;
+}
+
+/** One group of resources (sorted by name, indexed, digested once). */
+class Group {
+  readonly resources: SnapshotResource[];
+  readonly byName = new Map<string, SnapshotResource>();
+  #digest: string | undefined;
+  constructor(type: XdsType, items: readonly EnvoyObject[]) {
+    this.resources = items.map((o) => snapshotResource(type, o)).sort(byNameOrder);
+    for (const r of this.resources) {
+      if (this.byName.has(r.name)) throw new SnapshotError(`${type} resource ${r.name} generated twice`);
+      this.byName.set(r.name, r);
+    }
+  }
+  get digest(): string {
+    return (this.#digest ??= digest(this.resources));
+  }
+}
+
+const groupMemo = new WeakMap<readonly EnvoyObject[], Map<XdsType, Group>>();
+
+function groupOf(type: XdsType, items: readonly EnvoyObject[]): Group {
+  let m = groupMemo.get(items);
+  if (!m) groupMemo.set(items, (m = new Map()));
+  let g = m.get(type);
+  if (!g) m.set(type, (g = new Group(type, items)));
+  return g;
+}
+
+/** A proxy's resources of one type: one or more disjoint groups. */
+export class ResourceSet {
+  readonly #groups: Group[];
+  #all: Selection | undefined;
+  readonly #named = new Map<string, Selection>();
+
+  constructor(type: XdsType, groups: readonly (readonly EnvoyObject[])[]) {
+    this.#groups = groups.map((g) => groupOf(type, g));
+    if (this.#groups.length > 1) {
+      // Names must be disjoint across groups: check each smaller group against the others.
+      const largest = this.#groups.reduce((a, b) => (b.resources.length > a.resources.length ? b : a));
+      for (const g of this.#groups) {
+        if (g === largest) continue;
+        for (const n of g.byName.keys())
+          for (const o of this.#groups) if (o !== g && o.byName.has(n) && (o === largest || o.resources.length >= g.resources.length)) throw new SnapshotError(`${type} resource ${n} generated twice`);
+      }
+    }
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const g of this.#groups) n += g.resources.length;
+    return n;
+  }
+
+  get(name: string): SnapshotResource | undefined {
+    for (const g of this.#groups) {
+      const r = g.byName.get(name);
+      if (r) return r;
+    }
+    return undefined;
+  }
+
+  values(): SnapshotResource[] {
+    return this.all().resources;
+  }
+
+  /** Every resource, sorted by name (the wildcard subscription). */
+  all(): Selection {
+    if (this.#all) return this.#all;
+    const gs = this.#groups;
+    let resources: SnapshotResource[];
+    let version: string;
+    if (gs.length === 1) {
+      resources = gs[0]!.resources;
+      version = gs[0]!.digest;
+    } else {
+      resources = gs.flatMap((g) => g.resources);
+      for (let i = 1; i < resources.length; i++)
+        if (resources[i - 1]!.name > resources[i]!.name) {
+          resources.sort(byNameOrder);
+          break;
+        }
+      version = createHash('sha256').update(gs.map((g) => g.digest).join('\n')).digest('hex').slice(0, 16);
+    }
+    return (this.#all = { resources, version });
+  }
+
+  /** `names` sorted and unique; `key` identifies them (e.g. their join), so equal subscriptions share the result. */
+  select(names: readonly string[] | null, key?: string): Selection {
+    if (names === null) return this.all();
+    const k = key ?? names.join('\n');
+    let s = this.#named.get(k);
+    if (!s) {
+      const resources: SnapshotResource[] = [];
+      for (const n of names) {
+        const r = this.get(n);
+        if (r) resources.push(r);
+      }
+      s = { resources, version: digest(resources) };
+      this.#named.set(k, s);
+    }
+    return s;
+  }
+}
+
+/** Resources by type. */
+export type ProxySnapshot = Record<XdsType, ResourceSet>;
+
 /** Encodes every resource (throws SnapshotError naming the resource when one does not fit its proto). */
 export function buildSnapshot(gen: GeneratedConfig): ProxySnapshot {
   const out = {} as ProxySnapshot;
-  for (const type of XDS_TYPES) {
-    const url = TYPE_URL[type];
-    const list: SnapshotResource[] = [];
-    const seen = new Set<string>();
-    for (const raw of gen[FIELD[type]] as EnvoyObject[]) {
-      const obj = raw as Record<string, unknown>;
-      const name = resourceName(type, obj);
-      if (seen.has(name)) throw new SnapshotError(`${type} resource ${name} generated twice`);
-      seen.add(name);
-      const { ['@type']: _ignored, ...fields } = obj;
-      let bytes: Uint8Array;
-      try {
-        bytes = encode(url, fields);
-      } catch (e) {
-        throw new SnapshotError(`${type} ${name}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      list.push({ name, object: { '@type': url, ...fields }, hash: createHash('sha256').update(bytes).digest('hex') });
-    }
-    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    out[type] = new Map(list.map((r) => [r.name, r]));
-  }
+  for (const type of XDS_TYPES) out[type] = resourceSet(type, [gen[FIELD[type]]]);
+  return out;
+}
+
+const singleMemo = new WeakMap<Group, ResourceSet>();
+
+/** A type's set; one made of a single shared group is itself shared, so its selections (and versions) are computed once for all proxies. */
+function resourceSet(type: XdsType, groups: readonly (readonly EnvoyObject[])[]): ResourceSet {
+  if (groups.length !== 1) return new ResourceSet(type, groups);
+  const g = groupOf(type, groups[0]!);
+  let rs = singleMemo.get(g);
+  if (!rs) singleMemo.set(g, (rs = new ResourceSet(type, groups)));
+  return rs;
+}
+
+/** The same from groups the generator shares between proxies (src/xds/generate.ts generateGroupsForProxy). */
+export function buildSnapshotFromGroups(gen: GeneratedGroups): ProxySnapshot {
+  const out = {} as ProxySnapshot;
+  for (const type of XDS_TYPES) out[type] = resourceSet(type, gen[FIELD[type]]);
   return out;
 }
 
 /** `null` names = every resource of the type (wildcard). */
-export function selectResources(resources: Map<string, SnapshotResource>, names: readonly string[] | null): { resources: SnapshotResource[]; version: string } {
-  const selected: SnapshotResource[] = [];
-  if (names === null) selected.push(...resources.values());
-  else
-    for (const n of [...new Set(names)].sort()) {
-      const r = resources.get(n);
-      if (r) selected.push(r);
-    }
-  const h = createHash('sha256');
-  for (const r of selected) h.update(`${r.name}\0${r.hash}\n`);
-  return { resources: selected, version: h.digest('hex').slice(0, 16) };
+export function selectResources(resources: ResourceSet, names: readonly string[] | null): Selection {
+  return resources.select(names === null ? null : [...new Set(names)].sort());
+}
+
+const diffMemo = new WeakMap<Selection, WeakMap<Selection, SnapshotResource[] | null>>();
+
+/**
+ * The resources of `next` that are new or changed since `prev` (same subscription),
+ * or null when something was removed (then the whole selection must be sent).
+ * Memoized: every proxy moving between the same two selections shares the answer.
+ */
+export function changedResources(prev: Selection, next: Selection): SnapshotResource[] | null {
+  let m = diffMemo.get(prev);
+  if (!m) diffMemo.set(prev, (m = new WeakMap()));
+  const hit = m.get(next);
+  if (hit !== undefined) return hit;
+  const before = new Map(prev.resources.map((r) => [r.name, r.hash]));
+  const changed: SnapshotResource[] = [];
+  let kept = 0;
+  for (const r of next.resources) {
+    const h = before.get(r.name);
+    if (h !== undefined) kept++;
+    if (h !== r.hash) changed.push(r);
+  }
+  const out = kept === before.size ? changed : null;
+  m.set(next, out);
+  return out;
 }

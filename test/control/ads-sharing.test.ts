@@ -1,0 +1,80 @@
+// Control plane at scale: proxies share generated and encoded resources, and an
+// endpoint-only change pushes only EDS (and only the changed ClusterLoadAssignment).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runControl } from '../../src/control/main.js';
+import { createMemoryLogger } from '../../src/control/log.js';
+import { buildModel } from '../../src/model/index.js';
+import { generateGroupsForProxy, generateForProxy } from '../../src/xds/generate.js';
+import { buildSnapshotFromGroups, snapshotStats } from '../../src/control/snapshot.js';
+import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
+import { AdsTestClient, T, serviceResource, tmpStateDir, workload } from './helpers.js';
+
+const reviews = outboundClusterName(9080, serviceFqdn('reviews', 'default'));
+const ratings = outboundClusterName(9080, serviceFqdn('ratings', 'default'));
+
+test('sharing: two proxies in one namespace share the encoded cluster and endpoint bytes; nothing is encoded twice', () => {
+  const resources = [serviceResource('default', 'reviews', 9080), serviceResource('default', 'ratings', 9080)];
+  const ws = [workload('default', 'reviews-1', '127.0.0.2', { app: 'reviews' }), workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' })];
+  const { model } = buildModel(resources, ws);
+  const ctx = { rootCertsPem: ['-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n'] };
+  const before = snapshotStats.encodes;
+  const a = buildSnapshotFromGroups(generateGroupsForProxy(model, ws[0]!, ctx));
+  const encodesA = snapshotStats.encodes - before;
+  const b = buildSnapshotFromGroups(generateGroupsForProxy(model, ws[1]!, ctx));
+  const encodesB = snapshotStats.encodes - before - encodesA;
+  for (const [type, name] of [['CDS', reviews], ['CDS', ratings], ['EDS', reviews], ['RDS', 'http_proxy'], ['SDS', 'ROOTCA'], ['LDS', 'virtualOutbound']] as const) {
+    const ra = a[type].get(name);
+    assert.ok(ra, `${type} ${name}`);
+    assert.equal(ra.any.value, b[type].get(name)!.any.value, `${type} ${name}: same Buffer instance`);
+  }
+  // Only the second proxy's own inbound cluster (its app address) is new.
+  assert.ok(encodesA >= 8, `first proxy encodes its resources (${encodesA})`);
+  assert.equal(encodesB, 1);
+  assert.equal(a.CDS.all().resources.length, generateForProxy(model, ws[0]!, ctx).clusters.length);
+  // The shared generator gives the same output as before (the golden tests pin generateForProxy).
+  const flat = generateForProxy(model, ws[1]!, ctx);
+  assert.deepEqual(flat.clusters.map((c) => c['name']), b.CDS.all().resources.map((r) => r.name));
+});
+
+test('sharing: an endpoint-only change (readiness) pushes only EDS, with only the changed ClusterLoadAssignment', async () => {
+  const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log: createMemoryLogger() });
+  const c = new AdsTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: 'default', pod: 'reviews-1', ip: '127.0.0.2' });
+  try {
+    await cp.store.apply([serviceResource('default', 'reviews', 9080), serviceResource('default', 'ratings', 9080)]);
+    await cp.registry.put(workload('default', 'reviews-1', '127.0.0.2', { app: 'reviews' }));
+    await cp.registry.put(workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' }));
+    await new Promise((r) => setTimeout(r, 100));
+    cp.ads.rebuild();
+    await new Promise((r) => setTimeout(r, 50));
+    c.request(T.cluster);
+    const cds = await c.next(T.cluster);
+    assert.deepEqual(cds.resources.map((r) => r['name']).filter((n) => String(n).startsWith('outbound')), [ratings, reviews]);
+    c.ack(cds);
+    c.request(T.listener);
+    c.ack(await c.next(T.listener));
+    c.request(T.endpoint, { resourceNames: [ratings, reviews] });
+    const eds = await c.next(T.endpoint);
+    assert.equal(eds.resources.length, 2);
+    c.ack(eds, [ratings, reviews]);
+    c.request(T.route, { resourceNames: ['http_proxy'] });
+    c.ack(await c.next(T.route), ['http_proxy']);
+    await c.drain(100);
+
+    // ratings-1 becomes unready: only EDS, only ratings' assignment.
+    await cp.registry.put({ ...workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' }), ready: false });
+    const eds2 = await c.next(T.endpoint);
+    assert.deepEqual(eds2.resources.map((r) => r['clusterName']), [ratings]);
+    assert.notEqual(eds2.versionInfo, eds.versionInfo);
+    const lb = (eds2.resources[0] as { endpoints: { lbEndpoints: { healthStatus: string }[] }[] }).endpoints[0]!.lbEndpoints;
+    assert.equal(lb[0]!.healthStatus, 'UNHEALTHY');
+    c.ack(eds2, [ratings, reviews]);
+    const others = await c.drain(200);
+    assert.deepEqual(others.map((r) => r.typeUrl), [], 'no CDS, LDS, RDS or SDS push for an endpoint change');
+    // The API still shows the full EDS state last sent.
+    assert.equal(cp.ads.proxyConfig(c.node.id)!.EDS.length, 2);
+  } finally {
+    c.close();
+    await cp.close();
+  }
+});
