@@ -3,7 +3,10 @@
 import { Buffer } from 'node:buffer';
 import type { Finding, Resource } from '../resources/types.js';
 import type {
+  CorsPolicy as IstioCorsPolicy,
+  Destination,
   GatewaySpec,
+  HttpFaultInjection,
   HttpMatchRequest,
   HttpRoute,
   Headers,
@@ -13,7 +16,7 @@ import type {
 import { parseDuration } from '../resources/duration.js';
 import { expandHost, gatewayRef, type HostContext } from './hosts.js';
 import { findingFor, sourceOf } from './source.js';
-import type { GatewayServer, HeaderOps, HttpMatch, HttpRouteSet, HttpRule, RetryPolicy, RouteAction, StringMatch, WeightedDestination } from './types.js';
+import type { CorsPolicy, FaultPolicy, GatewayServer, HeaderOps, HttpMatch, HttpRouteSet, HttpRule, MirrorPolicy, RetryPolicy, RouteAction, StringMatch, WeightedDestination } from './types.js';
 
 /** What the Istio translator needs to know about the rest of the mesh. */
 export interface IstioContext {
@@ -26,7 +29,8 @@ export interface IstioContext {
 }
 
 // Istio's default when `retries` gives no retryOn.
-const DEFAULT_RETRY_ON = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'];
+// Istio keeps its default retriable status code (503) only when retryOn is not given.
+const DEFAULT_RETRY_ON = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes', '503'];
 const DEFAULT_RETRY_ATTEMPTS = 2;
 
 // ---- Gateway
@@ -148,6 +152,33 @@ function retryPolicy(r: NonNullable<HttpRoute['retries']>, path: string): RetryP
   return policy;
 }
 
+/** gRPC status names (Istio's abort.grpcStatus) -> codes. */
+const GRPC_CODES: Record<string, number> = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
+
+/** A CORS origin pattern; exact "*" allows every origin. */
+function originMatch(m: IstioStringMatch): StringMatch | undefined {
+  if (m.exact === '*') return { kind: 'prefix', value: '' };
+  return stringMatch(m);
+}
+
 class VirtualServiceTranslator {
   constructor(
     private readonly r: Resource<VirtualServiceSpec>,
@@ -215,6 +246,67 @@ class VirtualServiceTranslator {
     return fwd;
   }
 
+  private fault(f: HttpFaultInjection, path: string): FaultPolicy | undefined {
+    const out: FaultPolicy = {};
+    if (f.delay) {
+      const percent = f.delay.percentage?.value ?? f.delay.percent;
+      if (f.delay.fixedDelay === undefined) {
+        this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.delay`, 'accepted, not acted on: only fixedDelay delays are implemented');
+      } else {
+        if (percent === undefined) this.warn('WEFT_NO_PERCENTAGE', `${path}.delay.percentage`, 'no percentage given: no request is delayed (Istio)');
+        out.delay = { percent: percent ?? 0, fixedDelayMs: parseDuration(f.delay.fixedDelay, `${path}.delay.fixedDelay`) };
+      }
+    }
+    if (f.abort) {
+      const percent = f.abort.percentage?.value;
+      if (percent === undefined) this.warn('WEFT_NO_PERCENTAGE', `${path}.abort.percentage`, 'no percentage given: no request is aborted (Istio)');
+      if (f.abort.httpStatus !== undefined) {
+        out.abort = { percent: percent ?? 0, httpStatus: f.abort.httpStatus };
+      } else if (f.abort.grpcStatus !== undefined) {
+        const code = GRPC_CODES[f.abort.grpcStatus.toUpperCase()] ?? (/^\d+$/.test(f.abort.grpcStatus) ? Number(f.abort.grpcStatus) : undefined);
+        if (code === undefined) this.warn('WEFT_INVALID_FIELD', `${path}.abort.grpcStatus`, `unknown gRPC status "${f.abort.grpcStatus}"; the abort is skipped`);
+        else out.abort = { percent: percent ?? 0, grpcStatus: code };
+      } else if (f.abort.http2Error !== undefined) {
+        this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.abort.http2Error`, 'accepted, not acted on: HTTP/2 error aborts are not implemented');
+      }
+    }
+    return out.delay || out.abort ? out : undefined;
+  }
+
+  private mirror(d: Destination, percent: number, path: string): MirrorPolicy {
+    const m: MirrorPolicy = { host: this.destinationHost(d.host, `${path}.host`), percent };
+    if (d.port?.number !== undefined) m.port = d.port.number;
+    if (d.subset !== undefined) m.subset = d.subset;
+    return m;
+  }
+
+  private mirrors(h: HttpRoute, path: string): MirrorPolicy[] {
+    const out: MirrorPolicy[] = [];
+    if (h.mirror) out.push(this.mirror(h.mirror, h.mirrorPercentage?.value ?? h.mirrorPercent ?? 100, `${path}.mirror`));
+    (h.mirrors ?? []).forEach((m, j) => out.push(this.mirror(m.destination, m.percentage?.value ?? 100, `${path}.mirrors[${j}].destination`)));
+    return out;
+  }
+
+  private cors(c: IstioCorsPolicy, path: string): CorsPolicy {
+    const origins: StringMatch[] = [];
+    (c.allowOrigins ?? []).forEach((m, j) => {
+      const sm = originMatch(m);
+      if (sm) origins.push(sm);
+      else this.warn('WEFT_INVALID_FIELD', `${path}.allowOrigins[${j}]`, 'an empty origin match allows nothing; skipped');
+    });
+    for (const o of c.allowOrigin ?? []) origins.push(o === '*' ? { kind: 'prefix', value: '' } : { kind: 'exact', value: o });
+    const out: CorsPolicy = {
+      allowOrigins: origins,
+      allowMethods: [...(c.allowMethods ?? [])],
+      allowHeaders: [...(c.allowHeaders ?? [])],
+      exposeHeaders: [...(c.exposeHeaders ?? [])],
+    };
+    if (c.maxAge !== undefined) out.maxAgeMs = parseDuration(c.maxAge, `${path}.maxAge`);
+    if (c.allowCredentials !== undefined) out.allowCredentials = c.allowCredentials;
+    if (c.unmatchedPreflights === 'IGNORE') out.forwardNotMatchingPreflights = false;
+    return out;
+  }
+
   private rule(h: HttpRoute, i: number): HttpRule | undefined {
     const path = `spec.http[${i}]`;
     const action = this.action(h, path);
@@ -223,6 +315,11 @@ class VirtualServiceTranslator {
     if (h.name !== undefined) rule.name = h.name;
     if (h.timeout !== undefined) rule.timeoutMs = parseDuration(h.timeout, `${path}.timeout`);
     if (h.retries) rule.retries = retryPolicy(h.retries, `${path}.retries`);
+    const fault = h.fault ? this.fault(h.fault, `${path}.fault`) : undefined;
+    if (fault) rule.fault = fault;
+    const mirrors = this.mirrors(h, path);
+    if (mirrors.length > 0) rule.mirrors = mirrors;
+    if (h.corsPolicy) rule.cors = this.cors(h.corsPolicy, `${path}.corsPolicy`);
     // Per-destination header operations fold into the rule when there is one destination.
     const single = h.route?.length === 1 ? h.route[0]!.headers : undefined;
     const many = (h.route?.length ?? 0) > 1 ? h.route!.findIndex((d) => d.headers !== undefined) : -1;

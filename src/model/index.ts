@@ -8,9 +8,19 @@ import { ISTIO_NETWORKING_VERSIONS } from '../resources/istio-networking.js';
 import { DEFAULT_TRUST_DOMAIN } from '../xds/names.js';
 import { serviceFromKubernetes } from './from-kubernetes.js';
 import { gatewayServersFromIstio, routesFromIstio } from './from-istio.js';
+import { applyIstioTraffic } from './from-istio-traffic.js';
 import type { HostContext } from './hosts.js';
-import { findingFor } from './source.js';
-import type { MeshModel, Workload } from './types.js';
+import type { GatewayApiGatewaySpec, GrpcRouteSpec, HttpRouteSpec } from '../resources/gateway-api.js';
+import { GATEWAY_API_VERSIONS, GRPC_ROUTE_VERSIONS } from '../resources/gateway-api.js';
+import type { ServiceProfileSpec } from '../resources/linkerd.js';
+import { SERVICE_PROFILE_VERSIONS } from '../resources/linkerd.js';
+import type { HttpRouteGroupSpec, TrafficSplitSpec } from '../resources/smi.js';
+import { SMI_SPECS_VERSIONS, TRAFFIC_SPLIT_VERSIONS } from '../resources/smi.js';
+import { gatewayServersFromGatewayApi, routesFromGrpcRoute, routesFromHttpRoute } from './from-gateway-api.js';
+import { fromServiceProfile } from './from-linkerd.js';
+import { routesFromTrafficSplit } from './from-smi.js';
+import { applyPrecedence } from './precedence.js';
+import type { MeshModel, ServiceHttpPolicy, Workload } from './types.js';
 
 export { protocolOfPort } from './protocol.js';
 export { expandHost, gatewayRef, type HostContext } from './hosts.js';
@@ -45,6 +55,7 @@ export function buildModel(resources: Resource[], workloads: Workload[], opts: B
   for (const r of resources) {
     if (isCore(r, 'Service')) model.services.push(serviceFromKubernetes(r as Resource<ServiceSpec>, clusterDomain, findings));
   }
+  applyIstioTraffic(resources, model, hosts, findings);
   const gateways = new Set<string>();
   for (const r of resources) {
     if (!isIstio(r, 'Gateway')) continue;
@@ -53,35 +64,49 @@ export function buildModel(resources: Resource[], workloads: Workload[], opts: B
   }
   const serviceHosts = new Set(model.services.map((s) => s.hostname));
   const ctx = { hosts, serviceHosts, gateways, findings };
-  const routeSources: Resource[] = [];
   for (const r of resources) {
-    if (!isIstio(r, 'VirtualService')) continue;
-    for (const set of routesFromIstio(r as Resource<VirtualServiceSpec>, ctx)) {
-      model.routes.push(set);
-      routeSources.push(r);
-    }
+    if (isIstio(r, 'VirtualService')) model.routes.push(...routesFromIstio(r as Resource<VirtualServiceSpec>, ctx));
   }
-  reportRouteConflicts(model, routeSources, findings);
+  const policies = addDialectRoutes(resources, model, ctx);
+  // One precedence rule across dialects (src/model/precedence.ts), after every translator.
+  const decided = applyPrecedence(model.routes, policies, findings);
+  model.routes = decided.routes;
+  if (decided.policies.length) model.serviceHttpPolicies = decided.policies;
   return { model, findings };
 }
 
-/**
- * Two route sets for the same host and attachment: the first (in input order) is the one
- * proxies use, as Istio does for sidecars; the later one is reported.
- */
-function reportRouteConflicts(model: MeshModel, sources: Resource[], findings: Finding[]): void {
-  const owner = new Map<string, string>();
-  model.routes.forEach((set, i) => {
-    for (const target of set.attachTo) {
-      for (const host of set.hosts) {
-        const key = `${target} ${host}`;
-        const first = owner.get(key);
-        const me = `${set.source.namespace}/${set.source.name}`;
-        if (first === undefined) owner.set(key, me);
-        else if (first !== me) {
-          findings.push(findingFor(sources[i]!, 'warning', 'WEFT_ROUTE_CONFLICT', 'spec.hosts', `host "${host}" on ${target} is already routed by VirtualService ${first}, which takes precedence`));
-        }
-      }
+const isOf = (r: Resource, kind: string, versions: readonly string[]): boolean => r.kind === kind && versions.includes(r.apiVersion);
+
+/** Gateway API, SMI and Linkerd resources -> gateway servers and route sets; returns per-service policies. */
+function addDialectRoutes(
+  resources: Resource[],
+  model: MeshModel,
+  ctx: { hosts: HostContext; serviceHosts: ReadonlySet<string>; gateways: ReadonlySet<string>; findings: Finding[] },
+): ServiceHttpPolicy[] {
+  const { findings } = ctx;
+  const apiGateways = new Map<string, Resource<GatewayApiGatewaySpec>>();
+  const routeGroups = new Map<string, Resource<HttpRouteGroupSpec>>();
+  for (const r of resources) {
+    const key = `${r.metadata.namespace}/${r.metadata.name}`;
+    if (isOf(r, 'Gateway', GATEWAY_API_VERSIONS)) {
+      apiGateways.set(key, r as Resource<GatewayApiGatewaySpec>);
+      model.gatewayServers.push(...gatewayServersFromGatewayApi(r as Resource<GatewayApiGatewaySpec>, model.workloads, findings));
+    } else if (isOf(r, 'HTTPRouteGroup', SMI_SPECS_VERSIONS)) routeGroups.set(key, r as Resource<HttpRouteGroupSpec>);
+  }
+  const gwCtx = { hosts: ctx.hosts, serviceHosts: ctx.serviceHosts, gateways: apiGateways, istioGateways: ctx.gateways, findings };
+  const smiCtx = { hosts: ctx.hosts, serviceHosts: ctx.serviceHosts, routeGroups, findings };
+  const policies: ServiceHttpPolicy[] = [];
+  for (const r of resources) {
+    if (isOf(r, 'HTTPRoute', GATEWAY_API_VERSIONS)) model.routes.push(...routesFromHttpRoute(r as Resource<HttpRouteSpec>, gwCtx));
+    else if (isOf(r, 'GRPCRoute', GRPC_ROUTE_VERSIONS)) model.routes.push(...routesFromGrpcRoute(r as Resource<GrpcRouteSpec>, gwCtx));
+    else if (isOf(r, 'TrafficSplit', TRAFFIC_SPLIT_VERSIONS)) {
+      const set = routesFromTrafficSplit(r as Resource<TrafficSplitSpec>, smiCtx);
+      if (set) model.routes.push(set);
+    } else if (isOf(r, 'ServiceProfile', SERVICE_PROFILE_VERSIONS)) {
+      const { routes, policy } = fromServiceProfile(r as Resource<ServiceProfileSpec>, ctx);
+      model.routes.push(routes);
+      if (policy) policies.push(policy);
     }
-  });
+  }
+  return policies;
 }

@@ -60,7 +60,13 @@ export interface Workload {
 
 export type StringMatch =
   | { kind: 'exact'; value: string; ignoreCase?: boolean }
-  | { kind: 'prefix'; value: string; ignoreCase?: boolean }
+  | {
+      kind: 'prefix';
+      value: string;
+      ignoreCase?: boolean;
+      /** Path prefix on segment boundaries (Gateway API PathPrefix, Envoy path_separated_prefix): "/foo" matches "/foo" and "/foo/bar", not "/foobar". */
+      separated?: boolean;
+    }
   | { kind: 'regex'; value: string }
   | { kind: 'present' };
 
@@ -108,6 +114,34 @@ export type RouteAction =
   | { kind: 'redirect'; uri?: string; authority?: string; scheme?: string; port?: number; responseCode: number }
   | { kind: 'direct'; status: number; body?: string };
 
+/** Fault injection (Istio `fault`): percentages are 0..100 and may be fractional. */
+export interface FaultPolicy {
+  delay?: { percent: number; fixedDelayMs: number };
+  abort?: { percent: number } & ({ httpStatus: number; grpcStatus?: undefined } | { grpcStatus: number; httpStatus?: undefined });
+}
+
+/** A copy of matching requests sent, fire-and-forget, to another destination. */
+export interface MirrorPolicy {
+  /** FQDN of the mirror service (or ServiceEntry host). */
+  host: string;
+  port?: number;
+  subset?: string;
+  /** 0..100, may be fractional. */
+  percent: number;
+}
+
+/** CORS (Istio corsPolicy): the proxy answers preflights and decorates actual responses. */
+export interface CorsPolicy {
+  allowOrigins: StringMatch[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeMs?: number;
+  allowCredentials?: boolean;
+  /** Preflights from origins not allowed go upstream (true, Istio's default) or get an answer without CORS headers. */
+  forwardNotMatchingPreflights?: boolean;
+}
+
 export interface HttpRule {
   name?: string;
   /** OR of matches; empty means match everything. */
@@ -117,6 +151,9 @@ export interface HttpRule {
   retries?: RetryPolicy;
   requestHeaders?: HeaderOps;
   responseHeaders?: HeaderOps;
+  fault?: FaultPolicy;
+  mirrors?: MirrorPolicy[];
+  cors?: CorsPolicy;
 }
 
 /** The HTTP routing of one set of hosts (one VirtualService, one HTTPRoute ...): first matching rule wins. */
@@ -141,14 +178,160 @@ export interface GatewayServer {
   tls?: { mode: 'SIMPLE' | 'MUTUAL' | 'PASSTHROUGH' | 'ISTIO_MUTUAL'; credentialName?: string; httpsRedirect?: boolean };
 }
 
+/**
+ * Linkerd-style retry budget: retries may add at most `retryRatio` of the original
+ * requests, plus `minRetriesPerSecond`, counted over a window of `ttlMs`.
+ */
+export interface RetryBudget {
+  retryRatio: number;
+  minRetriesPerSecond: number;
+  ttlMs: number;
+}
+
+/**
+ * HTTP policy of one service that holds whichever route set wins the host (a Linkerd
+ * ServiceProfile's retry budget; its route timeouts when another dialect's routes win).
+ */
+export interface ServiceHttpPolicy {
+  source: SourceRef;
+  /** FQDN of the service. */
+  host: string;
+  retryBudget?: RetryBudget;
+  /** Set only when the profile's routes lost precedence: requests matching `matches` get `timeoutMs` unless the winning rule sets one. */
+  routeTimeouts?: { route: string; matches: HttpMatch[]; timeoutMs: number }[];
+}
+
 export interface MeshModel {
   trustDomain: string;
   services: Service[];
   workloads: Workload[];
   routes: HttpRouteSet[];
   gatewayServers: GatewayServer[];
+  /** Per-service HTTP policies (Linkerd ServiceProfile retry budgets); absent when there are none. */
+  serviceHttpPolicies?: ServiceHttpPolicy[];
 }
 
 export function emptyModel(trustDomain = 'cluster.local'): MeshModel {
   return { trustDomain, services: [], workloads: [], routes: [], gatewayServers: [] };
+}
+
+// ---- traffic policy (Istio DestinationRule, ServiceEntry, mesh config): additive
+
+export type LbSimple = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
+
+/** What a consistent hash is computed from (one of Istio's hash keys). */
+export type HashKey =
+  | { kind: 'header'; name: string }
+  | { kind: 'cookie'; name: string; path?: string; ttlMs?: number }
+  | { kind: 'sourceIp' }
+  | { kind: 'queryParameter'; name: string };
+
+export interface ConsistentHashPolicy {
+  key: HashKey;
+  /** RING_HASH (the default) or MAGLEV. */
+  algorithm: { kind: 'ringHash'; minimumRingSize?: number } | { kind: 'maglev'; tableSize?: number };
+}
+
+export interface LoadBalancerPolicy {
+  /** Absent with consistentHash; absent in both means Istio's default (LEAST_REQUEST). */
+  simple?: LbSimple;
+  consistentHash?: ConsistentHashPolicy;
+}
+
+export interface ConnectionPoolPolicy {
+  tcp?: {
+    maxConnections?: number;
+    connectTimeoutMs?: number;
+    tcpKeepalive?: { probes?: number; timeMs?: number; intervalMs?: number };
+  };
+  http?: {
+    http1MaxPendingRequests?: number;
+    http2MaxRequests?: number;
+    maxRequestsPerConnection?: number;
+    maxRetries?: number;
+    idleTimeoutMs?: number;
+    h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+  };
+}
+
+export interface OutlierDetectionPolicy {
+  consecutive5xxErrors?: number;
+  consecutiveGatewayErrors?: number;
+  intervalMs?: number;
+  baseEjectionTimeMs?: number;
+  maxEjectionPercent?: number;
+  minHealthPercent?: number;
+  splitExternalLocalOriginErrors?: boolean;
+  consecutiveLocalOriginFailures?: number;
+}
+
+/** Client-side TLS toward the destination (DestinationRule trafficPolicy.tls). */
+export interface ClientTlsPolicy {
+  mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  sni?: string;
+  subjectAltNames?: string[];
+  /** SDS secret name holding the client certificate (MUTUAL) and, as "<name>-cacert", the CA to trust. */
+  credentialName?: string;
+  insecureSkipVerify?: boolean;
+}
+
+/** One DestinationRule traffic policy, as written (not yet merged). */
+export interface TrafficPolicy {
+  loadBalancer?: LoadBalancerPolicy;
+  connectionPool?: ConnectionPoolPolicy;
+  outlierDetection?: OutlierDetectionPolicy;
+  tls?: ClientTlsPolicy;
+}
+
+/** The merged policy of one upstream cluster: a service port, or a subset of it (subset ""). */
+export interface ClusterPolicy extends TrafficPolicy {
+  port: number;
+  subset: string;
+}
+
+export interface SubsetDef {
+  name: string;
+  /** Workloads (or ServiceEntry endpoints) whose labels include all of these belong to the subset. */
+  labels: Record<string, string>;
+}
+
+/** The DestinationRule in force for a service, resolved per cluster by toModel. */
+export interface DestinationPolicy {
+  source: SourceRef;
+  subsets: SubsetDef[];
+  /** One per (service port, subset "" or a subset name), merged in Istio's order. */
+  clusters: ClusterPolicy[];
+}
+
+export type ServiceEntryResolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
+
+export interface ExternalEndpoint {
+  /** IP (STATIC) or hostname (DNS). */
+  address: string;
+  /** Service port name -> endpoint port. */
+  ports: Record<string, number>;
+  labels: Record<string, string>;
+  weight?: number;
+}
+
+/** A host from a ServiceEntry: reached through its own endpoints, not through selected workloads. */
+export interface ExternalService {
+  location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+  resolution: ServiceEntryResolution;
+  addresses: string[];
+  endpoints: ExternalEndpoint[];
+}
+
+export type OutboundTrafficMode = 'ALLOW_ANY' | 'REGISTRY_ONLY';
+
+export interface Service {
+  /** Set for ServiceEntry hosts. */
+  external?: ExternalService;
+  /** Set when a DestinationRule applies to this host. */
+  destinationPolicy?: DestinationPolicy;
+}
+
+export interface MeshModel {
+  /** Mesh-wide: where a sidecar sends requests for hosts the mesh does not know (default ALLOW_ANY). */
+  outboundTrafficPolicy?: OutboundTrafficMode;
 }

@@ -3,8 +3,13 @@
 import type { KindDef } from './envelope.js';
 import { kubernetesKinds } from './kubernetes.js';
 import { istioNetworkingKinds } from './istio-networking.js';
+import { linkerdKinds } from './linkerd.js';
+import { smiKinds } from './smi.js';
+import { gatewayApiKinds } from './gateway-api.js';
+import { destinationRuleKind } from './istio-destinationrule.js';
+import { istioTrafficKinds } from './istio-serviceentry.js';
 
-const KINDS: readonly KindDef<unknown>[] = [...kubernetesKinds, ...istioNetworkingKinds];
+const KINDS: readonly KindDef<unknown>[] = [...kubernetesKinds, ...istioNetworkingKinds, destinationRuleKind, ...istioTrafficKinds, ...linkerdKinds, ...smiKinds, ...gatewayApiKinds];
 
 const byKind = new Map<string, KindDef<unknown>[]>();
 for (const def of KINDS) byKind.set(def.kind, [...(byKind.get(def.kind) ?? []), def]);

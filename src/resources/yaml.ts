@@ -151,13 +151,15 @@ function dedupe(result: ParseResult): ParseResult {
 
 const YAML_EXT = new Set(['.yaml', '.yml']);
 
-function listYamlFiles(dir: string): string[] {
+function listYamlFiles(dir: string, recursive: boolean): string[] {
   const files: string[] = [];
   const walk = (d: string): void => {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const p = join(d, entry.name);
-      if (entry.isDirectory()) walk(p);
+      if (entry.isDirectory()) {
+        if (recursive) walk(p);
+      }
       else if (entry.isFile() && YAML_EXT.has(extname(entry.name).toLowerCase())) files.push(p);
     }
   };
@@ -166,11 +168,15 @@ function listYamlFiles(dir: string): string[] {
   return files.sort((a, b) => (relative(dir, a) < relative(dir, b) ? -1 : relative(dir, a) > relative(dir, b) ? 1 : 0));
 }
 
-/** Loads a YAML file, or every *.yaml / *.yml under a folder (recursively, sorted). */
-export function loadPath(path: string): ParseResult {
+/**
+ * Loads a YAML file, or every *.yaml / *.yml in a folder, sorted. Like `kubectl apply -f`,
+ * sub-folders are read only when `recursive` is set, so a folder can keep examples beside
+ * what it runs.
+ */
+export function loadPath(path: string, opts: { recursive?: boolean } = {}): ParseResult {
   let files: string[];
   try {
-    files = statSync(path).isDirectory() ? listYamlFiles(path) : [path];
+    files = statSync(path).isDirectory() ? listYamlFiles(path, opts.recursive ?? false) : [path];
   } catch (e) {
     return { resources: [], findings: [{ code: 'WEFT_READ_ERROR', severity: 'error', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file: path }] };
   }

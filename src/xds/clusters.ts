@@ -1,44 +1,57 @@
-// CDS: outbound clusters (one per service port, plus subsets routes name) and the
-// sidecar's inbound clusters to its own application.
-import type { MeshModel, PortProtocol, Service, ServicePort } from '../model/types.js';
+// CDS: outbound clusters (one per service port, one per DestinationRule subset, plus
+// subsets routes name; ServiceEntry hosts by their resolution) and the sidecar's
+// inbound clusters to its own application. Traffic policy fields: cluster-policy.ts.
+import type { ClusterPolicy, ClientTlsPolicy, MeshModel, PortProtocol, Service, ServicePort } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
-import { inboundClusterName, meshSni, METADATA, outboundClusterName, SECRET } from './names.js';
+import { inboundClusterName, meshSni, METADATA, SECRET } from './names.js';
 import { adsSource, ANY, duration, EXT, meshCertificates, rawBufferSocket, sdsSecret, sortBy, socketAddress, struct, tlsSocket, typed } from './envoy.js';
 import { fqdnOf, isHttp2Protocol, isHttpProtocol, isServiceTarget, selectedWorkloads, type OutboundTarget, type ServiceTarget } from './mesh.js';
+import { circuitBreakers, clusterPolicyOf, commonHttpOptions, isPassthroughLb, lbFields, outlierFields, tcpFields } from './cluster-policy.js';
+import { externalLoadAssignment } from './endpoints.js';
+import { targetClusterName } from './passthrough.js';
+import { withRetryBudget } from './retry-budget.js';
 
-/** Cluster settings weft does not take from policy yet (DestinationRule comes later). */
+/** Settings of clusters no policy shapes (inbound, proxyless); outbound defaults are Istio's, in cluster-policy.ts. */
 export const CLUSTER_DEFAULTS = { connectTimeoutMs: 10_000, lbPolicy: 'ROUND_ROBIN' } as const;
 
 /** ALPN offered to the server sidecar: HTTP rides HTTP/2, opaque TCP its own protocol (docs/architecture.md). */
 export const MESH_ALPN = { http: 'h2', tcp: 'weft-tcp' } as const;
 
-/** Every service port as an upstream target, unsubsetted. */
+/** Every service port as an upstream target, and each of its DestinationRule subsets. */
 export function serviceTargets(model: MeshModel, clusterDomain?: string): ServiceTarget[] {
   return model.services.flatMap((service) =>
-    service.ports.map((servicePort) => ({ fqdn: fqdnOf(service, clusterDomain), port: servicePort.port, subset: '', service, servicePort })),
+    service.ports.flatMap((servicePort) => {
+      const fqdn = fqdnOf(service, clusterDomain);
+      // Every DestinationRule subset gets its cluster, referenced by a route or not (Istio).
+      const subsets = ['', ...(service.destinationPolicy?.subsets.map((s) => s.name) ?? [])];
+      return subsets.map((subset) => ({ fqdn, port: servicePort.port, subset, service, servicePort }));
+    }),
   );
 }
 
 /**
- * The targets to emit clusters (and endpoints) for: every service port, plus the
- * subsets routes reference. Targets on hosts the model does not know are left out:
- * there is nothing to send them to.
+ * The targets to emit clusters (and endpoints) for: every service port and
+ * DestinationRule subset, plus the subsets routes reference (a subset no rule defines
+ * gets a cluster without endpoints: a clear 503). Targets on hosts the model does
+ * not know are left out: there is nothing to send them to.
  */
 export function outboundTargets(model: MeshModel, referenced: ReadonlyMap<string, OutboundTarget>, clusterDomain?: string): ServiceTarget[] {
   const all = new Map<string, ServiceTarget>();
-  for (const t of serviceTargets(model, clusterDomain)) all.set(outboundClusterName(t.port, t.fqdn, t.subset), t);
+  for (const t of serviceTargets(model, clusterDomain)) all.set(targetClusterName(t), t);
   for (const [name, t] of referenced) if (isServiceTarget(t) && !all.has(name)) all.set(name, t);
   return sortBy([...all.entries()], ([name]) => name).map(([, t]) => t);
 }
 
-function httpProtocolOptions(protocol: PortProtocol, upstream: 'mesh' | 'app'): EnvoyObject | undefined {
+function httpProtocolOptions(protocol: PortProtocol, upstream: 'mesh' | 'app', policy?: ClusterPolicy): EnvoyObject | undefined {
   if (!isHttpProtocol(protocol)) return undefined;
   let config: EnvoyObject;
-  if (isHttp2Protocol(protocol)) config = { explicitHttpConfig: { http2ProtocolOptions: {} } };
+  // h2UpgradePolicy UPGRADE: HTTP/1.1 requests go upstream as HTTP/2.
+  if (isHttp2Protocol(protocol) || policy?.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE') config = { explicitHttpConfig: { http2ProtocolOptions: {} } };
   // Toward a sidecar the mesh hop is HTTP/2 over mTLS; in plaintext, speak what the client spoke.
   else if (upstream === 'mesh') config = { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } };
   else config = { explicitHttpConfig: { httpProtocolOptions: {} } };
-  return { [EXT.httpProtocolOptions]: typed(ANY.httpProtocolOptions, config) };
+  const common = commonHttpOptions(policy);
+  return { [EXT.httpProtocolOptions]: typed(ANY.httpProtocolOptions, { ...(common ? { commonHttpProtocolOptions: common } : {}), ...config }) };
 }
 
 /** The SPIFFE ids a client accepts from a service's servers: every identity behind it. */
@@ -61,26 +74,85 @@ function meshTlsContext(target: OutboundTarget, servicePort: ServicePort, identi
   };
 }
 
-/** An EDS cluster to a service port (or subset): mTLS to meshed endpoints, plaintext to the rest. */
-export function outboundCluster(model: MeshModel, target: ServiceTarget): EnvoyObject {
-  const name = outboundClusterName(target.port, target.fqdn, target.subset);
-  const options = httpProtocolOptions(target.servicePort.protocol, 'mesh');
-  return {
-    name,
-    type: 'EDS',
-    edsClusterConfig: { edsConfig: adsSource() },
-    connectTimeout: duration(CLUSTER_DEFAULTS.connectTimeoutMs),
-    lbPolicy: CLUSTER_DEFAULTS.lbPolicy,
-    transportSocketMatches: [
-      {
-        name: 'tlsMode-istio',
-        match: struct({ [METADATA.tlsModeKey]: METADATA.tlsModeMesh }),
-        transportSocket: tlsSocket(ANY.upstreamTls, meshTlsContext(target, target.servicePort, serviceIdentities(model, target.service))),
+/**
+ * User TLS toward the destination (DestinationRule SIMPLE/MUTUAL): SNI (default: the
+ * host) and SAN checks. credentialName names SDS secrets: the client certificate
+ * (MUTUAL) under the name and the CA to trust under "<name>-cacert" (Istio's convention,
+ * as gateways use it). Without it there is no CA to check against (system roots are not
+ * used yet): the server is not verified, and toModel reports that.
+ */
+export function userTlsContext(tls: ClientTlsPolicy, host: string): EnvoyObject {
+  const sni = tls.sni ?? (host.includes('*') ? undefined : host);
+  const certs = tls.mode === 'MUTUAL' && tls.credentialName ? { tlsCertificateSdsSecretConfigs: [sdsSecret(tls.credentialName)] } : {};
+  let validation: EnvoyObject = {};
+  if (tls.credentialName && !tls.insecureSkipVerify) {
+    const sans = (tls.subjectAltNames ?? []).map((san) => ({ sanType: 'DNS', matcher: { exact: san } }));
+    validation = {
+      combinedValidationContext: {
+        defaultValidationContext: sans.length ? { matchTypedSubjectAltNames: sans } : {},
+        validationContextSdsSecretConfig: sdsSecret(`${tls.credentialName}-cacert`),
       },
+    };
+  }
+  return { commonTlsContext: { ...certs, ...validation }, ...(sni ? { sni } : {}) };
+}
+
+/**
+ * How the cluster secures its connections. Meshed services: auto mTLS (mesh TLS to
+ * endpoints tagged tlsMode=istio, plaintext to the rest) unless the DestinationRule
+ * says DISABLE (plaintext) or SIMPLE/MUTUAL (the user's TLS to every endpoint).
+ * MESH_EXTERNAL hosts never get mesh mTLS: plaintext unless the rule asks for TLS.
+ */
+function transportFields(model: MeshModel, target: ServiceTarget, policy: ClusterPolicy | undefined): EnvoyObject {
+  const mode = policy?.tls?.mode;
+  if (mode === 'DISABLE') return {};
+  if ((mode === 'SIMPLE' || mode === 'MUTUAL') && policy?.tls) return { transportSocket: tlsSocket(ANY.upstreamTls, userTlsContext(policy.tls, target.fqdn)) };
+  const meshSocket = () => tlsSocket(ANY.upstreamTls, meshTlsContext(target, target.servicePort, serviceIdentities(model, target.service)));
+  const external = target.service.external;
+  if (external?.location === 'MESH_EXTERNAL') return mode === 'ISTIO_MUTUAL' ? { transportSocket: meshSocket() } : {};
+  return {
+    transportSocketMatches: [
+      { name: 'tlsMode-istio', match: struct({ [METADATA.tlsModeKey]: METADATA.tlsModeMesh }), transportSocket: meshSocket() },
       { name: 'tlsMode-disabled', match: struct({}), transportSocket: rawBufferSocket() },
     ],
-    ...(options ? { typedExtensionProtocolOptions: options } : {}),
   };
+}
+
+/**
+ * How the cluster finds endpoints: EDS for services; ServiceEntry hosts inline by
+ * resolution (STATIC, STRICT_DNS for DNS, LOGICAL_DNS for DNS_ROUND_ROBIN); the
+ * original destination for resolution NONE and PASSTHROUGH load balancing. weft's
+ * sidecar is an HTTP proxy, so the original destination is the request's authority.
+ */
+function discoveryFields(target: ServiceTarget, policy: ClusterPolicy | undefined): EnvoyObject {
+  const resolution = target.service.external?.resolution;
+  if (resolution === 'NONE' || isPassthroughLb(policy)) {
+    return { type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', originalDstLbConfig: { useHttpHeader: true } };
+  }
+  const lb = lbFields(policy);
+  if (resolution === 'STATIC' || resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') {
+    const type = resolution === 'STATIC' ? 'STATIC' : resolution === 'DNS' ? 'STRICT_DNS' : 'LOGICAL_DNS';
+    return { type, ...lb, loadAssignment: externalLoadAssignment(target) };
+  }
+  return { type: 'EDS', edsClusterConfig: { edsConfig: adsSource() }, ...lb };
+}
+
+/** An outbound cluster to a service port (or subset), shaped by its DestinationRule policy. */
+export function outboundCluster(model: MeshModel, target: ServiceTarget): EnvoyObject {
+  const name = targetClusterName(target);
+  const policy = clusterPolicyOf(target.service, target.port, target.subset);
+  const options = httpProtocolOptions(target.servicePort.protocol, 'mesh', policy);
+  const { connectTimeout, ...tcpRest } = tcpFields(policy);
+  return withRetryBudget(model, target.fqdn, {
+    name,
+    ...discoveryFields(target, policy),
+    connectTimeout,
+    ...tcpRest,
+    circuitBreakers: circuitBreakers(policy),
+    ...outlierFields(policy),
+    ...transportFields(model, target, policy),
+    ...(options ? { typedExtensionProtocolOptions: options } : {}),
+  });
 }
 
 /** A STATIC cluster from the sidecar to its own application on one container port. */

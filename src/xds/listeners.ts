@@ -4,8 +4,9 @@
 import type { MeshModel, PortProtocol, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { inboundClusterName, LISTENER, PORTS, ROUTE, SECRET } from './names.js';
-import { adsSource, ANY, duration, EXT, filter, meshCertificates, routerFilter, sdsSecret, socketAddress, tlsSocket, typed, wrapped } from './envoy.js';
+import { adsSource, ANY, duration, EXT, filter, meshCertificates, sdsSecret, socketAddress, tlsSocket, typed, wrapped } from './envoy.js';
 import { isHttpProtocol, resolveTargetPort, serviceSelects } from './mesh.js';
+import { httpFilters } from './l7-filters.js';
 
 /** ALPN the server sidecar accepts: HTTP/2, HTTP/1.1 (Upgrade requests) and opaque TCP (docs/architecture.md). */
 export const INBOUND_ALPN = ['h2', 'http/1.1', 'weft-tcp'];
@@ -17,7 +18,7 @@ export type RouteSpec = { rds: string } | { inline: EnvoyObject };
 export function hcmFilter(statPrefix: string, routes: RouteSpec, extra: EnvoyObject = {}): EnvoyObject {
   const routeField =
     'rds' in routes ? { rds: { routeConfigName: routes.rds, configSource: adsSource() } } : { routeConfig: routes.inline };
-  return filter(EXT.hcm, ANY.hcm, { statPrefix, codecType: 'AUTO', ...routeField, httpFilters: [routerFilter()], ...extra });
+  return filter(EXT.hcm, ANY.hcm, { statPrefix, codecType: 'AUTO', ...routeField, httpFilters: httpFilters(), ...extra });
 }
 
 export function tcpProxyFilter(statPrefix: string, cluster: string): EnvoyObject {

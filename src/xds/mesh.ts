@@ -96,6 +96,8 @@ export function canonicalModel(model: MeshModel): MeshModel {
     workloads: sortBy(model.workloads, (w) => `${w.namespace}/${w.name}`),
     routes: sortBy(model.routes, routeSetKey),
     gatewayServers: sortBy(model.gatewayServers, serverKey),
+    ...(model.outboundTrafficPolicy ? { outboundTrafficPolicy: model.outboundTrafficPolicy } : {}),
+    ...(model.serviceHttpPolicies?.length ? { serviceHttpPolicies: sortBy(model.serviceHttpPolicies, (p) => p.host) } : {}),
   };
 }
 

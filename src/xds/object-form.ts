@@ -9,11 +9,19 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A google.protobuf.*Value wrapper (or a bare value) -> the value, or `fallback` when absent. */
+/**
+ * A google.protobuf.*Value wrapper (or a bare value) -> the value, or `fallback` when the
+ * field is absent. A present wrapper without `value` holds the zero value: proto3 does not
+ * put zeros on the wire, so `{value: 0}` arrives as `{}` and must read as 0, not as the default.
+ */
 export function unwrap<T extends boolean | number | string>(v: unknown, fallback: T): T {
   if (v === undefined || v === null) return fallback;
-  if (isObj(v)) return (v.value === undefined ? fallback : (v.value as T));
+  if (isObj(v)) return (v.value === undefined ? zeroOf(fallback) : (v.value as T));
   return v as T;
+}
+
+function zeroOf<T extends boolean | number | string>(like: T): T {
+  return (typeof like === 'number' ? 0 : typeof like === 'boolean' ? false : '') as T;
 }
 
 /** google.protobuf.Value -> plain JSON value. */

@@ -5,6 +5,9 @@ import type { EnvoyObject } from '../proxy/types.js';
 import { outboundClusterName, ROUTE } from './names.js';
 import { duration, nonEmpty, wrapped } from './envoy.js';
 import { fqdnOf, hostMatches, hostSpecificity, isHttpProtocol, resolveDestination, type OutboundTarget } from './mesh.js';
+import { routeHashPolicy } from './cluster-policy.js';
+import { catchAllVirtualHost } from './passthrough.js';
+import { mirrorPolicy, perFilterConfig } from './l7-filters.js';
 
 /** What rule translation needs to know about where the routes will run. */
 export interface RuleContext {
@@ -54,7 +57,8 @@ function pathMatch(m: StringMatch | undefined): EnvoyObject {
     case 'exact':
       return { path: m.value, ...caseInsensitive };
     case 'prefix':
-      return { prefix: m.value, ...caseInsensitive };
+      // Gateway API PathPrefix matches whole segments ("/" itself is every path).
+      return m.separated && m.value !== '/' ? { pathSeparatedPrefix: m.value.replace(/\/+$/, ''), ...caseInsensitive } : { prefix: m.value, ...caseInsensitive };
     case 'regex':
       return { safeRegex: { regex: m.value } };
   }
@@ -114,14 +118,23 @@ function forwardAction(action: Extract<RouteAction, { kind: 'forward' }>, rule: 
       : { weightedClusters: { clusters: clusters.map((c) => ({ name: c.name, weight: wrapped(c.weight) })) } };
   const rw = action.rewrite;
   const retry = retryPolicy(rule.retries);
+  const mirrors = (rule.mirrors ?? []).map((m) => {
+    const t = resolveDestination(ctx.model, m, ctx.port, ctx.clusterDomain);
+    const name = outboundClusterName(t.port, t.fqdn, t.subset);
+    ctx.targets?.set(name, t);
+    return mirrorPolicy(name, m.percent);
+  });
+  const hashPolicy = routeHashPolicy(action.destinations.map((d) => resolveDestination(ctx.model, d, ctx.port, ctx.clusterDomain)));
   return {
     ...target,
+    ...(hashPolicy ? { hashPolicy } : {}),
     ...(rw?.uriPrefix !== undefined ? { prefixRewrite: rw.uriPrefix } : {}),
     ...(rw?.uriRegex ? { regexRewrite: { pattern: { regex: rw.uriRegex.match }, substitution: rw.uriRegex.rewrite } } : {}),
     ...(rw?.authority !== undefined ? { hostRewriteLiteral: rw.authority } : {}),
     // No timeout unless the rule sets one (Istio's default).
     timeout: duration(rule.timeoutMs ?? 0),
     ...(retry ? { retryPolicy: retry } : {}),
+    ...nonEmpty('requestMirrorPolicies', mirrors),
   };
 }
 
@@ -167,17 +180,18 @@ export function translateRules(rules: readonly HttpRule[], ctx: RuleContext): En
     const matches = rule.matches.length ? rule.matches.filter((m) => applicable(m, ctx)) : [undefined];
     const action = actionFields(rule, ctx);
     const ops = { ...headerOps(rule.requestHeaders, 'request'), ...headerOps(rule.responseHeaders, 'response') };
+    const filters = perFilterConfig(rule);
     for (const m of matches) {
-      routes.push({ ...(rule.name ? { name: rule.name } : {}), match: routeMatch(m), ...action, ...ops });
+      routes.push({ ...(rule.name ? { name: rule.name } : {}), match: routeMatch(m), ...action, ...ops, ...filters });
     }
   }
   return routes;
 }
 
 /** The route to a service port when no route set covers it. */
-export function defaultRoute(cluster: string, http: boolean): EnvoyObject {
+export function defaultRoute(cluster: string, http: boolean, hashPolicy?: EnvoyObject[]): EnvoyObject {
   const retry = http ? retryPolicy(undefined) : undefined;
-  return { name: 'default', match: { prefix: '/' }, route: { cluster, timeout: duration(0), ...(retry ? { retryPolicy: retry } : {}) } };
+  return { name: 'default', match: { prefix: '/' }, route: { cluster, ...(hashPolicy ? { hashPolicy } : {}), timeout: duration(0), ...(retry ? { retryPolicy: retry } : {}) } };
 }
 
 /**
@@ -218,7 +232,7 @@ function serviceVirtualHost(service: Service, sp: ServicePort, meshRoutes: reado
   return {
     name: `${fqdn}:${sp.port}`,
     domains: serviceDomains(service, sp.port, fqdn, ctx.proxy.namespace),
-    routes: routes.length ? routes : [defaultRoute(outboundClusterName(sp.port, fqdn), http)],
+    routes: routes.length ? routes : [defaultRoute(outboundClusterName(sp.port, fqdn), http, routeHashPolicy([{ service, port: sp.port, subset: '' }]))],
   };
 }
 
@@ -233,5 +247,6 @@ export function httpProxyRouteConfig(
   const ctx = { model, proxy, clusterDomain, targets };
   const virtualHosts = model.services.flatMap((s) => s.ports.map((p) => serviceVirtualHost(s, p, meshRoutes, ctx)));
   virtualHosts.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+  virtualHosts.push(catchAllVirtualHost(model.outboundTrafficPolicy, targets));
   return { name: ROUTE.outboundHttpProxy, ...nonEmpty('virtualHosts', virtualHosts) };
 }

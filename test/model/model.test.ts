@@ -49,7 +49,11 @@ test('bookinfo Gateway + VirtualService -> gateway servers and a gateway route s
 
 test('header match: end-user exact jason -> reviews v2, everyone else v1 (mesh)', () => {
   const { model, findings } = buildModel(load('services.yaml', 'reviews-routing.yaml'), []);
-  assert.deepEqual(findings, []);
+  // No DestinationRule defines the subsets: reported (the routes still stand, answering 503).
+  assert.deepEqual(
+    findings.filter((f) => f.resource?.name === 'reviews').map((f) => `${f.code} ${f.path}`),
+    ['WEFT_UNKNOWN_SUBSET spec.http[0].route[0].destination.subset', 'WEFT_UNKNOWN_SUBSET spec.http[1].route[0].destination.subset'],
+  );
   const reviews = model.routes.find((r) => r.source.name === 'reviews')!;
   assert.deepEqual(reviews.hosts, [FQDN('reviews')]);
   assert.deepEqual(reviews.attachTo, ['mesh']);
@@ -91,6 +95,8 @@ test('unsupported fields warn at parse time while the rest reaches the model', (
   assert.equal(rule.timeoutMs, 10_000);
   assert.deepEqual(rule.requestHeaders, { set: { 'x-from': 'weft' } });
   assert.deepEqual(rule.action, { kind: 'forward', destinations: [{ host: FQDN('details'), port: 9080, weight: 100 }] });
+  assert.deepEqual(rule.fault, { delay: { percent: 10, fixedDelayMs: 5000 } });
+  assert.deepEqual(rule.cors, { allowOrigins: [{ kind: 'exact', value: 'https://example.com' }], allowMethods: [], allowHeaders: [], exposeHeaders: [] });
 });
 
 test('unknown destination host and missing gateway are warnings; the route is kept', () => {
@@ -223,4 +229,55 @@ spec:
   const { findings } = buildModel(resources, []);
   assert.deepEqual(findings.map((f) => [f.code, f.resource?.name]), [['WEFT_ROUTE_CONFLICT', 'b']]);
   assert.match(findings[0]!.message, /already routed by VirtualService default\/a/);
+});
+
+test('VirtualService fault, mirror/mirrors, corsPolicy and default retries reach the model', () => {
+  const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: l7}
+spec:
+  hosts: [details]
+  http:
+  - fault:
+      delay: {fixedDelay: 2s, percent: 5}
+      abort: {grpcStatus: UNAVAILABLE, percentage: {value: 0.1}}
+    mirror: {host: reviews, subset: v2}
+    mirrorPercent: 40
+    mirrors:
+    - destination: {host: ratings, port: {number: 9080}}
+    corsPolicy:
+      allowOrigin: ['*']
+      allowOrigins: [{prefix: 'https://'}]
+      allowMethods: [GET]
+      maxAge: 90s
+      unmatchedPreflights: IGNORE
+    retries: {attempts: 4}
+    route: [{destination: {host: details}}]
+  - fault:
+      abort: {httpStatus: 500}
+    route: [{destination: {host: details}}]
+`;
+  const { resources, findings: parsed } = parseYaml(vs, 'l7.yaml');
+  assert.deepEqual(parsed, []);
+  const { model, findings } = buildModel([...load('services.yaml'), ...resources], []);
+  const mine = findings.filter((f) => f.resource?.name === 'l7').map((f) => [f.code, f.path]);
+  // An abort without a percentage aborts nothing (Istio): said so.
+  assert.deepEqual(mine, [['WEFT_NO_PERCENTAGE', 'spec.http[1].fault.abort.percentage']]);
+  const [rule, second] = model.routes.find((r) => r.source.name === 'l7')!.rules;
+  assert.deepEqual(rule!.fault, { delay: { percent: 5, fixedDelayMs: 2000 }, abort: { percent: 0.1, grpcStatus: 14 } });
+  assert.deepEqual(rule!.mirrors, [
+    { host: FQDN('reviews'), subset: 'v2', percent: 40 },
+    { host: FQDN('ratings'), port: 9080, percent: 100 },
+  ]);
+  assert.deepEqual(rule!.cors, {
+    allowOrigins: [{ kind: 'prefix', value: 'https://' }, { kind: 'prefix', value: '' }],
+    allowMethods: ['GET'],
+    allowHeaders: [],
+    exposeHeaders: [],
+    maxAgeMs: 90_000,
+    forwardNotMatchingPreflights: false,
+  });
+  // No retryOn: Istio's default conditions and its retriable status code 503.
+  assert.deepEqual(rule!.retries, { attempts: 4, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes', '503'] });
+  assert.deepEqual(second!.fault, { abort: { percent: 0, httpStatus: 500 } });
 });

@@ -134,7 +134,8 @@ test('unsupported Istio fields warn while the rest applies', () => {
   assert.deepEqual(errors(findings), []);
   assert.deepEqual(
     findings.map((f) => `${f.line} ${f.path}`),
-    ['10 spec.http[0].fault', '15 spec.http[0].corsPolicy'],
+    // fault and corsPolicy are acted on now; retries.backoff is not yet.
+    ['21 spec.http[0].retries.backoff'],
   );
   const vs = resources[0] as Resource<VirtualServiceSpec>;
   assert.equal(vs.spec.http![0]!.timeout, '10s');
@@ -150,8 +151,15 @@ test('enum values get a suggestion; numbers for strings are told to quote', () =
   );
 });
 
+test('loadPath: a folder without its sub-folders unless recursive (as kubectl apply -f)', () => {
+  const flat = loadPath(fixture('tree'));
+  assert.deepEqual(flat.findings, []);
+  assert.ok(flat.resources.length > 0);
+  assert.ok(flat.resources.every((r) => !r.origin!.file.includes('/sub/')));
+});
+
 test('loadPath: a folder recursively, *.yaml and *.yml only, sorted', () => {
-  const { resources, findings } = loadPath(fixture('tree'));
+  const { resources, findings } = loadPath(fixture('tree'), { recursive: true });
   assert.deepEqual(findings, []);
   assert.deepEqual(
     resources.map((r) => `${r.kind}/${r.metadata.name}`),

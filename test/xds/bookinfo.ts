@@ -72,6 +72,13 @@ export function bookinfo(): MeshModel {
     service('ratings', 'default', 9080, 'http-api', { app: 'ratings' }, [{ name: 'tcp-metrics', port: 9100, targetPort: 9100, protocol: 'tcp' }]),
     service('istio-ingressgateway', 'istio-system', 80, 8080, { istio: 'ingressgateway' }, [{ name: 'https', port: 443, targetPort: 8443, protocol: 'https' }]),
   ];
+  // A DestinationRule for reviews: subsets by version (subset CLAs hold only their pods).
+  const reviewsPorts = [9080];
+  services[2]!.destinationPolicy = {
+    source: src('DestinationRule', 'reviews'),
+    subsets: ['v1', 'v2', 'v3'].map((v) => ({ name: v, labels: { version: v } })),
+    clusters: reviewsPorts.flatMap((port) => ['', 'v1', 'v2', 'v3'].map((subset) => ({ port, subset }))),
+  };
   const gatewayServers: GatewayServer[] = [
     { source: src('Gateway', 'bookinfo-gateway'), gateway: 'default/bookinfo-gateway', selector: { istio: 'ingressgateway' }, port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] },
     {
