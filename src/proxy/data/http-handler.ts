@@ -1,15 +1,21 @@
-// One request through the HTTP path, for HTTP/1.1 and HTTP/2 alike: route it, send it
-// upstream (timeout, retries), stream the answer back with trailers.
-import { Readable } from 'node:stream';
+// One request through the HTTP path, for HTTP/1.1 and HTTP/2 alike. The per-request
+// stages run in Envoy's filter order: route selection, fault (delay/abort), CORS, then
+// the router: mirror copies fired, retry/timeout over the upstream, the answer streamed
+// back with trailers. Each stage lives in its own module; this file only sequences them.
+import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { ClusterManager, HeaderMap, UpstreamRequest, UpstreamResponse } from './upstream/types.js';
-import { UpstreamError, type UpstreamFailure } from './upstream/types.js';
-import type { CompiledRoute, CompiledRouteConfig, RetryPolicy, RouteDecision } from './router.js';
+import type { ClusterManager, HeaderMap, UpstreamFailure, UpstreamRequest, UpstreamResponse } from './upstream/types.js';
+import type { CompiledRoute, CompiledRouteConfig, RouteDecision } from './router.js';
 import { routeRequest, weightedEntry } from './router.js';
 import type { HcmConfig } from './hcm-config.js';
-import { HTTP_DEFAULTS } from './hcm-config.js';
 import type { Counters } from './stats.js';
 import { addForwardingHeaders, applyMutations, downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { abortReply, decideFault, delayThen } from './fault.js';
+import { decideCors } from './cors.js';
+import { BodyCopy, MIRROR_DEFAULTS, sampleMirrors, sendMirrors, type MirrorStats } from './mirror.js';
+import { flagOf, sendWithRetries, type RetryContext } from './retry.js';
+import type { RetryBudget } from './retry-budget.js';
+import { addSetCookie, computeHashKey } from './hash-key.js';
 
 /** What the HTTP path needs from the rest of the data plane. */
 export interface HttpEnv {
@@ -20,6 +26,10 @@ export interface HttpEnv {
   draining(): boolean;
   requestStarted(): void;
   requestDone(): void;
+  /** Uniform in [0, 1): fault and mirror sampling, retry jitter (seedable for tests). */
+  random: () => number;
+  /** The retry budget of a cluster (weft.retry_budget), if it has one. */
+  retryBudget(cluster: string): RetryBudget | undefined;
 }
 
 /** Per downstream connection. */
@@ -116,49 +126,43 @@ function hasBody(req: DownReq, h2: boolean): boolean {
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
-/** Reads up to the retry buffer limit: the whole body (replayable) or a stream that continues where it stopped. */
-async function bufferForRetry(req: DownReq): Promise<{ buf: Buffer } | { stream: Readable }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const it = req[Symbol.asyncIterator]();
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { buf: Buffer.concat(chunks, size) };
-    const c = n.value as Buffer;
-    chunks.push(c);
-    size += c.length;
-    if (size > HTTP_DEFAULTS.retryBufferLimitBytes) {
-      const rest = (async function* (): AsyncGenerator<Buffer> {
-        yield* chunks;
-        for (;;) {
-          const m = await it.next();
-          if (m.done) return;
-          yield m.value as Buffer;
-        }
-      })();
-      return { stream: Readable.from(rest, { objectMode: false }) };
-    }
-  }
+/** Stat names of the L7 stages for one connection manager, built once. */
+interface L7StatNames {
+  faultDelays: string;
+  faultAborts: string;
+  mirror: MirrorStats;
 }
 
-function retriable(policy: RetryPolicy, status: number | undefined, flag: UpstreamFailure | undefined): boolean {
-  const on = policy.retryOn;
-  if (status !== undefined) {
-    if (status >= 500 && on.has('5xx')) return true;
-    if ((status === 502 || status === 503 || status === 504) && on.has('gateway-error')) return true;
-    return on.has('retriable-status-codes') && policy.retriableStatusCodes.has(status);
+const l7NamesCache = new WeakMap<HcmConfig, L7StatNames>();
+
+function l7Names(hcm: HcmConfig): L7StatNames {
+  let n = l7NamesCache.get(hcm);
+  if (!n) {
+    const p = `http.${hcm.statPrefix}.`;
+    n = {
+      faultDelays: `${p}fault.delays_injected`,
+      faultAborts: `${p}fault.aborts_injected`,
+      mirror: { error: `${p}rq_mirror_error`, total: `${p}rq_mirror_total` },
+    };
+    l7NamesCache.set(hcm, n);
   }
-  if (flag === 'UF' || flag === 'UH') return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
-  if (flag === 'UR') return on.has('reset') || on.has('5xx') || on.has('gateway-error');
-  if (flag === 'UT') return on.has('5xx') || on.has('gateway-error');
-  return false;
+  return n;
 }
 
-function flagOf(err: unknown): UpstreamFailure {
-  if (err instanceof UpstreamError) return err.flag;
-  const code = (err as { code?: string } | undefined)?.code;
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND') return 'UF';
-  return 'UR';
+/** One request in flight: what the stages share. */
+interface Flight {
+  env: HttpEnv;
+  conn: ConnInfo;
+  req: DownReq;
+  res: DownRes;
+  h2: boolean;
+  method: string;
+  ac: AbortController;
+  done: boolean;
+  /** Response flags the stages add (x-weft-flags), e.g. DI for an injected delay. */
+  flags: string | undefined;
+  /** Headers a stage adds to whatever response goes downstream (CORS). */
+  extraHeaders: Record<string, string> | undefined;
 }
 
 /** Handle one downstream request (HTTP/1.1 or HTTP/2 compat objects). */
@@ -169,39 +173,90 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
   counters.inc(conn.peerIdentity !== undefined ? names.rqMtls : names.rqPlaintext);
   env.requestStarted();
   const method = req.method ?? 'GET';
+  const fl: Flight = { env, conn, req, res, h2, method, ac: new AbortController(), done: false, flags: undefined, extraHeaders: undefined };
   const origWriteHead = res.writeHead;
-  // Count the response class once, whoever answers.
+  // Count the response class once, whoever answers; add what the stages ask for.
   res.writeHead = function (this: DownRes, status: number, headers?: OutgoingHttpHeaders): unknown {
     const cls = (status / 100) | 0;
     if (cls >= 1 && cls <= 5) counters.inc(names.rqClass[cls]!);
+    if (fl.extraHeaders || fl.flags) {
+      headers ??= {};
+      if (fl.extraHeaders) Object.assign(headers, fl.extraHeaders);
+      if (fl.flags) {
+        const prev = headers['x-weft-flags'];
+        headers['x-weft-flags'] = prev === undefined ? fl.flags : `${fl.flags},${String(prev)}`;
+      }
+    }
     if (env.draining() && !h2 && headers) headers.connection = 'close';
     return origWriteHead.call(this, status, headers);
   };
-  const ac = new AbortController();
-  let done = false;
   res.once('close', () => {
-    done = true;
+    fl.done = true;
     env.requestDone();
     if (conn.current === active) conn.current = undefined;
-    if (!ac.signal.aborted) ac.abort();
+    // Cancel the upstream only when the downstream went away before its response was complete;
+    // after a complete response there is nothing to cancel (and an HTTP/2 upstream must not be reset).
+    if (!fl.ac.signal.aborted && !res.writableEnded) fl.ac.abort();
   });
   res.on('error', () => {});
   req.on('error', () => {});
   const active: ActiveRequest = {
     timeout: () => {
       counters.inc(names.rqIdleTimeout);
-      ac.abort();
+      fl.ac.abort();
       if (!res.headersSent) localReply(res, 408, 'request timeout\n', { connection: 'close' });
       else res.destroy();
     },
   };
   if (!h2) conn.current = active;
+  if (conn.hcm.requestTimeoutMs > 0) {
+    const rt = setTimeout(active.timeout, conn.hcm.requestTimeoutMs);
+    res.once('close', () => clearTimeout(rt));
+  }
 
   const decision = decide(env, conn.hcm, authority, path, method, req.headers);
   if (!decision || decision.kind === 'none') {
     counters.inc(names.noRoute);
     flagReply(res, 'NR', undefined);
     return;
+  }
+  // Fault stage: an injected delay holds the request (not its body) before anything else runs.
+  const fault = decision.route.fault;
+  if (fault) {
+    const f = decideFault(fault, env.random);
+    if (f.delayMs > 0) {
+      counters.inc(l7Names(conn.hcm).faultDelays);
+      fl.flags = 'DI';
+      delayThen(f.delayMs, fl.ac.signal, () => (f.abort ? injectAbort(fl, f.abort) : afterFault(fl, decision)));
+      return;
+    }
+    if (f.abort) return injectAbort(fl, f.abort);
+  }
+  afterFault(fl, decision);
+}
+
+function injectAbort(fl: Flight, abort: Parameters<typeof abortReply>[0]): void {
+  fl.env.counters.inc(l7Names(fl.conn.hcm).faultAborts);
+  const a = abortReply(abort);
+  fl.req.resume();
+  if (fl.res.headersSent) return void fl.res.destroy();
+  fl.res.writeHead(a.status, { ...a.headers, 'x-weft-flags': 'FI' });
+  fl.res.end(a.body);
+}
+
+/** CORS, then the router. */
+function afterFault(fl: Flight, decision: Exclude<RouteDecision, { kind: 'none' }>): void {
+  const { res } = fl;
+  const cors = decision.route.cors;
+  if (cors) {
+    const c = decideCors(cors, fl.method, fl.req.headers);
+    if (c.kind === 'preflight') {
+      fl.req.resume();
+      res.writeHead(200, { ...c.headers, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (c.kind === 'actual') fl.extraHeaders = c.headers;
   }
   if (decision.kind === 'direct') {
     const h: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(decision.body) };
@@ -217,6 +272,14 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
     res.end();
     return;
   }
+  route(fl, decision);
+}
+
+/** The router stage: headers, mirrors, timeout, retries, upstream. */
+function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>): void {
+  const { env, conn, req, res, ac } = fl;
+  const counters = env.counters;
+  const names = conn.hcm.names;
   const cm = env.clusterManager();
   if (!cm.has(decision.cluster)) {
     counters.inc(names.noCluster);
@@ -243,79 +306,71 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
       else res.destroy();
     }, timeoutMs);
   }
-  if (conn.hcm.requestTimeoutMs > 0) {
-    const rt = setTimeout(active.timeout, conn.hcm.requestTimeoutMs);
-    res.once('close', () => clearTimeout(rt));
-  }
   const clear = (): void => {
     if (timer) clearTimeout(timer);
   };
   res.once('close', clear);
 
-  const body = hasBody(req, h2);
   const base: UpstreamRequest = {
-    method,
+    method: fl.method,
     path: decision.path,
     authority: decision.authority,
     scheme: conn.tls ? 'https' : 'http',
     headers,
     body: null,
   };
-  void forward(env, cm, decision.cluster, decision.route, base, body ? req : null, retry, ac.signal, names.rqRetry).then(
+  let body: Readable | null = hasBody(req, fl.h2) ? req : null;
+  const mirrors = action.type === 'route' && action.mirrors.length > 0 ? sampleMirrors(action.mirrors, env.random) : undefined;
+  if (mirrors) body = mirror(fl, cm, mirrors, base, body, timeoutMs);
+
+  const ctx: RetryContext = {
+    cm,
+    cluster: decision.cluster,
+    counters,
+    hcmRetryStat: names.rqRetry,
+    budget: env.retryBudget(decision.cluster),
+    signal: ac.signal,
+    random: env.random,
+  };
+  // Consistent hashing: the route's hashPolicy over this request (and a generated sticky cookie to set).
+  const hashed = action.type === 'route' && action.hashPolicy ? computeHashKey(action.hashPolicy, { headers: req.headers, path: decision.path, sourceIp: (req as { socket?: { remoteAddress?: string } }).socket?.remoteAddress }) : undefined;
+  if (hashed?.hashKey !== undefined) ctx.hashKey = hashed.hashKey;
+  void sendWithRetries(ctx, base, body, retry).then(
     (up) => {
-      if (done || timedOut) {
+      if (fl.done || timedOut) {
         up.body.destroy();
         return;
       }
+      if (hashed?.setCookie) addSetCookie(up.headers, hashed.setCookie);
       writeResponse(res, up, decision.route, clear);
     },
     (err: unknown) => {
       clear();
-      if (done || timedOut) return;
+      if (fl.done || timedOut) return;
       flagReply(res, flagOf(err), decision.cluster);
     },
   );
 }
 
-async function forward(
-  env: HttpEnv,
-  cm: ClusterManager,
-  cluster: string,
-  _route: CompiledRoute,
-  base: UpstreamRequest,
-  body: DownReq | null,
-  retry: RetryPolicy | undefined,
-  signal: AbortSignal,
-  retryStat: string,
-): Promise<UpstreamResponse> {
-  if (!retry || retry.numRetries <= 0) {
-    base.body = body;
-    return cm.request(cluster, base, { signal });
+/**
+ * Fire the mirror copies (never awaited). Without a body they go now; with one, the
+ * primary reads the body through a copy and the mirrors go when it has ended (within
+ * the buffer limit, else not at all). Returns the body the primary should read.
+ */
+function mirror(fl: Flight, cm: ClusterManager, clusters: string[], base: UpstreamRequest, body: Readable | null, timeoutMs: number): Readable | null {
+  const { env } = fl;
+  const stats = l7Names(fl.conn.hcm).mirror;
+  const copy: UpstreamRequest = { ...base, headers: { ...base.headers } };
+  if (!body) {
+    sendMirrors(cm, clusters, copy, null, timeoutMs, env.counters, stats);
+    return null;
   }
-  let replay: Buffer | undefined;
-  if (body) {
-    const b = await bufferForRetry(body);
-    if ('stream' in b) {
-      base.body = b.stream;
-      return cm.request(cluster, base, { signal });
-    }
-    replay = b.buf;
-  }
-  for (let attempt = 0; ; attempt++) {
-    const last = attempt >= retry.numRetries;
-    const perTry = retry.perTryTimeoutMs > 0 ? AbortSignal.any([signal, AbortSignal.timeout(retry.perTryTimeoutMs)]) : signal;
-    const req: UpstreamRequest = { ...base, headers: { ...base.headers }, body: replay ? Readable.from([replay]) : null };
-    try {
-      const up = await cm.request(cluster, req, { signal: perTry });
-      if (last || !retriable(retry, up.status, undefined)) return up;
-      up.body.destroy();
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const flag = perTry.aborted ? 'UT' : flagOf(err);
-      if (last || !retriable(retry, undefined, flag)) throw perTry.aborted ? new UpstreamError('UT', `per-try timeout to ${cluster}`) : err;
-    }
-    env.counters.inc(retryStat);
-  }
+  const tee = new BodyCopy(MIRROR_DEFAULTS.bodyLimitBytes, (buf) => {
+    if (buf) sendMirrors(cm, clusters, copy, buf, timeoutMs, env.counters, stats);
+  });
+  body.on('error', (err: Error) => tee.destroy(err));
+  body.pipe(tee);
+  return tee;
 }
 
 function writeResponse(res: DownRes, up: UpstreamResponse, route: CompiledRoute, clear: () => void): void {

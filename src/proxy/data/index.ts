@@ -12,6 +12,7 @@ import { HttpEngine } from './http.js';
 import type { HttpEnv } from './http-handler.js';
 import { ListenerManager } from './listeners.js';
 import { DETECT_DEFAULTS, type ConnectionEnv } from './filter-chain.js';
+import { RetryBudgets } from './retry-budget.js';
 
 export { routeRequest, compileRouteConfig } from './router.js';
 export type { RouteDecision, RouteInput, RouteWhy, CompiledRouteConfig } from './router.js';
@@ -20,6 +21,8 @@ export interface DataPlaneDeps {
   clusterManager?: ClusterManager;
   /** Close connections that send no bytes within this time (default 10 s). */
   firstBytesTimeoutMs?: number;
+  /** Uniform random source of the per-request stages (fault, mirror, retry jitter); Math.random by default. */
+  random?: () => number;
 }
 
 class NotReadyError extends Error {
@@ -40,6 +43,7 @@ class WeftDataPlane implements DataPlane {
   private readonly counters = new Counters();
   private cm: ClusterManager | undefined;
   private routes = new Map<string, CompiledRouteConfig>();
+  private readonly retryBudgets = new RetryBudgets();
   private readonly tls: DownstreamTls;
   private readonly http: HttpEngine;
   private readonly listeners: ListenerManager;
@@ -69,6 +73,8 @@ class WeftDataPlane implements DataPlane {
         this.active--;
         if (this.active === 0) for (const w of this.idleWaiters.splice(0)) w();
       },
+      random: deps.random ?? Math.random,
+      retryBudget: (cluster) => this.retryBudgets.get(cluster),
     };
     this.http = new HttpEngine(httpEnv);
     const connEnv: ConnectionEnv = {
@@ -98,9 +104,11 @@ class WeftDataPlane implements DataPlane {
     // 1. Compile and validate everything before touching anything.
     const listeners = new Map<string, CompiledListener>();
     const routes = new Map<string, CompiledRouteConfig>();
+    let budgets;
     try {
       for (const [name, l] of snapshot.listeners) listeners.set(name, compileListener(name, l));
       for (const [name, r] of snapshot.routes) routes.set(name, compileRouteConfig(r));
+      budgets = this.retryBudgets.prepare(snapshot.clusters);
     } catch (err) {
       throw new ConfigRejectedError((err as Error).message);
     }
@@ -115,6 +123,7 @@ class WeftDataPlane implements DataPlane {
       throw err;
     }
     this.routes = routes;
+    this.retryBudgets.commit(budgets);
     this.tls.setRoots(rootsFromSecrets(snapshot.secrets));
     this.last = snapshot;
   }

@@ -24,7 +24,8 @@ export function num(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && v !== '' && !Number.isNaN(Number(v))) return Number(v);
   const o = obj(v);
-  return o ? num(o.value) : undefined;
+  // A present wrapper without `value` holds 0: proto3 leaves zeros off the wire.
+  return o ? (num(o.value) ?? 0) : undefined;
 }
 
 /** A boolean, or a BoolValue wrapper {value}. */

@@ -2,7 +2,14 @@
 // domain, then the first route whose match fits, and returns the decision with the reasons
 // (used by the HTTP path and, without sending traffic, by `weft explain`).
 import type { EnvoyObject } from '../types.js';
-import { arr, bool, durationMs, num, obj, str, strs } from './object-form.js';
+import { anyType, arr, bool, durationMs, num, obj, str, strs } from './object-form.js';
+import { compileRetry, type RetryPolicy } from './retry.js';
+import { compileFault, FAULT_FILTER, type FaultConfig } from './fault.js';
+import { compileCors, CORS_FILTER, type CorsConfig } from './cors.js';
+import { compileMirrors, type MirrorTarget } from './mirror.js';
+import { compileHashPolicy, type HashPolicy } from './hash-key.js';
+
+export type { RetryOn, RetryPolicy } from './retry.js';
 
 export interface RouteInput {
   /** Host or host:port (HTTP/2 :authority, HTTP/1.1 Host, or absolute-form URI authority). */
@@ -26,15 +33,6 @@ export interface HeaderValueOption {
 export interface HeaderMutations {
   add: HeaderValueOption[];
   remove: string[];
-}
-
-export type RetryOn = '5xx' | 'gateway-error' | 'connect-failure' | 'reset' | 'retriable-status-codes';
-
-export interface RetryPolicy {
-  numRetries: number;
-  retryOn: ReadonlySet<RetryOn>;
-  perTryTimeoutMs: number;
-  retriableStatusCodes: ReadonlySet<number>;
 }
 
 type StringMatcher =
@@ -72,6 +70,10 @@ export type RouteAction =
       timeoutMs: number;
       idleTimeoutMs: number | undefined;
       retry: RetryPolicy | undefined;
+      /** requestMirrorPolicies; empty when the route mirrors nothing. */
+      mirrors: MirrorTarget[];
+      /** hashPolicy for consistent-hash clusters (hash-key.ts); undefined when the route has none. */
+      hashPolicy?: HashPolicy;
     }
   | {
       type: 'redirect';
@@ -96,6 +98,9 @@ export interface CompiledRoute {
   /** Route, then virtual host, then route-configuration mutations, in that order. */
   requestHeaders: HeaderMutations;
   responseHeaders: HeaderMutations;
+  /** typedPerFilterConfig of the route, else its virtual host: fault injection and CORS. */
+  fault: FaultConfig | undefined;
+  cors: CorsConfig | undefined;
 }
 
 export interface CompiledVirtualHost {
@@ -134,7 +139,7 @@ export type RouteDecision =
 export class RouteConfigError extends Error {
   readonly code = 'WEFT_ERR_ROUTE_CONFIG';
   constructor(routeConfig: string, field: string, message: string) {
-    super(`RouteConfiguration ${routeConfig}: ${field}: ${message}`);
+    super(field ? `RouteConfiguration ${routeConfig}: ${field}: ${message}` : `RouteConfiguration ${routeConfig}: ${message}`);
     this.name = 'RouteConfigError';
   }
 }
@@ -208,18 +213,6 @@ function compileMutations(
   return { add, remove };
 }
 
-function compileRetry(p: EnvoyObject | undefined): RetryPolicy | undefined {
-  if (!p) return undefined;
-  const on = new Set<RetryOn>();
-  for (const part of (str(p.retryOn) ?? '').split(',')) {
-    const t = part.trim();
-    if (t === '5xx' || t === 'gateway-error' || t === 'connect-failure' || t === 'reset' || t === 'retriable-status-codes') on.add(t);
-  }
-  const codes = new Set<number>();
-  if (Array.isArray(p.retriableStatusCodes)) for (const c of p.retriableStatusCodes) if (typeof c === 'number') codes.add(c);
-  return { numRetries: num(p.numRetries) ?? 1, retryOn: on, perTryTimeoutMs: durationMs(p.perTryTimeout) ?? 0, retriableStatusCodes: codes };
-}
-
 function compileRewrite(rc: string, field: string, v: unknown): { re: RegExp; substitution: string } | undefined {
   const o = obj(v);
   if (!o) return undefined;
@@ -287,7 +280,47 @@ function compileAction(rc: string, field: string, r: EnvoyObject, vhostRetry: En
     timeoutMs: durationMs(route.timeout) ?? 0,
     idleTimeoutMs: durationMs(route.idleTimeout),
     retry: compileRetry(obj(route.retryPolicy) ?? vhostRetry),
+    mirrors: wrapError(rc, () => compileMirrors(`${field}.route`, route)),
+    hashPolicy: wrapError(rc, () => compileHashPolicy(route.hashPolicy, `${field}.route.hashPolicy`)),
   };
+}
+
+function wrapError<T>(rc: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof RouteConfigError) throw err;
+    throw new RouteConfigError(rc, '', (err as Error).message);
+  }
+}
+
+/**
+ * A filter's per-route config: the route's, else the virtual host's (most specific wins).
+ * An envoy.config.route.v3.FilterConfig wrapper is unwrapped; `disabled` turns the filter off.
+ */
+function perFilter(levels: (EnvoyObject | undefined)[], filter: string): { config: EnvoyObject; at: number } | undefined {
+  for (let i = 0; i < levels.length; i++) {
+    const c = obj(obj(levels[i]?.typedPerFilterConfig)?.[filter]);
+    if (!c) continue;
+    if (anyType(c) === 'envoy.config.route.v3.FilterConfig') {
+      if (bool(c.disabled)) return undefined;
+      const inner = obj(c.config);
+      return inner ? { config: inner, at: i } : undefined;
+    }
+    return { config: c, at: i };
+  }
+  return undefined;
+}
+
+function compileFilters(rc: string, field: string, vfield: string, r: EnvoyObject, vh: EnvoyObject): { fault: FaultConfig | undefined; cors: CorsConfig | undefined } {
+  const levels = [r, vh];
+  const where = (at: number, filter: string): string => `${at === 0 ? field : vfield}.typedPerFilterConfig['${filter}']`;
+  const f = perFilter(levels, FAULT_FILTER);
+  const c = perFilter(levels, CORS_FILTER);
+  return wrapError(rc, () => ({
+    fault: f ? compileFault(where(f.at, FAULT_FILTER), f.config) : undefined,
+    cors: c ? compileCors(where(c.at, CORS_FILTER), c.config) : undefined,
+  }));
 }
 
 function compileMatch(rc: string, field: string, m: EnvoyObject | undefined): PathMatch {
@@ -330,6 +363,7 @@ export function compileRouteConfig(config: EnvoyObject): CompiledRouteConfig {
         action: compileAction(rc, field, r, vhostRetry),
         requestHeaders: compileMutations(rc, [r, vh, config], 'requestHeadersToAdd', 'requestHeadersToRemove'),
         responseHeaders: compileMutations(rc, [r, vh, config], 'responseHeadersToAdd', 'responseHeadersToRemove'),
+        ...compileFilters(rc, field, `virtualHosts[${vi}]`, r, vh),
       };
     });
     const cvh: CompiledVirtualHost = { name: vname, domains: strs(vh.domains), routes };

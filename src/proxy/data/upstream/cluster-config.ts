@@ -5,8 +5,9 @@ import { FieldPath, isObj, optArray, optDurationMs, optObj, optString, resourceN
 import { compileTransportSocket, PLAINTEXT, type TransportSocket } from './tls-config.js';
 import type { LbPolicy } from './lb/types.js';
 import { LB_POLICIES } from './lb/index.js';
+import { compileResilience, type ResilienceConfig } from './resilience-config.js';
 
-export type DiscoveryType = 'STATIC' | 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS';
+export type DiscoveryType = 'STATIC' | 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 /** Upstream HTTP protocol from HttpProtocolOptions: explicit h1, explicit h2, or whatever arrived downstream. */
 export type HttpProtocol = 'http/1.1' | 'h2' | 'downstream';
 
@@ -26,7 +27,9 @@ export interface ClusterConfig {
   loadAssignment: EnvoyObject | undefined;
   connectTimeoutMs: number;
   dnsRefreshMs: number;
-  lbPolicy: LbPolicy;
+  /** CLUSTER_PROVIDED: the ORIGINAL_DST cluster picks the host itself. */
+  lbPolicy: LbPolicy | 'CLUSTER_PROVIDED';
+  resilience: ResilienceConfig;
   transportSocket: TransportSocket;
   transportSocketMatches: readonly TransportSocketMatch[];
   protocol: HttpProtocol;
@@ -38,7 +41,7 @@ export const CLUSTER_DEFAULTS = {
   dnsRefreshMs: 5000,
 } as const;
 
-const DISCOVERY: ReadonlySet<string> = new Set(['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS']);
+const DISCOVERY: ReadonlySet<string> = new Set(['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 export function compileCluster(key: string, c: EnvoyObject, secrets: Map<string, EnvoyObject>): ClusterConfig {
@@ -55,7 +58,7 @@ export function compileCluster(key: string, c: EnvoyObject, secrets: Map<string,
   const eds = optObj(c['edsClusterConfig'], at.at('edsClusterConfig'));
   const edsName = optString(eds?.['serviceName'], at.at('edsClusterConfig').at('serviceName')) || name;
   const loadAssignment = optObj(c['loadAssignment'], at.at('loadAssignment'));
-  if (type !== 'EDS' && !loadAssignment) throw at.at('loadAssignment').error(`required for type ${type}`);
+  if (type !== 'EDS' && type !== 'ORIGINAL_DST' && !loadAssignment) throw at.at('loadAssignment').error(`required for type ${type}`);
 
   const connectTimeoutMs = optDurationMs(c['connectTimeout'], at.at('connectTimeout')) ?? CLUSTER_DEFAULTS.connectTimeoutMs;
   if (!(connectTimeoutMs > 0)) throw at.at('connectTimeout').error('must be greater than zero');
@@ -63,8 +66,11 @@ export function compileCluster(key: string, c: EnvoyObject, secrets: Map<string,
   if (!(dnsRefreshMs >= 1)) throw at.at('dnsRefreshRate').error('must be at least 1ms');
 
   const rawLb = c['lbPolicy'] ?? 'ROUND_ROBIN';
-  if (typeof rawLb !== 'string' || !(rawLb in LB_POLICIES)) {
-    throw at.at('lbPolicy').error(`unsupported policy ${JSON.stringify(rawLb)} (supported: ${Object.keys(LB_POLICIES).join(', ')})`);
+  if (type === 'ORIGINAL_DST') {
+    // Envoy's rule: the original destination is the only host there is to pick.
+    if (rawLb !== 'CLUSTER_PROVIDED') throw at.at('type').error(`ORIGINAL_DST requires lbPolicy CLUSTER_PROVIDED, not ${JSON.stringify(rawLb)}`);
+  } else if (typeof rawLb !== 'string' || !(rawLb in LB_POLICIES)) {
+    throw at.at('lbPolicy').error(`unsupported policy ${JSON.stringify(rawLb)} (supported: ${Object.keys(LB_POLICIES).join(', ')}, and CLUSTER_PROVIDED with ORIGINAL_DST)`);
   }
 
   const transportSocket = compileTransportSocket(c['transportSocket'], at.at('transportSocket'), secrets);
@@ -85,7 +91,8 @@ export function compileCluster(key: string, c: EnvoyObject, secrets: Map<string,
     loadAssignment,
     connectTimeoutMs,
     dnsRefreshMs,
-    lbPolicy: rawLb as LbPolicy,
+    lbPolicy: rawLb as LbPolicy | 'CLUSTER_PROVIDED',
+    resilience: compileResilience(c, at),
     transportSocket,
     transportSocketMatches,
     protocol: compileProtocol(c, at),

@@ -82,6 +82,35 @@ export function activeHosts<H extends { healthy: boolean; priority: number }>(ho
   return hosts.filter((h) => h.healthy && h.priority === best);
 }
 
+export interface CandidateHost {
+  healthy: boolean;
+  priority: number;
+  readonly outlier: { readonly ejected: boolean };
+}
+
+/**
+ * The hosts the load balancer sees: those of the best priority level that has any
+ * available (healthy by EDS and not ejected). Panic (Envoy's healthy_panic_threshold): when
+ * the available share at that level is below the threshold percent, or nothing is
+ * available anywhere, balance over every host of the level instead. 0 = never panic.
+ */
+export function lbCandidates<H extends CandidateHost>(hosts: readonly H[], panicThreshold: number): { hosts: H[]; panic: boolean } {
+  let best = Infinity;
+  let lowest = Infinity;
+  for (const h of hosts) {
+    if (h.priority < lowest) lowest = h.priority;
+    if (h.healthy && !h.outlier.ejected && h.priority < best) best = h.priority;
+  }
+  if (best === Infinity) {
+    if (panicThreshold > 0 && hosts.length > 0) return { hosts: hosts.filter((h) => h.priority === lowest), panic: true };
+    return { hosts: [], panic: false };
+  }
+  const level = hosts.filter((h) => h.priority === best);
+  const available = level.filter((h) => h.healthy && !h.outlier.ejected);
+  if (panicThreshold > 0 && (100 * available.length) / level.length < panicThreshold) return { hosts: level, panic: true };
+  return { hosts: available, panic: false };
+}
+
 export function endpointKey(address: string, port: number): string {
   return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
 }

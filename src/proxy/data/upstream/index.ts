@@ -6,7 +6,7 @@ import { compileCluster, type ClusterConfig } from './cluster-config.js';
 import { Dialer } from './dial.js';
 import { compileLoadAssignment, type EndpointSpec } from './endpoints.js';
 import { FieldPath, resourceName } from './object-form.js';
-import { UpstreamError, type ClusterManager, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
+import { UpstreamError, type ClusterManager, type OutlierEjection, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
 import type { Duplex } from 'node:stream';
 
 export const CLUSTER_MANAGER_DEFAULTS = {
@@ -47,7 +47,7 @@ class Manager implements ClusterManager {
         const cla = endpoints.get(cfg.edsName);
         // A load assignment not received yet is not an error: the cluster has no endpoints until it comes.
         if (cla) specs = compileLoadAssignment(cla, new FieldPath(resourceName('cluster load assignment', cfg.edsName), ''), true);
-      } else {
+      } else if (cfg.type !== 'ORIGINAL_DST') {
         specs = compileLoadAssignment(cfg.loadAssignment!, new FieldPath(resourceName('cluster', cfg.name), 'loadAssignment'), cfg.type === 'STATIC');
       }
       compiled.push([cfg, specs]);
@@ -80,7 +80,20 @@ class Manager implements ClusterManager {
 
   stats(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [name, c] of this.clusters) c.stats.render(name, out);
+    for (const c of this.clusters.values()) c.render(out);
+    return out;
+  }
+
+  retryPermit(cluster: string): (() => void) | undefined {
+    return this.clusters.get(cluster)?.retryPermit();
+  }
+
+  outlierStatus(): Record<string, OutlierEjection[]> {
+    const out: Record<string, OutlierEjection[]> = {};
+    for (const [name, c] of this.clusters) {
+      const ejected = c.outlierStatus();
+      if (ejected.length > 0) out[name] = ejected;
+    }
     return out;
   }
 
@@ -98,4 +111,4 @@ export function createClusterManager(info: ProxyIdentityInfo, identity: Identity
 }
 
 export { UpstreamError } from './types.js';
-export type { ClusterManager, UpstreamRequest, UpstreamResponse, RequestOptions, HeaderMap, UpstreamFailure } from './types.js';
+export type { ClusterManager, UpstreamRequest, UpstreamResponse, RequestOptions, HeaderMap, UpstreamFailure, OutlierEjection } from './types.js';

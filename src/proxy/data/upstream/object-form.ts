@@ -50,8 +50,8 @@ export function optArray(v: unknown, at: FieldPath): unknown[] {
 export function optNumber(v: unknown, at: FieldPath): number | undefined {
   if (v === undefined || v === null) return undefined;
   // google.protobuf.UInt32Value and friends appear as {value: n}.
-  const n = isObj(v) ? v['value'] : v;
-  if (n === undefined) return undefined;
+  // A present wrapper without `value` holds 0: proto3 leaves zeros off the wire.
+  const n = isObj(v) ? (v['value'] ?? 0) : v;
   const num = typeof n === 'string' && n.trim() !== '' ? Number(n) : n;
   if (typeof num !== 'number' || !Number.isFinite(num)) throw at.error('expected a number');
   return num;

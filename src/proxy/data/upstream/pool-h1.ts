@@ -8,7 +8,13 @@
 import { Pool } from 'undici';
 import { abortError, type Dialer, type DialTarget } from './dial.js';
 import { toHeaderMap, trailersWhenDone } from './http-headers.js';
+import type { PoolLimits } from './resilience-config.js';
 import { UpstreamError, type HeaderMap, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
+
+export interface H1PoolOptions extends PoolLimits {
+  /** The cluster's maxConnections breaker: no one endpoint opens more. */
+  maxConnections: number;
+}
 
 export const H1_DEFAULTS = {
   /** Upper bound of concurrent connections to one endpoint. */
@@ -20,16 +26,27 @@ export const H1_DEFAULTS = {
 export class H1Pool {
   private readonly pool: Pool;
   private peerIdentity: string | undefined;
+  /** maxRequestsPerConnection 1: every connection closes after its request. */
+  private readonly oneShot: boolean;
 
   constructor(
     private readonly target: DialTarget,
     dialer: Dialer,
+    opts?: H1PoolOptions,
   ) {
     const tls = target.transport.kind === 'tls';
+    const idle = opts?.idleTimeoutMs ?? H1_DEFAULTS.keepAliveTimeoutMs;
+    this.oneShot = opts?.maxRequestsPerConnection === 1;
     this.pool = new Pool(`${tls ? 'https' : 'http'}://${target.key}`, {
-      connections: H1_DEFAULTS.maxConnections,
+      connections: Math.max(1, Math.min(H1_DEFAULTS.maxConnections, opts?.maxConnections ?? Infinity)),
       pipelining: 1,
-      keepAliveTimeout: H1_DEFAULTS.keepAliveTimeoutMs,
+      // commonHttpProtocolOptions.idleTimeout: idle connections close after it (a server's shorter keep-alive hint still wins).
+      keepAliveTimeout: idle,
+      keepAliveMaxTimeout: Math.max(idle, H1_DEFAULTS.keepAliveTimeoutMs),
+      // commonHttpProtocolOptions.maxRequestsPerConnection (0 = unlimited). undici closes a
+      // connection once it has sent *more* than maxRequestsPerClient, hence N - 1; N = 1 is
+      // `reset` on every request (undici reads 0 as "no limit").
+      ...(opts && opts.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: opts.maxRequestsPerConnection - 1 } : {}),
       // Request and idle timeouts belong to the router's timeout stage (it aborts via the signal).
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -52,7 +69,7 @@ export class H1Pool {
     if ('expect' in headers) delete headers['expect'];
     let data;
     try {
-      data = await this.pool.request({ method: req.method, path: req.path, headers, body: req.body ?? undefined, signal });
+      data = await this.pool.request({ method: req.method, path: req.path, headers, body: req.body ?? undefined, signal, reset: this.oneShot });
     } catch (err) {
       throw this.mapError(err, signal);
     }

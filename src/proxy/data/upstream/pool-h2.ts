@@ -2,6 +2,16 @@
 // streams over it. The session is replaced on GOAWAY, error or close; a replaced session
 // is closed gracefully, so its in-flight streams finish. retire() (identity rotation)
 // moves new streams to a fresh session, which handshakes with the new certificate.
+//
+// Cancellation: the request's AbortSignal is NOT handed to node:http2. Node destroys a
+// stream with RST_STREAM(CANCEL) whenever the signal fires before the stream's 'close'
+// event, and the router aborts the signal when the downstream response closes, i.e.
+// after nearly every successful request, when the upstream stream has already ended but
+// not yet emitted 'close'. The server's nghttp2 counts every received RST_STREAM against
+// its rapid-reset limit (burst 1000, then ~33/s) and answers with GOAWAY(INTERNAL_ERROR),
+// which makes node destroy the whole session and every stream on it. So a stream is only
+// cancelled while it is still doing something: not once the response has ended and the
+// request has been sent.
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { pipeline } from 'node:stream';
 import { abortError, type Dialer, type DialTarget } from './dial.js';
@@ -22,6 +32,8 @@ const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
 interface Live {
   session: ClientHttp2Session;
   peerIdentity: string | undefined;
+  /** Last stream id the server said it processed (from its GOAWAY); later streams are safe to retry. */
+  goawayLastStreamId?: number;
 }
 
 export class H2Pool {
@@ -104,7 +116,11 @@ export class H2Pool {
       if (this.live === live) this.live = undefined;
     };
     s.on('error', drop); // the session is destroyed; its streams see their own errors
-    s.on('goaway', drop); // node closes it gracefully after a NO_ERROR GOAWAY
+    s.on('goaway', (_code: number, lastStreamId: number) => {
+      // Node closes the session gracefully after a NO_ERROR GOAWAY and destroys it after any other.
+      live.goawayLastStreamId = Math.min(lastStreamId, live.goawayLastStreamId ?? lastStreamId);
+      drop();
+    });
     s.once('close', () => {
       drop();
       this.sessions.delete(s);
@@ -124,20 +140,33 @@ export class H2Pool {
 
   private send(live: Live, req: UpstreamRequest, opts: RequestOptions | undefined): Promise<UpstreamResponse> {
     const signal = opts?.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     let stream: ClientHttp2Stream;
     try {
-      stream = live.session.request(toH2Headers(req), { endStream: req.body === null, signal });
+      // No `signal` here: see the note at the top of the file.
+      stream = live.session.request(toH2Headers(req), { endStream: req.body === null });
     } catch (err) {
-      if (signal?.aborted) return Promise.reject(abortError(signal));
       // The session closed between the check and the request.
       if (this.live === live) this.live = undefined;
       return Promise.reject(new RefusedStream(`${this.target.key}: session closed: ${(err as Error).message}`));
+    }
+    if (signal) {
+      const onAbort = (): void => {
+        // A stream that has finished both ways closes by itself; resetting it would only spend the server's reset budget.
+        if (stream.destroyed || stream.closed || finishedBothWays(stream)) return;
+        if (!stream.pending) stream.close(NGHTTP2_CANCEL); // RST_STREAM(CANCEL); a pending stream has sent nothing yet
+        stream.destroy(abortError(signal)); // the body's consumer sees the abort as an error, as before
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
     }
     if (req.body) {
       pipeline(req.body, stream, (err) => {
         if (err && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
       });
     }
+    /** The server's GOAWAY says it never processed this stream: as safe to retry as REFUSED_STREAM. */
+    const unprocessed = (): boolean => live.goawayLastStreamId !== undefined && (stream.id === undefined || stream.id > live.goawayLastStreamId);
     return new Promise<UpstreamResponse>((resolve, reject) => {
       const cleanup = (): void => {
         stream.off('response', onResponse);
@@ -148,13 +177,13 @@ export class H2Pool {
         cleanup();
         stream.on('error', noop);
         if (signal?.aborted) reject(abortError(signal));
-        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM) reject(new RefusedStream(`${this.target.key}: stream refused`));
+        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM || unprocessed()) reject(new RefusedStream(`${this.target.key}: stream refused`));
         else reject(new UpstreamError('UR', `${this.target.cluster} ${this.target.key}: stream reset: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
       };
       const onClose = (): void => {
         cleanup();
         if (signal?.aborted) reject(abortError(signal));
-        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM) reject(new RefusedStream(`${this.target.key}: stream refused`));
+        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM || unprocessed()) reject(new RefusedStream(`${this.target.key}: stream refused`));
         else reject(new UpstreamError('UR', `${this.target.cluster} ${this.target.key}: stream closed before a response (code ${stream.rstCode ?? 0})`));
       };
       const onResponse = (headers: IncomingHttpHeaders & { ':status'?: number }): void => {
@@ -210,5 +239,12 @@ export class H2Pool {
 }
 
 class RefusedStream extends Error {}
+
+/** Both END_STREAMs have been seen (nghttp2 has closed the stream or is about to): nothing left to cancel. */
+function finishedBothWays(stream: ClientHttp2Stream): boolean {
+  if (stream.readableEnded && stream.writableFinished) return true;
+  const st = stream.state as { localClose?: number; remoteClose?: number };
+  return st.localClose === 1 && st.remoteClose === 1;
+}
 
 function noop(): void {}

@@ -68,5 +68,23 @@ export interface ClusterManager {
   /** Open an opaque TCP stream to an endpoint of the cluster (mTLS with ALPN weft-tcp to meshed endpoints). */
   connect(cluster: string, opts?: RequestOptions): Promise<{ socket: Duplex; endpoint: string; peerIdentity?: string }>;
   stats(): Record<string, number>;
+  /**
+   * A permit for one retry under the cluster's maxRetries circuit breaker: call the returned
+   * function when the retry attempt ends. undefined = the breaker is open (counted as
+   * upstream_rq_retry_overflow) or there is no such cluster: do not retry.
+   */
+  retryPermit?(cluster: string): (() => void) | undefined;
+  /** Endpoints ejected by outlier detection now, by cluster (clusters with none are left out). */
+  outlierStatus?(): Record<string, OutlierEjection[]>;
   close(): Promise<void>;
+}
+
+/** One endpoint out of its cluster's load balancing because of outlier detection. */
+export interface OutlierEjection {
+  /** host:port */
+  endpoint: string;
+  /** Time left until the interval sweep may bring it back. */
+  ejectedForMs: number;
+  /** Ejections so far (the multiplier of baseEjectionTime). */
+  timesEjected: number;
 }

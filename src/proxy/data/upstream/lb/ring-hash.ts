@@ -1,54 +1,84 @@
-// RING_HASH (and MAGLEV, served by the same ring): consistent hashing of RequestOptions.hashKey
-// onto a ring of virtual nodes, so removing one host only moves that host's keys.
-// Requests without a hash key fall back to a random host.
-import { createHash } from 'node:crypto';
+// RING_HASH: a ketama-style ring. Each host owns minimumRingSize virtual nodes per unit
+// of the smallest weight (so the ring holds at least minimumRingSize entries, at most
+// maximumRingSize); a key goes to the first node clockwise of its hash. A host's nodes
+// depend only on its own name and weight, never on the other hosts, so removing a host
+// moves exactly the keys it owned and adding one takes keys only for itself. (Envoy sizes
+// the whole ring to minimumRingSize instead, which reshuffles some keys among the hosts
+// that stay; weft trades memory for stability: 1024 x 4 bytes x 2 per host.)
+// Requests without a hash key go to a random host.
+import { hashKey32 } from './hash.js';
 import type { LbHost, LoadBalancer } from './types.js';
 
-/** Virtual nodes per unit of weight (Envoy's minimum ring size is 1024 in total). */
-const VNODES_PER_HOST = 128;
-
-function hash32(s: string): number {
-  // FNV-1a: cheap, good enough spread for picking, no allocation.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+/** Node hash and host index share one float64 for a fast numeric sort: hash * 2^21 + index. */
+const INDEX_SPAN = 2 ** 21;
 
 export class RingHash<H extends LbHost> implements LoadBalancer<H> {
   private hosts: readonly H[] = [];
   private points = new Uint32Array(0);
-  private owners: H[] = [];
+  private owners = new Uint32Array(0);
+
+  constructor(
+    private readonly minimumRingSize = 1024,
+    private readonly maximumRingSize = 8 * 1024 * 1024,
+  ) {}
 
   setHosts(hosts: readonly H[]): void {
     this.hosts = hosts;
-    const entries: Array<[number, H]> = [];
-    for (const h of hosts) {
-      const n = VNODES_PER_HOST * Math.max(1, Math.min(h.weight, 16));
-      for (let i = 0; i < n; i++) {
-        // A strong hash at build time (rare) spreads the virtual nodes evenly.
-        entries.push([createHash('md5').update(`${h.key}_${i}`).digest().readUInt32BE(0), h]);
-      }
+    const n = Math.min(hosts.length, INDEX_SPAN);
+    if (n === 0) {
+      this.points = new Uint32Array(0);
+      this.owners = new Uint32Array(0);
+      return;
     }
-    entries.sort((a, b) => a[0] - b[0]);
-    this.points = Uint32Array.from(entries, (e) => e[0]);
-    this.owners = entries.map((e) => e[1]);
+    let minWeight = Infinity;
+    for (let i = 0; i < n; i++) minWeight = Math.min(minWeight, hosts[i]!.weight);
+    const counts = new Uint32Array(n);
+    let base = this.minimumRingSize;
+    for (let pass = 0; pass < 2; pass++) {
+      let total = 0;
+      for (let i = 0; i < n; i++) total += counts[i] = Math.max(1, Math.ceil((base * hosts[i]!.weight) / minWeight));
+      if (total <= this.maximumRingSize) break;
+      base = Math.max(1, Math.floor((base * this.maximumRingSize) / total));
+    }
+    let total = 0;
+    for (let i = 0; i < n; i++) total += counts[i]!;
+    const packed = new Float64Array(total);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const key = hosts[i]!.key;
+      for (let v = 0; v < counts[i]!; v++) packed[k++] = hashKey32(`${key}_${v}`) * INDEX_SPAN + i;
+    }
+    packed.sort();
+    const points = new Uint32Array(k);
+    const owners = new Uint32Array(k);
+    for (let j = 0; j < k; j++) {
+      const p = packed[j]!;
+      const idx = p % INDEX_SPAN;
+      owners[j] = idx;
+      points[j] = (p - idx) / INDEX_SPAN;
+    }
+    this.points = points;
+    this.owners = owners;
+  }
+
+  /** Virtual nodes on the ring now (for tests and admin). */
+  get size(): number {
+    return this.points.length;
   }
 
   pick(hashKey?: string): H | undefined {
     const n = this.points.length;
     if (n === 0) return undefined;
     if (hashKey === undefined) return this.hosts[Math.floor(Math.random() * this.hosts.length)];
-    const x = hash32(hashKey);
+    const x = hashKey32(hashKey);
+    const points = this.points;
     let lo = 0;
     let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.points[mid]! < x) lo = mid + 1;
+      if (points[mid]! < x) lo = mid + 1;
       else hi = mid;
     }
-    return this.owners[lo === n ? 0 : lo];
+    return this.hosts[this.owners[lo === n ? 0 : lo]!];
   }
 }
