@@ -12,9 +12,10 @@ export function applyCommand(): Command {
   return new Command('apply')
     .description('create or update resources from a file or folder')
     .requiredOption('-f, --filename <path>', 'YAML file or folder')
+    .option('-R, --recursive', 'also read the folder\'s sub-folders')
     .addOption(outputOption())
-    .action(async (flags: { filename: string; output: OutputFormat }, cmd: Command) => {
-      const { resources, findings } = await loadResources(flags.filename);
+    .action(async (flags: { filename: string; recursive?: boolean; output: OutputFormat }, cmd: Command) => {
+      const { resources, findings } = await loadResources(flags.filename, flags.recursive === true);
       const errors = findings.filter((f) => f.severity === 'error');
       if (errors.length) throw new CliError('WEFT_ERR_INVALID_INPUT', `${flags.filename}: ${errors.length} error${errors.length > 1 ? 's' : ''}; nothing was applied`, findings.map(formatFinding));
       for (const f of findings) process.stderr.write(`${formatFinding(f)}\n`);

@@ -14,11 +14,12 @@ export function deleteCommand(): Command {
     .argument('[name]', 'resource name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-f, --filename <path>', 'delete the resources of this YAML file or folder')
-    .action(async (kindArg: string | undefined, name: string | undefined, flags: { namespace: string; filename?: string }, cmd: Command) => {
+    .option('-R, --recursive', 'also read the folder\'s sub-folders')
+    .action(async (kindArg: string | undefined, name: string | undefined, flags: { namespace: string; filename?: string; recursive?: boolean }, cmd: Command) => {
       const targets: { kind: string; namespace: string; name: string }[] = [];
       if (flags.filename) {
         if (kindArg) throw new CliError('WEFT_ERR_USAGE', 'give either -f FILE or KIND NAME, not both');
-        const { resources, findings } = await loadResources(flags.filename);
+        const { resources, findings } = await loadResources(flags.filename, flags.recursive === true);
         const errors = findings.filter((f) => f.severity === 'error');
         if (errors.length) throw new CliError('WEFT_ERR_INVALID_INPUT', `${flags.filename}: ${errors.length} error${errors.length > 1 ? 's' : ''}; nothing was deleted`, findings.map(formatFinding));
         for (const r of resources) targets.push({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });

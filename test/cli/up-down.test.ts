@@ -118,10 +118,12 @@ test('up --detach, status, exec, crash restart, down', { timeout: 55_000 }, asyn
     firstGroups.push(appGroup);
     mesh = JSON.parse(readFileSync(join(home, 'mesh.json'), 'utf8')) as MeshFile;
   } finally {
+    // When `up` itself failed there is nothing to stop: only check `down` when a mesh ran,
+    // so its "no mesh is running" never hides the real error.
     const down = await weft(['down'], home, 40_000);
-    assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /stopped the mesh/);
     if (mesh) {
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, /stopped the mesh/);
       const groups = [mesh.controlPgid, ...firstGroups, ...mesh.pods.flatMap((p) => p.pgids)].filter((g): g is number => typeof g === 'number');
       assert.ok(new Set(groups).size >= 4 + firstGroups.length, `groups: ${groups.join(' ')}`);
       for (const g of groups) assert.ok(!groupAlive(g), `process group ${g} is gone`);

@@ -9,7 +9,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
 import { makeCa } from '../proxy-data/certs.js';
-import { makeMesh, httpGet, eventually, isAlive, processesUsingHome, type TestMesh } from '../helpers/mesh.js';
+import { ProxyAgent, request as undiciRequest } from 'undici';
+import { makeMesh, repoRoot, httpGet, eventually, isAlive, processesUsingHome, type TestMesh } from '../helpers/mesh.js';
 
 interface PodStatus {
   name: string;
@@ -213,6 +214,114 @@ test('a valid VirtualService applied live changes routing', async () => {
   assert.match(normal.stdout, /x-served-via: weft/i);
   const del = await mesh.weft(['delete', '-f', file]);
   assert.equal(del.code, 0, del.stderr);
+});
+
+// ---- traffic management with the shipped examples (issue 3), in the real mesh ----
+
+const examples = path.join(repoRoot, 'samples/bookinfo/examples');
+
+/** Sends `count` requests for reviews from inside productpage's pod (through its sidecar), `concurrency` at a time. */
+async function reviewsFromProductpage(count: number, concurrency: number, headers: Record<string, string> = {}): Promise<{ byVersion: Record<string, number>; failures: number }> {
+  const sidecar = pod('productpage-v1');
+  const agent = new ProxyAgent({ uri: `http://${sidecar.address}:15001`, proxyTunnel: false, connections: concurrency });
+  const byVersion: Record<string, number> = {};
+  let failures = 0;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      next++;
+      try {
+        const res = await undiciRequest('http://reviews:9080/reviews/0', { dispatcher: agent, headers, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        const body = (await res.body.json()) as { podname?: string };
+        if (res.statusCode !== 200) failures++;
+        const version = /^reviews-(v\d)-/.exec(body.podname ?? '')?.[1] ?? 'none';
+        byVersion[version] = (byVersion[version] ?? 0) + 1;
+      } catch {
+        failures++;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    await agent.close();
+  }
+  return { byVersion, failures };
+}
+
+async function statusViaProductpage(url: string, headers: Record<string, string>): Promise<number> {
+  const sidecar = pod('productpage-v1');
+  const agent = new ProxyAgent({ uri: `http://${sidecar.address}:15001`, proxyTunnel: false });
+  try {
+    const res = await undiciRequest(url, { dispatcher: agent, headers });
+    await res.body.dump();
+    return res.statusCode;
+  } finally {
+    await agent.close();
+  }
+}
+
+async function applyExample(file: string): Promise<void> {
+  const res = await mesh.weft(['apply', '-f', path.join(examples, file)]);
+  assert.equal(res.code, 0, `${file}: ${res.stdout}${res.stderr}`);
+}
+
+async function deleteExample(file: string): Promise<void> {
+  const res = await mesh.weft(['delete', '-f', path.join(examples, file)]);
+  assert.equal(res.code, 0, `${file}: ${res.stdout}${res.stderr}`);
+}
+
+test('canary 90/10: over 5,000 requests reviews v2 gets 10% within 2 points, v3 none', async () => {
+  await applyExample('destination-rules.yaml');
+  await applyExample('reviews-canary-90-10.yaml');
+  await eventually(async () => {
+    const probe = await reviewsFromProductpage(200, 4);
+    return !probe.byVersion.v3;
+  }, 20_000, 'the canary route to take effect');
+  const { byVersion, failures } = await reviewsFromProductpage(5000, 8);
+  assert.equal(failures, 0);
+  const total = (byVersion.v1 ?? 0) + (byVersion.v2 ?? 0);
+  assert.equal(total, 5000, JSON.stringify(byVersion));
+  const v2Share = (byVersion.v2 ?? 0) / total;
+  assert.ok(Math.abs(v2Share - 0.1) <= 0.02, `v2 share ${(v2Share * 100).toFixed(2)}%`);
+});
+
+test('route by end-user header: jason always gets v2, everyone else v1', async () => {
+  await applyExample('reviews-route-by-user.yaml');
+  await eventually(async () => {
+    const r = await reviewsFromProductpage(50, 4, { 'end-user': 'jason' });
+    return r.byVersion.v2 === 50;
+  }, 20_000, 'the header route to take effect');
+  const jason = await reviewsFromProductpage(300, 4, { 'end-user': 'jason' });
+  assert.deepEqual(jason.byVersion, { v2: 300 });
+  const others = await reviewsFromProductpage(300, 4, { 'end-user': 'someone-else' });
+  assert.deepEqual(others.byVersion, { v1: 300 });
+});
+
+test('fault injection: ratings fails for jason only, and the page says so', async () => {
+  await applyExample('ratings-fault-abort.yaml');
+  const login = await fetch(`http://127.0.0.1:${mesh.ingressPort}/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ username: 'jason', passwd: 'x' }),
+    redirect: 'manual',
+  });
+  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  await eventually(async () => /Ratings service is currently unavailable/.test((await httpGet(productPage(), { cookie })).body), 20_000, 'the abort to reach jason');
+  // Straight to ratings through productpage's sidecar: the abort hits jason, nobody else.
+  assert.equal(await statusViaProductpage('http://ratings:9080/ratings/0', { 'end-user': 'jason' }), 500);
+  assert.equal(await statusViaProductpage('http://ratings:9080/ratings/0', { 'end-user': 'someone-else' }), 200);
+  await deleteExample('ratings-fault-abort.yaml');
+});
+
+test('a routing change applied under load drops no request', async () => {
+  const load = reviewsFromProductpage(3000, 6);
+  await new Promise((r) => setTimeout(r, 300));
+  await applyExample('reviews-canary-90-10.yaml');
+  await new Promise((r) => setTimeout(r, 300));
+  await deleteExample('reviews-canary-90-10.yaml');
+  const { failures, byVersion } = await load;
+  assert.equal(failures, 0, JSON.stringify(byVersion));
+  await deleteExample('destination-rules.yaml');
 });
 
 test('with the control plane killed, traffic keeps flowing; restarted, proxies resync by themselves', async () => {

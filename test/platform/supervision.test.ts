@@ -12,7 +12,8 @@ import { PodRunner } from '../../src/platform/local/pod.js';
 import { resolveReadinessProbe } from '../../src/platform/local/probe.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-const octet = 150 + (process.pid % 90);
+// 100..139: clear of the CLI test (60..99) and the end-to-end meshes (150..249).
+const octet = 100 + (process.pid % 40);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {

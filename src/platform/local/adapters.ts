@@ -8,6 +8,6 @@ export interface LoadResult {
   findings: Finding[];
 }
 
-export async function loadResources(path: string): Promise<LoadResult> {
-  return loadPath(path);
+export async function loadResources(path: string, recursive = false): Promise<LoadResult> {
+  return loadPath(path, { recursive });
 }
