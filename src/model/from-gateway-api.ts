@@ -262,7 +262,7 @@ class RouteTranslator {
           if (rr.hostname !== undefined) redirect.authority = rr.hostname;
           if (rr.port !== undefined) redirect.port = rr.port;
           if (rr.path?.type === 'ReplaceFullPath') redirect.uri = rr.path.replaceFullPath!;
-          else if (rr.path) this.unsupported(`${fp}.requestRedirect.path`, 'ReplacePrefixMatch in redirects is not implemented; the path is kept');
+          else if (rr.path) this.unsupported(`${fp}.requestRedirect.path`, 'ReplacePrefixMatch in redirects is not supported yet; the path is kept');
           break;
         }
         case 'URLRewrite': {
@@ -318,7 +318,7 @@ class RouteTranslator {
         const fp = `${path}.backendRefs[${k}].filters[${j}]`;
         if (refs.length === 1 && f.type === 'RequestHeaderModifier') body.requestHeaders = headerOps(f.requestHeaderModifier!, body.requestHeaders);
         else if (refs.length === 1 && f.type === 'ResponseHeaderModifier') body.responseHeaders = headerOps(f.responseHeaderModifier!, body.responseHeaders);
-        else this.unsupported(fp, `per-backend ${f.type} filters ${refs.length > 1 ? 'with several backends ' : ''}are not implemented`);
+        else this.unsupported(fp, `per-backend ${f.type} filters ${refs.length > 1 ? 'with several backends ' : ''}are not supported yet`);
       }),
     );
   }

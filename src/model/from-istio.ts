@@ -75,7 +75,7 @@ export function gatewayServersFromIstio(r: Resource<GatewaySpec>, findings: Find
       const modeName = s.tls.mode ?? 'PASSTHROUGH';
       const mode = TLS_MODES[modeName];
       if (mode === undefined) {
-        findings.push(findingFor(r, 'warning', 'WEFT_UNSUPPORTED_FIELD', `${path}.tls.mode`, `accepted, not acted on: TLS mode ${modeName} is not implemented; this server is skipped`));
+        findings.push(findingFor(r, 'warning', 'WEFT_UNSUPPORTED_FIELD', `${path}.tls.mode`, `accepted, not acted on: TLS mode ${modeName} is not supported yet; this server is skipped`));
         return;
       }
       server.tls = { mode };
@@ -218,7 +218,7 @@ class VirtualServiceTranslator {
       return d;
     }
     if (!h.route) {
-      this.warn('WEFT_UNSUPPORTED_FIELD', path, 'accepted, not acted on: a delegating rule is not implemented; the rule is skipped');
+      this.warn('WEFT_UNSUPPORTED_FIELD', path, 'accepted, not acted on: a delegating rule is not supported yet; the rule is skipped');
       return undefined;
     }
     const destinations: WeightedDestination[] = h.route.map((d, j) => {
@@ -267,7 +267,7 @@ class VirtualServiceTranslator {
         if (code === undefined) this.warn('WEFT_INVALID_FIELD', `${path}.abort.grpcStatus`, `unknown gRPC status "${f.abort.grpcStatus}"; the abort is skipped`);
         else out.abort = { percent: percent ?? 0, grpcStatus: code };
       } else if (f.abort.http2Error !== undefined) {
-        this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.abort.http2Error`, 'accepted, not acted on: HTTP/2 error aborts are not implemented');
+        this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.abort.http2Error`, 'accepted, not acted on: HTTP/2 error aborts are not supported yet');
       }
     }
     return out.delay || out.abort ? out : undefined;
@@ -324,7 +324,7 @@ class VirtualServiceTranslator {
     const single = h.route?.length === 1 ? h.route[0]!.headers : undefined;
     const many = (h.route?.length ?? 0) > 1 ? h.route!.findIndex((d) => d.headers !== undefined) : -1;
     if (many >= 0) {
-      this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.route[${many}].headers`, 'accepted, not acted on: per-destination headers with several destinations are not implemented');
+      this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.route[${many}].headers`, 'accepted, not acted on: per-destination headers with several destinations are not supported yet');
     }
     const req = headerOps(h.headers?.request, single?.request);
     if (req) rule.requestHeaders = req;

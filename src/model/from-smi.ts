@@ -58,7 +58,7 @@ class SplitTranslator {
     refs.forEach((ref, i) => {
       const path = `spec.matches[${i}]`;
       if (ref.kind !== 'HTTPRouteGroup') {
-        this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.kind`, `accepted, not acted on: ${ref.kind} matches are not implemented; only HTTPRouteGroup`);
+        this.warn('WEFT_UNSUPPORTED_FIELD', `${path}.kind`, `accepted, not acted on: ${ref.kind} matches are not supported yet; only HTTPRouteGroup`);
         return;
       }
       const group = this.ctx.routeGroups.get(`${this.ns}/${ref.name}`);

@@ -125,7 +125,7 @@ const listenerSchema = obj<Listener>({
   tls: obj<GatewayTlsConfig>({
     mode: enumOf(['Terminate', 'Passthrough'] as const),
     certificateRefs: arr(objectRefSchema),
-    frontendValidation: unsupported('client certificate validation on Gateway API listeners is not implemented yet'),
+    frontendValidation: unsupported('client certificate validation on Gateway API listeners is not supported yet yet'),
     options: unsupported('implementation-specific TLS options are not read', map(str())),
   }),
   allowedRoutes: obj<AllowedRoutes>({
@@ -373,7 +373,7 @@ const httpRouteRuleSchema = obj<HttpRouteRule>(
       attempts: int({ min: 0 }),
       backoff: unsupported('retry backoff is not configurable yet', duration()),
     }),
-    sessionPersistence: unsupported('session persistence is not implemented yet'),
+    sessionPersistence: unsupported('session persistence is not supported yet yet'),
   },
   {
     check(r, v, path) {
@@ -457,7 +457,7 @@ export const grpcRouteSpecSchema: Schema<GrpcRouteSpec> = obj<GrpcRouteSpec>({
         matches: arr(obj<GrpcRouteMatch>({ method: grpcMethodSchema, headers: arr(valueMatchSchema) })),
         filters: arr(grpcFilterSchema),
         backendRefs: arr(obj<GrpcBackendRef>({ ...backendObjectRefFields, weight: int({ min: 0, max: 1_000_000 }), filters: arr(grpcFilterSchema) })),
-        sessionPersistence: unsupported('session persistence is not implemented yet'),
+        sessionPersistence: unsupported('session persistence is not supported yet yet'),
       }),
     ),
     () => [{}],
