@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { once } from 'node:events';
@@ -170,6 +171,23 @@ test('CONNECT tunnel to a TCP service', async () => {
   s.write('ping-through-tunnel');
   while (!buf.includes('ping-through-tunnel')) await once(s, 'data');
   s.destroy();
+});
+
+test('HTTP/2 CONNECT (h2c): the stream itself is the tunnel', async () => {
+  const session = http2.connect(`http://${outbound}`);
+  try {
+    const stream = session.request({ ':method': 'CONNECT', ':authority': 'echo:7000' });
+    const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+    assert.equal(headers[':status'], 200);
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => (buf += c));
+    stream.write('ping-through-h2-tunnel');
+    while (!buf.includes('ping-through-h2-tunnel')) await once(stream, 'data');
+    stream.close();
+  } finally {
+    session.destroy();
+  }
 });
 
 test('HTTP/1.1 Upgrade (WebSocket-style) is spliced after 101', async () => {

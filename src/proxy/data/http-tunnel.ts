@@ -27,78 +27,66 @@ function flagOf(err: unknown): string {
   return err instanceof UpstreamError ? err.flag : 'UF';
 }
 
-/** HTTP/1.1 CONNECT host:port: route by authority, connect to the cluster, then tunnel. */
-export function handleConnect1(env: HttpEnv, conn: ConnInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+/** How one protocol answers a CONNECT: an error reply, or the go-ahead before bytes flow. */
+interface TunnelReplies {
+  fail(status: number, flag: string, body: string): void;
+  established(): void;
+}
+
+/**
+ * CONNECT host:port, for both protocols: route by authority, connect to the cluster, then
+ * splice `downstream` (the HTTP/1.1 socket or the HTTP/2 stream) with the upstream.
+ */
+function openTunnel(env: HttpEnv, conn: ConnInfo, authority: string, headers: IncomingMessage['headers'], downstream: Duplex, reply: TunnelReplies, head?: Buffer): void {
   const names = conn.hcm.names;
   env.counters.inc(names.rqTotal);
-  socket.on('error', () => socket.destroy());
-  const authority = req.url ?? '';
-  const d = decide(env, conn.hcm, authority, '/', 'CONNECT', req.headers);
+  const fail = (status: number, flag: string, body: string): void => {
+    countStatus(env, conn, status);
+    reply.fail(status, flag, body);
+  };
+  const d = decide(env, conn.hcm, authority, '/', 'CONNECT', headers);
   if (!d || d.kind !== 'route') {
     env.counters.inc(names.noRoute);
-    countStatus(env, conn, 404);
-    rawReply(socket, 404, 'NR', 'route not found\n');
+    fail(404, 'NR', 'route not found\n');
     return;
   }
   const cm = env.clusterManager();
   if (!cm.has(d.cluster)) {
     env.counters.inc(names.noCluster);
-    countStatus(env, conn, 503);
-    rawReply(socket, 503, 'NC', `cluster not found: ${d.cluster}\n`);
+    fail(503, 'NC', `cluster not found: ${d.cluster}\n`);
     return;
   }
   cm.connect(d.cluster).then(
     ({ socket: up }) => {
-      if (socket.destroyed) {
+      if (downstream.destroyed) {
         up.destroy();
         return;
       }
       countStatus(env, conn, 200);
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) up.write(head);
-      splice(socket, up, { idleTimeoutMs: TUNNEL_DEFAULTS.idleTimeoutMs });
+      reply.established();
+      if (head && head.length > 0) up.write(head);
+      splice(downstream, up, { idleTimeoutMs: TUNNEL_DEFAULTS.idleTimeoutMs });
     },
-    (err: unknown) => {
-      countStatus(env, conn, 503);
-      rawReply(socket, 503, flagOf(err), `upstream connect error: ${d.cluster}\n`);
-    },
+    (err: unknown) => fail(503, flagOf(err), `upstream connect error: ${d.cluster}\n`),
   );
+}
+
+/** HTTP/1.1 CONNECT host:port. */
+export function handleConnect1(env: HttpEnv, conn: ConnInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', () => socket.destroy());
+  openTunnel(env, conn, req.url ?? '', req.headers, socket, {
+    fail: (status, flag, body) => rawReply(socket, status, flag, body),
+    established: () => socket.write('HTTP/1.1 200 Connection Established\r\n\r\n'),
+  }, head);
 }
 
 /** HTTP/2 CONNECT (RFC 9113 8.5): the stream itself is the tunnel. */
 export function handleConnect2(env: HttpEnv, conn: ConnInfo, req: IncomingMessage | { headers: Record<string, string | string[] | undefined>; stream: Duplex }, res: DownRes): void {
-  const names = conn.hcm.names;
-  env.counters.inc(names.rqTotal);
-  const authority = String(req.headers[':authority'] ?? '');
   const stream = (req as { stream: Duplex }).stream;
-  const d = decide(env, conn.hcm, authority, '/', 'CONNECT', req.headers as IncomingMessage['headers']);
-  if (!d || d.kind !== 'route') {
-    env.counters.inc(names.noRoute);
-    countStatus(env, conn, 404);
-    localReply(res, 404, 'route not found\n', { 'x-weft-flags': 'NR' });
-    return;
-  }
-  const cm = env.clusterManager();
-  if (!cm.has(d.cluster)) {
-    countStatus(env, conn, 503);
-    localReply(res, 503, `cluster not found: ${d.cluster}\n`, { 'x-weft-flags': 'NC' });
-    return;
-  }
-  cm.connect(d.cluster).then(
-    ({ socket: up }) => {
-      if (stream.destroyed) {
-        up.destroy();
-        return;
-      }
-      countStatus(env, conn, 200);
-      res.writeHead(200);
-      splice(stream, up, { idleTimeoutMs: TUNNEL_DEFAULTS.idleTimeoutMs });
-    },
-    (err: unknown) => {
-      countStatus(env, conn, 503);
-      localReply(res, 503, `upstream connect error: ${d.cluster}\n`, { 'x-weft-flags': flagOf(err) });
-    },
-  );
+  openTunnel(env, conn, String(req.headers[':authority'] ?? ''), req.headers as IncomingMessage['headers'], stream, {
+    fail: (status, flag, body) => localReply(res, status, body, { 'x-weft-flags': flag }),
+    established: () => res.writeHead(200),
+  });
 }
 
 /** HTTP/1.1 Upgrade: send it upstream with `upgrade` set; on 101 splice the two sockets. */
