@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileCluster } from '../../src/proxy/data/upstream/cluster-config.js';
-import { activeHosts, compileLoadAssignment, selectTransport } from '../../src/proxy/data/upstream/endpoints.js';
+import { compileLoadAssignment, lbCandidates, selectTransport } from '../../src/proxy/data/upstream/endpoints.js';
 import { FieldPath } from '../../src/proxy/data/upstream/object-form.js';
 import { parseSubjectAltName, sanAllowed } from '../../src/proxy/data/upstream/san.js';
 import { createLoadBalancer } from '../../src/proxy/data/upstream/lb/index.js';
@@ -47,11 +47,14 @@ describe('cluster config', () => {
 
   it('priority failover: the lowest priority with healthy hosts', () => {
     const hosts = [
-      { healthy: false, priority: 0, id: 'a' },
-      { healthy: true, priority: 1, id: 'b' },
-      { healthy: true, priority: 2, id: 'c' },
+      { healthy: false, priority: 0, id: 'a', outlier: { ejected: false } },
+      { healthy: true, priority: 1, id: 'b', outlier: { ejected: false } },
+      { healthy: true, priority: 2, id: 'c', outlier: { ejected: false } },
     ];
-    assert.deepEqual(activeHosts(hosts).map((h) => h.id), ['b']);
+    assert.deepEqual(lbCandidates(hosts, 0).hosts.map((h) => h.id), ['b']);
+    // An ejected host is as unavailable as an unhealthy one.
+    hosts[1]!.outlier.ejected = true;
+    assert.deepEqual(lbCandidates(hosts, 0).hosts.map((h) => h.id), ['c']);
   });
 });
 

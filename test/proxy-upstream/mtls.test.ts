@@ -165,4 +165,21 @@ describe('mTLS upstream', () => {
     await assert.rejects(noCert.request(C, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF');
     await noCert.close();
   });
+
+  it('a ROOTCA that arrives later (same Cluster object, new secrets map) is used; repeated updates with the same maps keep working', async () => {
+    const late = createClusterManager(INFO, new TestIdentity(clientLeaf));
+    const [clusters, endpoints, none] = maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], []);
+    late.update(clusters, endpoints, none);
+    await assert.rejects(late.request(C, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF' && /ROOTCA/.test(err.message));
+    const secrets = maps([], [], [rootSecret(pki.caPem)])[2];
+    late.update(clusters, endpoints, secrets);
+    const res = await late.request(C, get('/'));
+    assert.equal(res.status, 200);
+    await readAll(res.body);
+    late.update(clusters, endpoints, secrets);
+    const again = await late.request(C, get('/'));
+    assert.equal(again.status, 200);
+    await readAll(again.body);
+    await late.close();
+  });
 });

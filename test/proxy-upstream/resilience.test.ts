@@ -207,6 +207,25 @@ describe('upstream resilience', () => {
       }
     });
 
+    it('raising maxConnections reaches endpoints whose HTTP/1.1 pool is already open', async () => {
+      const slow = await backend('slow', 200, 150);
+      try {
+        cm.update(...maps([], []));
+        const limit = (n: number): EnvoyObject => ({ circuitBreakers: { thresholds: [{ maxConnections: { value: n }, maxPendingRequests: { value: 10 } }] } });
+        apply(eps([slow]), limit(1), { protocol: 'http/1.1' });
+        assert.equal((await send(cm) as { status: number }).status, 200);
+        apply(eps([slow]), limit(4), { protocol: 'http/1.1' });
+        const started = Date.now();
+        const results = await Promise.all(Array.from({ length: 4 }, () => send(cm)));
+        assert.ok(results.every((r) => 'status' in r && r.status === 200), JSON.stringify(results));
+        // Four at once over four connections: ~150 ms, not four times that on one connection.
+        assert.ok(Date.now() - started < 450, `took ${Date.now() - started} ms`);
+        assert.ok(slow.connections >= 4, `${slow.connections} connections`);
+      } finally {
+        await stop(slow);
+      }
+    });
+
     it('a queued request whose caller gives up leaves the queue', async () => {
       const slow = await backend('slow', 200, 150);
       try {

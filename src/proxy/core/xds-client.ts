@@ -183,17 +183,15 @@ export class XdsClient {
       if (gen !== this.gen) return;
     }
     const m = ADS_SERVICE.streamAggregatedResources;
-    let client: grpc.Client;
     let call: Call;
     try {
-      client = controlClient(this.opts.target);
-      call = client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(m.path, m.requestSerialize, m.responseDeserialize, md, {});
+      // Held before the call is made, so that teardown closes the channel if making the call throws.
+      const client = (this.client = controlClient(this.opts.target));
+      call = this.call = client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(m.path, m.requestSerialize, m.responseDeserialize, md, {});
     } catch (err) {
       this.broken(gen, errorMessage(err));
       return;
     }
-    this.client = client;
-    this.call = call;
     this.state.resetNonces();
     call.on('data', (res: DiscoveryResponse) => {
       if (gen !== this.gen) return;

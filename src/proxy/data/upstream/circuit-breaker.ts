@@ -27,9 +27,6 @@ export class CircuitBreaker {
   retries = 0;
   private queue: Waiter[] = [];
   private head = 0;
-  private readonly releaseRetry = (): void => {
-    this.retries--;
-  };
 
   constructor(
     private readonly cluster: string,
@@ -131,7 +128,7 @@ export class CircuitBreaker {
     return () => {
       if (released) return;
       released = true;
-      this.releaseRetry();
+      this.retries--;
     };
   }
 

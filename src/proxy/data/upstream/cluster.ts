@@ -12,9 +12,9 @@ import { Host, reuseKey, type HostInit } from './host.js';
 import { createLoadBalancer } from './lb/index.js';
 import type { LbSettings, LoadBalancer } from './lb/types.js';
 import { OriginalDstHosts, originalDestination, type Destination } from './original-dst.js';
-import { OutlierDetector, type EjectedEndpoint } from './outlier.js';
+import { OutlierDetector } from './outlier.js';
 import { ClusterStats } from './stats.js';
-import { UpstreamError, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
+import { UpstreamError, type OutlierEjection, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
 
 function sameLb(a: LbSettings, b: LbSettings): boolean {
   return a.choiceCount === b.choiceCount && a.minimumRingSize === b.minimumRingSize && a.maximumRingSize === b.maximumRingSize && a.maglevTableSize === b.maglevTableSize;
@@ -113,7 +113,7 @@ export class Cluster {
         const rk = reuseKey(init);
         if (next.has(rk)) continue;
         const old = this.hosts.get(rk);
-        if (old) old.adopt(init);
+        if (old) old.adopt(init, this.graceMs);
         next.set(rk, old ?? new Host(init, this.dialer));
       }
     }
@@ -197,7 +197,7 @@ export class Cluster {
   }
 
   /** Endpoints the outlier detector has ejected now. */
-  outlierStatus(): EjectedEndpoint[] {
+  outlierStatus(): OutlierEjection[] {
     return this.outlier.ejected();
   }
 
@@ -206,8 +206,7 @@ export class Cluster {
     for (const h of this.hostList()) h.retireSessions();
   }
 
-  /** Hosts by endpoint (for tests and admin). */
-  hostList(): readonly Host[] {
+  private hostList(): readonly Host[] {
     return this.originalDst ? this.originalDst.list() : [...this.hosts.values()];
   }
 

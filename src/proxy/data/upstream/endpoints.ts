@@ -75,13 +75,6 @@ export function selectTransport(cfg: ClusterConfig, tlsMatch: Readonly<Record<st
   return cfg.transportSocket;
 }
 
-/** The healthy hosts of the lowest priority level that has any (Envoy's priority failover, without overprovisioning). */
-export function activeHosts<H extends { healthy: boolean; priority: number }>(hosts: readonly H[]): H[] {
-  let best = Infinity;
-  for (const h of hosts) if (h.healthy && h.priority < best) best = h.priority;
-  return hosts.filter((h) => h.healthy && h.priority === best);
-}
-
 export interface CandidateHost {
   healthy: boolean;
   priority: number;

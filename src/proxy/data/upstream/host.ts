@@ -49,7 +49,6 @@ function sameLimits(a: PoolLimits, b: PoolLimits): boolean {
 
 export class Host implements LbHost, OutlierHost {
   readonly key: string;
-  readonly reuseKey: string;
   readonly outlier = new OutlierState();
   healthy: boolean;
   priority: number;
@@ -64,14 +63,14 @@ export class Host implements LbHost, OutlierHost {
   private pool: PoolLimits;
   private h2: H2Pool | undefined;
   private h1: H1Pool | undefined;
-  private readonly graceMs = 5_000;
+  /** The cluster's maxConnections when the HTTP/1.1 pool was made (the pool's own connection cap). */
+  private h1MaxConnections = 0;
 
   constructor(
     init: HostInit,
     private readonly dialer: Dialer,
   ) {
     this.key = init.key;
-    this.reuseKey = reuseKey(init);
     this.healthy = init.healthy;
     this.priority = init.priority;
     this.weight = init.weight;
@@ -94,18 +93,21 @@ export class Host implements LbHost, OutlierHost {
     return this.target.transport.kind === 'tls';
   }
 
-  /** Take the mutable settings of a newer config for the same endpoint (pools stay unless their limits changed). */
-  adopt(init: HostInit): void {
+  /**
+   * Take the mutable settings of a newer config for the same endpoint (pools stay unless
+   * their limits changed). The cluster has already applied its new breaker limits.
+   */
+  adopt(init: HostInit, graceMs: number): void {
     this.healthy = init.healthy;
     this.priority = init.priority;
     this.weight = init.weight;
     this.target.connectTimeoutMs = init.connectTimeoutMs;
-    if (!sameLimits(this.pool, init.pool)) {
+    if (!sameLimits(this.pool, init.pool) || (this.h1 && this.h1MaxConnections !== this.breaker.maxConnections)) {
       this.pool = init.pool;
       // New connections get the new limits; the old pool finishes its requests.
       const old = this.h1;
       this.h1 = undefined;
-      if (old) void old.close(this.graceMs);
+      if (old) void old.close(graceMs);
     }
   }
 
@@ -201,17 +203,16 @@ export class Host implements LbHost, OutlierHost {
   }
 
   private h1Pool(): H1Pool {
-    return (this.h1 ??= new H1Pool(this.target, this.dialer, { ...this.pool, maxConnections: this.breaker.maxConnections }));
+    if (!this.h1) {
+      this.h1MaxConnections = this.breaker.maxConnections;
+      this.h1 = new H1Pool(this.target, this.dialer, { ...this.pool, maxConnections: this.h1MaxConnections });
+    }
+    return this.h1;
   }
 
   /** Identity rotation: the next request opens a session with the new certificate. */
   retireSessions(): void {
     if (this.isTls) this.h2?.retire();
-  }
-
-  /** Open HTTP/2 sessions (for tests and admin). */
-  get h2Sessions(): number {
-    return this.h2?.sessionCount ?? 0;
   }
 
   close(graceMs: number): Promise<void> {

@@ -23,6 +23,12 @@ class Manager implements ClusterManager {
   private readonly dialer: Dialer;
   private readonly graceMs: number;
   private closed = false;
+  /**
+   * Compiled configs by Cluster object. Snapshot objects and maps are never mutated
+   * (src/proxy/core/xds-state.ts), and an EDS or RDS update passes the same Cluster objects
+   * and secrets map again: those clusters are not compiled (and fingerprinted) again.
+   */
+  private readonly compiled = new WeakMap<EnvoyObject, { key: string; secrets: Map<string, EnvoyObject>; cfg: ClusterConfig }>();
 
   constructor(
     readonly info: ProxyIdentityInfo,
@@ -41,7 +47,7 @@ class Manager implements ClusterManager {
     // Compile everything first: a rejection leaves the running config untouched.
     const compiled: Array<[ClusterConfig, EndpointSpec[]]> = [];
     for (const [key, raw] of clusters) {
-      const cfg = compileCluster(key, raw, secrets);
+      const cfg = this.compile(key, raw, secrets);
       let specs: EndpointSpec[] = [];
       if (cfg.type === 'EDS') {
         const cla = endpoints.get(cfg.edsName);
@@ -60,6 +66,14 @@ class Manager implements ClusterManager {
     }
     for (const [name, c] of this.clusters) if (!next.has(name)) void c.close();
     this.clusters = next;
+  }
+
+  private compile(key: string, raw: EnvoyObject, secrets: Map<string, EnvoyObject>): ClusterConfig {
+    const hit = this.compiled.get(raw);
+    if (hit && hit.key === key && hit.secrets === secrets) return hit.cfg;
+    const cfg = compileCluster(key, raw, secrets);
+    this.compiled.set(raw, { key, secrets, cfg });
+    return cfg;
   }
 
   has(cluster: string): boolean {

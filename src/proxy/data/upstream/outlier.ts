@@ -29,8 +29,6 @@ export type LocalOrigin = 'connect-failed' | 'timeout' | 'reset' | 'connect-succ
 
 type Detector = '5xx' | 'gateway' | 'local';
 
-export type EjectedEndpoint = OutlierEjection;
-
 export class OutlierDetector {
   private cfg: OutlierConfig | undefined;
   private hosts: readonly OutlierHost[] = [];
@@ -41,10 +39,6 @@ export class OutlierDetector {
     /** Called when the set of ejected hosts changes: the cluster rebuilds its load balancer. */
     private readonly onChange: () => void,
   ) {}
-
-  get enabled(): boolean {
-    return this.cfg !== undefined;
-  }
 
   /** New config and host set (hosts keep their state). Undefined config = off: every host returns. */
   configure(cfg: OutlierConfig | undefined, hosts: readonly OutlierHost[]): void {
@@ -172,9 +166,9 @@ export class OutlierDetector {
     this.stats.outlier.ejectionsActive--;
   }
 
-  /** Ejected endpoints now (for the admin's OUTLIER CHECK column). */
-  ejected(now = Date.now()): EjectedEndpoint[] {
-    const out: EjectedEndpoint[] = [];
+  /** Ejected endpoints now (ClusterManager.outlierStatus; `weft proxy-config` reads ejections_active from /stats instead). */
+  ejected(now = Date.now()): OutlierEjection[] {
+    const out: OutlierEjection[] = [];
     for (const h of this.hosts) {
       const s = h.outlier;
       if (s.ejected) out.push({ endpoint: h.key, ejectedForMs: Math.max(0, this.ejectionMs(s.timesEjected) - (now - s.ejectedAt)), timesEjected: s.timesEjected });

@@ -50,11 +50,6 @@ export class H2Pool {
     this.authority = `${target.transport.kind === 'tls' ? 'https' : 'http'}://${target.key}`;
   }
 
-  /** Sessions open now (current and draining). */
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
-
   request(req: UpstreamRequest, opts: RequestOptions | undefined): Promise<UpstreamResponse> {
     return this.requestOnce(req, opts, true);
   }
