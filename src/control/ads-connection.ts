@@ -74,6 +74,11 @@ function normalizeNames(type: XdsType, names: readonly string[] | undefined): st
   return [...new Set(list)].sort();
 }
 
+function setNames(st: TypeState, names: string[] | null): void {
+  st.names = names;
+  st.namesKey = names === null ? '' : names.join('\n');
+}
+
 function sameNames(a: string[] | null, b: string[] | null): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((n, i) => n === b[i]);
@@ -145,8 +150,7 @@ export class ProxyConnection {
       st.ackedVersion = req.versionInfo ?? '';
       st.lastError = undefined;
       if (!sameNames(names, st.names)) {
-        st.names = names;
-        st.namesKey = names === null ? '' : names.join('\n');
+        setNames(st, names);
         st.sentSelection = undefined; // the subscription changed: answer with all of it
         this.#send(type, false);
       }
@@ -154,8 +158,7 @@ export class ProxyConnection {
     }
     // A first request for the type (or a re-request): subscribe and answer.
     st.subscribed = true;
-    st.names = names;
-    st.namesKey = names === null ? '' : names.join('\n');
+    setNames(st, names);
     this.#send(type, true);
   }
 

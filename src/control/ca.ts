@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
-import { x509 } from './x509.js';
+import { x509 } from '../pki/x509.js';
 import { ControlError, errorMessage } from './errors.js';
 import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
 import { pemBlocks, toPem } from './pem.js';

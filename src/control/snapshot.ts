@@ -134,12 +134,11 @@ export class ResourceSet {
   constructor(type: XdsType, groups: readonly (readonly EnvoyObject[])[]) {
     this.#groups = groups.map((g) => groupOf(type, g));
     if (this.#groups.length > 1) {
-      // Names must be disjoint across groups: check each smaller group against the others.
+      // Names must be disjoint across groups: look each name of the smaller groups up in the others.
       const largest = this.#groups.reduce((a, b) => (b.resources.length > a.resources.length ? b : a));
       for (const g of this.#groups) {
         if (g === largest) continue;
-        for (const n of g.byName.keys())
-          for (const o of this.#groups) if (o !== g && o.byName.has(n) && (o === largest || o.resources.length >= g.resources.length)) throw new SnapshotError(`${type} resource ${n} generated twice`);
+        for (const n of g.byName.keys()) if (this.#groups.some((o) => o !== g && o.byName.has(n))) throw new SnapshotError(`${type} resource ${n} generated twice`);
       }
     }
   }
@@ -227,11 +226,6 @@ export function buildSnapshotFromGroups(gen: GeneratedGroups): ProxySnapshot {
   const out = {} as ProxySnapshot;
   for (const type of XDS_TYPES) out[type] = resourceSet(type, gen[FIELD[type]]);
   return out;
-}
-
-/** `null` names = every resource of the type (wildcard). */
-export function selectResources(resources: ResourceSet, names: readonly string[] | null): Selection {
-  return resources.select(names === null ? null : [...new Set(names)].sort());
 }
 
 const diffMemo = new WeakMap<Selection, WeakMap<Selection, SnapshotResource[] | null>>();

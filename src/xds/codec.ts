@@ -116,14 +116,3 @@ export function decode<T = Record<string, unknown>>(typeUrl: string, bytes: Uint
   const type = messageType(typeUrl);
   return type.toObject(type.decode(bytes), OBJECT_FORM) as T;
 }
-
-/** A google.protobuf.Any in wire form ({typeUrl, value}) for a resource object. */
-export function toAny(typeUrl: string, obj: object): { typeUrl: string; value: Uint8Array } {
-  return { typeUrl, value: encode(typeUrl, obj) };
-}
-
-/** Inverse of toAny. */
-export function fromAny<T = Record<string, unknown>>(any: { typeUrl?: string; type_url?: string; value: Uint8Array }): T {
-  const url = any.typeUrl ?? any.type_url ?? '';
-  return decode<T>(url, any.value);
-}

@@ -1,6 +1,7 @@
-// EDS: one ClusterLoadAssignment per outbound cluster: the pods behind the service,
+// EDS: one ClusterLoadAssignment per outbound EDS cluster: the pods behind the service,
 // ready or not (the proxy balances over healthy ones), tagged for mTLS and telemetry.
-// ServiceEntry hosts: their own endpoints, inline in STATIC/DNS clusters.
+// ServiceEntry hosts: their own endpoints, inline in STATIC/DNS clusters (and over EDS
+// for proxyless clients, whose clusters are all EDS).
 import type { ExternalEndpoint, MeshModel, Service, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { METADATA } from './names.js';

@@ -5,7 +5,7 @@
 // Sharing (control plane at scale): most resources do not depend on the proxy.
 // Per model (memo keyed by the model object's identity) the generator keeps what
 // it built, keyed by what each resource actually depends on:
-//   - outbound clusters + ClusterLoadAssignments: the set of referenced targets
+//   - outbound clusters + ClusterLoadAssignments (EDS clusters only): the set of referenced targets
 //     (for sidecars: the http_proxy key below), same objects for every proxy;
 //   - http_proxy: the proxy's namespace (short names, sourceNamespace) plus, only
 //     when some mesh route matches on sourceLabels, the values of those label keys;
@@ -24,7 +24,7 @@ import { virtualOutboundListener, inboundListener, containerPorts, inboundProtoc
 import { httpProxyRouteConfig } from './routes.js';
 import { inboundCluster, outboundCluster, outboundTargets } from './clusters.js';
 import { loadAssignment } from './endpoints.js';
-import { outboundClusterName } from './names.js';
+import { targetClusterName } from './passthrough.js';
 import { rootCaSecret } from './secrets.js';
 import { gatewayResources } from './gateway.js';
 
@@ -105,7 +105,7 @@ interface ModelCache {
   clusterDomain: string | undefined;
   sidecar: Map<string, { routes: EnvoyObject[]; targets: Map<string, OutboundTarget>; outbound: OutboundGroups }>;
   outbound: Map<string, OutboundGroups>;
-  outboundByName: Map<string, { cluster: EnvoyObject; endpoints: EnvoyObject }>;
+  outboundByName: Map<string, { cluster: EnvoyObject; endpoints?: EnvoyObject }>;
   protocols: Map<string, PortProtocol[]>;
   inboundListeners: Map<string, EnvoyObject[]>;
   inboundClusters: Map<string, EnvoyObject[]>;
@@ -167,12 +167,18 @@ function modelForService(c: ModelCache, target: ServiceTarget): MeshModel {
   return { ...c.model, workloads };
 }
 
-function outboundFor(c: ModelCache, target: ServiceTarget): { cluster: EnvoyObject; endpoints: EnvoyObject } {
-  const name = outboundClusterName(target.port, target.fqdn, target.subset);
+/**
+ * A target's cluster and, when the cluster is EDS, its ClusterLoadAssignment. STATIC and
+ * DNS clusters carry their endpoints inline and ORIGINAL_DST ones (PassthroughCluster)
+ * have none: the proxy subscribes EDS only for EDS clusters (src/proxy/core/xds-refs.ts).
+ */
+function outboundFor(c: ModelCache, target: ServiceTarget): { cluster: EnvoyObject; endpoints?: EnvoyObject } {
+  const name = targetClusterName(target);
   let hit = c.outboundByName.get(name);
   if (!hit) {
     const m = modelForService(c, target);
-    hit = { cluster: intern(`cds:${name}`, outboundCluster(m, target)), endpoints: intern(`eds:${name}`, loadAssignment(m, target)) };
+    const cluster = intern(`cds:${name}`, outboundCluster(m, target));
+    hit = cluster['type'] === 'EDS' ? { cluster, endpoints: intern(`eds:${name}`, loadAssignment(m, target)) } : { cluster };
     c.outboundByName.set(name, hit);
   }
   return hit;
@@ -181,7 +187,7 @@ function outboundFor(c: ModelCache, target: ServiceTarget): { cluster: EnvoyObje
 /** Outbound clusters and endpoints for a set of targets (already sorted by name by outboundTargets). */
 function outboundGroups(c: ModelCache, referenced: ReadonlyMap<string, OutboundTarget>): OutboundGroups {
   const targets = outboundTargets(c.model, referenced, c.clusterDomain);
-  const key = targets.map((t) => outboundClusterName(t.port, t.fqdn, t.subset)).join('\n');
+  const key = targets.map(targetClusterName).join('\n');
   let g = c.outbound.get(key);
   if (!g) {
     const clusters: EnvoyObject[] = [];
@@ -189,7 +195,7 @@ function outboundGroups(c: ModelCache, referenced: ReadonlyMap<string, OutboundT
     for (const t of targets) {
       const o = outboundFor(c, t);
       clusters.push(o.cluster);
-      endpoints.push(o.endpoints);
+      if (o.endpoints) endpoints.push(o.endpoints);
     }
     g = { clusters: byName(clusters), endpoints: byName(endpoints, 'clusterName') };
     c.outbound.set(key, g);

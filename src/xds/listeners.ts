@@ -108,8 +108,3 @@ export function inboundListener(port: number, protocol: PortProtocol): EnvoyObje
     trafficDirection: 'INBOUND',
   };
 }
-
-/** All of a sidecar's listeners, by name. */
-export function sidecarListeners(model: MeshModel, proxy: Workload): EnvoyObject[] {
-  return [virtualOutboundListener(), ...containerPorts(proxy).map((p) => inboundListener(p, inboundProtocol(model, proxy, p)))];
-}

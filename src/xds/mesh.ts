@@ -84,11 +84,13 @@ function serverKey(s: GatewayServer): string {
 /**
  * The model in a canonical order, so that output does not depend on the order the
  * store or registry listed things in. Route sets are ordered by source (namespace,
- * name): that order breaks ties when several route sets cover one host.
+ * name): that order breaks ties when several route sets cover one host. Every other
+ * field is carried over as it is (the spread), so a field added to MeshModel is never
+ * dropped here.
  */
 export function canonicalModel(model: MeshModel): MeshModel {
   return {
-    trustDomain: model.trustDomain,
+    ...model,
     services: sortBy(model.services, (s) => `${s.namespace}/${s.name}`).map((s) => ({
       ...s,
       ports: [...s.ports].sort((a, b) => a.port - b.port),
@@ -96,8 +98,7 @@ export function canonicalModel(model: MeshModel): MeshModel {
     workloads: sortBy(model.workloads, (w) => `${w.namespace}/${w.name}`),
     routes: sortBy(model.routes, routeSetKey),
     gatewayServers: sortBy(model.gatewayServers, serverKey),
-    ...(model.outboundTrafficPolicy ? { outboundTrafficPolicy: model.outboundTrafficPolicy } : {}),
-    ...(model.serviceHttpPolicies?.length ? { serviceHttpPolicies: sortBy(model.serviceHttpPolicies, (p) => p.host) } : {}),
+    ...(model.serviceHttpPolicies ? { serviceHttpPolicies: sortBy(model.serviceHttpPolicies, (p) => p.host) } : {}),
   };
 }
 

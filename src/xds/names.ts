@@ -8,11 +8,6 @@ export function spiffeId(namespace: string, serviceAccount: string, trustDomain 
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
-export function parseSpiffeId(uri: string): { trustDomain: string; namespace: string; serviceAccount: string } | undefined {
-  const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uri);
-  return m ? { trustDomain: m[1]!, namespace: m[2]!, serviceAccount: m[3]! } : undefined;
-}
-
 /** The fully qualified host of a Kubernetes service. */
 export function serviceFqdn(name: string, namespace: string, clusterDomain = 'cluster.local'): string {
   return `${name}.${namespace}.svc.${clusterDomain}`;

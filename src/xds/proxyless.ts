@@ -7,7 +7,7 @@
 // The routes come from the sidecar's translation (routes.ts), so a proxyless client
 // routes by the same rules as a weft proxy, minus what a gRPC client cannot do or
 // would reject (see grpcRoute). Pure and deterministic, like generate.ts.
-import type { MeshModel, Service, ServicePort, Workload } from '../model/types.js';
+import type { HttpRouteSet, MeshModel, Service, ServicePort, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import type { ProxyResources } from './generate.js';
 import { outboundClusterName } from './names.js';
@@ -120,11 +120,19 @@ function withGrpcFiltersOnly(route: EnvoyObject): EnvoyObject {
 }
 
 /** The RouteConfiguration for one service port: one virtual host answering every name the client may dial. */
-function routeConfiguration(model: MeshModel, service: Service, sp: ServicePort, client: ProxylessClient, ctx: ProxylessContext, targets: Map<string, OutboundTarget>): EnvoyObject {
+function routeConfiguration(
+  model: MeshModel,
+  meshRoutes: readonly HttpRouteSet[],
+  service: Service,
+  sp: ServicePort,
+  client: ProxylessClient,
+  ctx: ProxylessContext,
+  targets: Map<string, OutboundTarget>,
+): EnvoyObject {
   const fqdn = fqdnOf(service, ctx.clusterDomain);
   const http = isHttpProtocol(sp.protocol);
   // As for sidecars: route sets are HTTP rules and apply on HTTP (incl. gRPC) ports only.
-  const rules = http ? coveringRouteSets(attachedRouteSets(model, new Set([MESH])), fqdn).flatMap((r) => r.rules) : [];
+  const rules = http ? coveringRouteSets(meshRoutes, fqdn).flatMap((r) => r.rules) : [];
   const ruleCtx = { model, proxy: clientAsSource(client), port: sp.port, targets, ...(ctx.clusterDomain !== undefined ? { clusterDomain: ctx.clusterDomain } : {}) };
   const translated = translateRules(rules, ruleCtx);
   // No rules: the service itself. Rules that all fall away leave no route, so the RPC
@@ -176,6 +184,26 @@ export function proxylessLoadAssignment(model: MeshModel, target: ServiceTarget)
 }
 
 /**
+ * Per model (by identity, as generate.ts): the canonical model, its mesh route sets, and
+ * the output by what it depends on (cluster domain, the client's namespace and labels),
+ * so clients that see the mesh alike share the same objects and the control plane
+ * encodes them once (src/control/snapshot.ts). Callers must treat them as read-only.
+ */
+interface ProxylessCache {
+  model: MeshModel;
+  meshRoutes: HttpRouteSet[];
+  out: Map<string, ProxyResources>;
+}
+const caches = new WeakMap<MeshModel, ProxylessCache>();
+
+function cacheKey(client: ProxylessClient, ctx: ProxylessContext): string {
+  const labels = Object.keys(client.labels)
+    .sort()
+    .map((k) => `${k}=${client.labels[k]}`);
+  return [ctx.clusterDomain ?? '', client.namespace, ...labels].join('\u0000');
+}
+
+/**
  * Everything a proxyless client in `client.namespace` may ask for: per service port one
  * Listener per name it may dial (the sidecar's virtual-host domains: `name:port` in its
  * own namespace, `name.ns:port`, `name.ns.svc:port`, the FQDN with port; port 80 also
@@ -183,7 +211,18 @@ export function proxylessLoadAssignment(model: MeshModel, target: ServiceTarget)
  * routes reach. The control plane sends only the names the client subscribes to.
  */
 export function generateForProxyless(input: MeshModel, client: ProxylessClient, ctx: ProxylessContext = {}): ProxyResources {
-  const model = canonicalModel(input);
+  let c = caches.get(input);
+  if (!c) {
+    const model = canonicalModel(input);
+    caches.set(input, (c = { model, meshRoutes: attachedRouteSets(model, new Set([MESH])), out: new Map() }));
+  }
+  const key = cacheKey(client, ctx);
+  let res = c.out.get(key);
+  if (!res) c.out.set(key, (res = generate(c.model, c.meshRoutes, client, ctx)));
+  return res;
+}
+
+function generate(model: MeshModel, meshRoutes: readonly HttpRouteSet[], client: ProxylessClient, ctx: ProxylessContext): ProxyResources {
   const targets = new Map<string, OutboundTarget>();
   const listeners = new Map<string, EnvoyObject>();
   const routes = new Map<string, EnvoyObject>();
@@ -192,7 +231,7 @@ export function generateForProxyless(input: MeshModel, client: ProxylessClient, 
     for (const sp of service.ports) {
       // First service (canonical order) wins a name two services could claim.
       const rcName = proxylessRouteName(fqdn, sp.port);
-      if (!routes.has(rcName)) routes.set(rcName, routeConfiguration(model, service, sp, client, ctx, targets));
+      if (!routes.has(rcName)) routes.set(rcName, routeConfiguration(model, meshRoutes, service, sp, client, ctx, targets));
       for (const domain of serviceDomains(service, sp.port, fqdn, client.namespace)) {
         if (!listeners.has(domain)) listeners.set(domain, apiListener(domain, rcName));
       }

@@ -106,8 +106,9 @@ export function retryPolicy(r: RetryPolicy | undefined): EnvoyObject | undefined
 }
 
 function forwardAction(action: Extract<RouteAction, { kind: 'forward' }>, rule: HttpRule, ctx: RuleContext): EnvoyObject {
-  const clusters = action.destinations.map((d) => {
-    const t = resolveDestination(ctx.model, d, ctx.port, ctx.clusterDomain);
+  const resolved = action.destinations.map((d) => resolveDestination(ctx.model, d, ctx.port, ctx.clusterDomain));
+  const clusters = action.destinations.map((d, i) => {
+    const t = resolved[i]!;
     const name = outboundClusterName(t.port, t.fqdn, t.subset);
     ctx.targets?.set(name, t);
     return { name, weight: d.weight };
@@ -124,7 +125,7 @@ function forwardAction(action: Extract<RouteAction, { kind: 'forward' }>, rule: 
     ctx.targets?.set(name, t);
     return mirrorPolicy(name, m.percent);
   });
-  const hashPolicy = routeHashPolicy(action.destinations.map((d) => resolveDestination(ctx.model, d, ctx.port, ctx.clusterDomain)));
+  const hashPolicy = routeHashPolicy(resolved);
   return {
     ...target,
     ...(hashPolicy ? { hashPolicy } : {}),
@@ -210,15 +211,18 @@ export function coveringRouteSets(sets: readonly HttpRouteSet[], host: string): 
 /**
  * Domains a client may use for a service port: short names are only unambiguous
  * within the proxy's namespace (Istio's rule; Envoy rejects a domain in two virtual
- * hosts). Each with ":port"; port 80 also bare.
+ * hosts). A ServiceEntry host has no short names: only the host itself. Each with
+ * ":port"; port 80 also bare.
  */
 export function serviceDomains(service: Service, port: number, fqdn: string, proxyNamespace: string): string[] {
-  const names = [
-    ...(service.namespace === proxyNamespace ? [service.name] : []),
-    `${service.name}.${service.namespace}`,
-    `${service.name}.${service.namespace}.svc`,
-    fqdn,
-  ];
+  const names = service.external
+    ? [fqdn]
+    : [
+        ...(service.namespace === proxyNamespace ? [service.name] : []),
+        `${service.name}.${service.namespace}`,
+        `${service.name}.${service.namespace}.svc`,
+        fqdn,
+      ];
   const unique = [...new Set(names)];
   return unique.flatMap((n) => (port === 80 ? [n, `${n}:${port}`] : [`${n}:${port}`]));
 }

@@ -73,6 +73,16 @@ test('sharing: an endpoint-only change (readiness) pushes only EDS, with only th
     assert.deepEqual(others.map((r) => r.typeUrl), [], 'no CDS, LDS, RDS or SDS push for an endpoint change');
     // The API still shows the full EDS state last sent.
     assert.equal(cp.ads.proxyConfig(c.node.id)!.EDS.length, 2);
+
+    // ratings-1 runs as another identity: the SANs of ratings' cluster change, so CDS goes out
+    // (before EDS, make-before-break), and nothing else.
+    await cp.registry.put({ ...workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' }), ready: false, serviceAccount: 'ratings', identity: 'spiffe://cluster.local/ns/default/sa/ratings' });
+    const cds2 = await c.next();
+    assert.equal(cds2.typeUrl, T.cluster);
+    assert.ok(JSON.stringify(cds2.resources.find((r) => r['name'] === ratings)).includes('spiffe://cluster.local/ns/default/sa/ratings'));
+    c.ack(cds2);
+    const rest = await c.drain(200);
+    assert.deepEqual(rest.map((r) => r.typeUrl), [T.endpoint], 'CDS, then EDS (the endpoint metadata names the identity); no LDS, RDS or SDS');
   } finally {
     c.close();
     await cp.close();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { X509Certificate as NodeX509 } from 'node:crypto';
-import { x509 } from '../../src/control/x509.js';
+import { x509 } from '../../src/pki/x509.js';
 import { CertificateAuthority } from '../../src/control/ca.js';
 import { TokenIssuer } from '../../src/control/tokens.js';
 import { isControlError } from '../../src/control/errors.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { webcrypto } from 'node:crypto';
-import { x509 } from '../../src/control/x509.js';
+import { x509 } from '../../src/pki/x509.js';
 import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
 import { TYPE } from '../../src/xds/codec.js';
 import { nodeId, outboundClusterName, serviceFqdn, spiffeId } from '../../src/xds/names.js';

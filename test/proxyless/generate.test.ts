@@ -121,6 +121,22 @@ test('proxyless: plaintext round-robin EDS clusters; endpoints in a weighted loc
   assert.deepEqual(addrs.map((a) => `${String(a['address'])}:${String(a['portValue'])}`).sort(), ['127.9.1.1:7000', '127.9.1.2:7000']);
 });
 
+test('proxyless: clients that see the mesh alike (model, namespace, labels) share one generated config; labels still decide sourceLabels matches', () => {
+  const rules: HttpRule[] = [
+    { name: 'canary-clients', matches: [{ sourceLabels: { track: 'canary' } }], action: { kind: 'forward', destinations: [to('greeter-v2')] } },
+    { name: 'rest', matches: [], action: { kind: 'forward', destinations: [to('greeter-v1')] } },
+  ];
+  const m = model(rules);
+  const a = generateForProxyless(m, { id: 'a', namespace: 'default', labels: { app: 'x' }, pod: 'a', ip: '10.0.0.1' });
+  const b = generateForProxyless(m, { id: 'b', namespace: 'default', labels: { app: 'x' }, pod: 'b', ip: '10.0.0.2' });
+  assert.equal(a, b, 'same objects, so the control plane encodes them once');
+  const canary = generateForProxyless(m, { id: 'c', namespace: 'default', labels: { app: 'x', track: 'canary' }, pod: 'c', ip: '' });
+  const routeNames = (r: typeof a) => arr(arr(r.routes.find((x) => x['name'] === `${FQDN}:9090`)!['virtualHosts'])[0]!['routes']).map((x) => x['name']);
+  assert.deepEqual(routeNames(a), ['rest']);
+  assert.deepEqual(routeNames(canary), ['canary-clients', 'rest']);
+  assert.notEqual(generateForProxyless(m, { ...CLIENT, namespace: 'other' }), generateForProxyless(m, CLIENT));
+});
+
 test('proxyless: short names resolve in the client namespace only', () => {
   const res = generateForProxyless(model([]), { ...CLIENT, namespace: 'other' });
   const names = res.listeners.map((l) => l['name']);

@@ -371,6 +371,25 @@ test('ServiceEntry clusters: STATIC inline endpoints, STRICT_DNS / LOGICAL_DNS b
   assert.equal(none.loadAssignment, undefined);
 });
 
+test('a ClusterLoadAssignment for every EDS cluster and for no other (STATIC/DNS carry theirs inline; ORIGINAL_DST has none)', () => {
+  const res = gen(model(svc('reviews') + SERVICE_ENTRIES));
+  const eds = res.clusters.filter((c) => c.type === 'EDS').map((c) => String(c.name)).sort();
+  assert.ok(eds.includes(`outbound|9080||${R}`));
+  assert.deepEqual(res.endpoints.map((e) => String(e.clusterName)).sort(), eds);
+  for (const name of ['PassthroughCluster', 'outbound|80||legacy.internal', 'outbound|80||api.example.com', 'outbound|80||*.wild.example.com']) {
+    assert.equal(claOf(res, name), undefined, name);
+  }
+});
+
+test('ServiceEntry hosts answer to the host only (with and without port), never to Kubernetes-style short names', () => {
+  const res = gen(model(svc('reviews') + SERVICE_ENTRIES));
+  const vhosts = a(res.routes[0]!.virtualHosts);
+  const domains = (name: string) => vhosts.find((v) => v.name === name)!.domains;
+  assert.deepEqual(domains('api.example.com:80'), ['api.example.com', 'api.example.com:80']);
+  assert.deepEqual(domains('api.example.com:443'), ['api.example.com:443']);
+  assert.deepEqual(domains('*.wild.example.com:80'), ['*.wild.example.com', '*.wild.example.com:80']);
+});
+
 test('ServiceEntry hosts are http_proxy virtual hosts; ALLOW_ANY ends with a * host to PassthroughCluster', () => {
   const res = gen(model(svc('reviews') + SERVICE_ENTRIES));
   const vhosts = a(res.routes[0]!.virtualHosts);

@@ -379,3 +379,25 @@ test('a sidecar with no services still gets inbound listeners for its ports, as 
   assert.equal(arr(arr(l.filterChains)[0]!.filters)[0]!.name, 'envoy.filters.network.tcp_proxy');
   named(res.clusters, 'inbound|7000||');
 });
+
+test('canonicalModel orders the arrays and carries every other field over, even ones it does not know', async () => {
+  const { canonicalModel } = await import('../../src/xds/mesh.js');
+  const m = bookinfo();
+  const input = { ...m, outboundTrafficPolicy: 'REGISTRY_ONLY', futureField: { x: 1 }, services: [...m.services].reverse() } as MeshModel & { futureField: unknown };
+  const c = canonicalModel(input) as MeshModel & { futureField?: unknown };
+  assert.equal(c.outboundTrafficPolicy, 'REGISTRY_ONLY');
+  assert.deepStrictEqual(c.futureField, { x: 1 });
+  assert.deepStrictEqual(c.services.map((s) => `${s.namespace}/${s.name}`), canonicalModel(m).services.map((s) => `${s.namespace}/${s.name}`));
+});
+
+test('a rebuilt model keeps the identity of unchanged resources (interned by content), so the control plane does not re-encode them', () => {
+  const a = gen(bookinfo(), 'productpage-v1');
+  const m = bookinfo();
+  const b = gen({ ...m, workloads: m.workloads.map((w) => (w.owner === 'ratings-v1' ? { ...w, ready: !w.ready } : w)) }, 'productpage-v1');
+  const ratings = 'outbound|9080||ratings.default.svc.cluster.local';
+  const reviews = 'outbound|9080||reviews.default.svc.cluster.local';
+  assert.equal(named(b.clusters, reviews), named(a.clusters, reviews), 'unchanged cluster: same object');
+  assert.equal(named(b.endpoints, reviews, 'clusterName'), named(a.endpoints, reviews, 'clusterName'), 'unchanged assignment: same object');
+  assert.notDeepStrictEqual(named(b.endpoints, ratings, 'clusterName'), named(a.endpoints, ratings, 'clusterName'));
+  assert.equal(b.routes[0], a.routes[0]);
+});

@@ -1,1 +1,0 @@
-export { x509 } from '../pki/x509.js';
