@@ -93,11 +93,12 @@ function routes(d: ApiDeps): Route[] {
     },
     {
       method: 'DELETE',
-      pattern: new RegExp(`^/api/v1/resources/${seg}/${seg}/${seg}$`),
+      // The namespace segment may be empty: cluster-scoped kinds (Namespace, MeshConfig) have none.
+      pattern: new RegExp(`^/api/v1/resources/${seg}/([^/]*)/${seg}$`),
       mutating: true,
       handler: async (_q, res, [kind, ns, name]) => {
         const removed = await d.store.delete(kind!, ns!, name!);
-        if (!removed) throw new HttpError(404, 'WEFT_ERR_NOT_FOUND', `no ${kind} ${ns}/${name}`);
+        if (!removed) throw new HttpError(404, 'WEFT_ERR_NOT_FOUND', `no ${kind} ${ns ? `${ns}/` : ''}${name}`);
         sendJson(res, 200, { deleted: { kind: removed.kind, namespace: removed.metadata.namespace, name: removed.metadata.name } });
       },
     },

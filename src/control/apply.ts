@@ -1,7 +1,7 @@
 // `weft apply` on the control plane: parse and validate YAML, store the valid
 // resources, report each resource's fate. An invalid resource is rejected with
 // its findings and whatever was stored under its name stays in force.
-import type { Finding } from '../resources/types.js';
+import { resourceKey, type Finding } from '../resources/types.js';
 import type { ParseYamlFn } from './pipeline.js';
 import type { ApplyAction, ResourceStore } from './store.js';
 
@@ -19,15 +19,15 @@ export interface ApplyResponse {
 
 export async function applyYaml(store: ResourceStore, parseYaml: ParseYamlFn, text: string, source: string): Promise<{ response: ApplyResponse; anyValid: boolean }> {
   const { resources, findings } = parseYaml(text, source);
+  // A resource with an error is rejected, and so is a valid definition of the same
+  // resource elsewhere in the text: the user's latest intent for it did not validate.
   const rejected = new Map<string, ApplyResultEntry>();
   for (const f of findings) {
     if (f.severity !== 'error' || !f.resource?.name) continue;
     const entry: ApplyResultEntry = { kind: f.resource.kind, namespace: f.resource.namespace ?? '', name: f.resource.name, action: 'rejected' };
-    rejected.set(`${entry.kind}/${entry.namespace}/${entry.name}`, entry);
+    rejected.set(resourceKey({ apiVersion: f.resource.apiVersion ?? '', kind: entry.kind, metadata: { namespace: entry.namespace, name: entry.name } }), entry);
   }
-  const isRejected = (kind: string, namespace: string, name: string): boolean =>
-    rejected.has(`${kind}/${namespace}/${name}`) || rejected.has(`${kind}//${name}`);
-  const valid = resources.filter((r) => !isRejected(r.kind, r.metadata.namespace, r.metadata.name));
+  const valid = resources.filter((r) => !rejected.has(resourceKey(r)));
   const stored = await store.apply(valid);
   const results: ApplyResultEntry[] = [
     ...stored.map((r) => ({ kind: r.kind, namespace: r.namespace, name: r.name, action: r.action })),

@@ -7,7 +7,7 @@
 // (case-insensitive) or `Kind.group`; a bare kind that matches several groups is
 // refused on delete with WEFT_ERR_AMBIGUOUS_KIND.
 import path from 'node:path';
-import type { Resource } from '../resources/types.js';
+import { apiGroup, resourceKey, type Resource } from '../resources/types.js';
 import { ControlError } from './errors.js';
 import { JsonDir, type JsonDirLoadProblem } from './json-dir.js';
 import { Listeners } from './listeners.js';
@@ -37,14 +37,6 @@ export interface ResourceFilter {
   namespace?: string;
 }
 
-export function apiGroup(apiVersion: string): string {
-  const slash = apiVersion.indexOf('/');
-  return slash < 0 ? '' : apiVersion.slice(0, slash);
-}
-
-function storeKey(r: Resource): string {
-  return `${apiGroup(r.apiVersion)}/${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
-}
 
 function idOf(r: Resource): ResourceId {
   return { apiVersion: r.apiVersion, kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
@@ -101,7 +93,7 @@ export class ResourceStore {
       const results: ApplyResult[] = [];
       const changes: StoreChange['changes'] = [];
       for (const r of resources) {
-        const key = storeKey(r);
+        const key = resourceKey(r);
         const old = this.#dir.get(key);
         let action: ApplyAction;
         if (!old) action = 'created';
@@ -145,7 +137,7 @@ export class ResourceStore {
       if (filter.namespace !== undefined && r.metadata.namespace !== filter.namespace) continue;
       out.push(r);
     }
-    return out.sort((a, b) => storeKey(a).localeCompare(storeKey(b)));
+    return out.sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
   }
 
   get size(): number {

@@ -35,7 +35,8 @@ export interface Finding {
   line?: number;
   /** Dotted field path inside the resource, e.g. spec.template.spec.containers[0].command */
   path?: string;
-  resource?: { kind: string; namespace?: string; name?: string };
+  /** The resource the finding is about; `apiVersion` tells apart kinds of the same name in different API groups. */
+  resource?: { kind: string; namespace?: string; name?: string; apiVersion?: string };
 }
 
 export function formatFinding(f: Finding): string {
@@ -45,16 +46,17 @@ export function formatFinding(f: Finding): string {
   return `${where}${f.severity}: ${what}${field}${f.message} [${f.code}]`;
 }
 
-/** Thrown when input cannot be used at all; carries every finding. */
-export class InvalidResourcesError extends Error {
-  readonly code = 'WEFT_ERR_INVALID_RESOURCES';
-  constructor(readonly findings: Finding[]) {
-    super(findings.filter((f) => f.severity === 'error').map(formatFinding).join('\n'));
-    this.name = 'InvalidResourcesError';
-  }
+/** The API group of an apiVersion: "networking.istio.io/v1" -> "networking.istio.io"; "v1" (core) -> "". */
+export function apiGroup(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
 }
 
-/** Identifies a resource in the store. */
-export function resourceKey(r: { kind: string; metadata: { namespace: string; name: string } }): string {
-  return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+/**
+ * Identifies a resource: API group + kind + namespace + name, so Istio's `Gateway` and
+ * the Gateway API's `Gateway` (or Linkerd's and the Gateway API's `HTTPRoute`) with the
+ * same name are different resources. The control plane's store keys the same way.
+ */
+export function resourceKey(r: { apiVersion: string; kind: string; metadata: { namespace: string; name: string } }): string {
+  return `${apiGroup(r.apiVersion)}/${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
 }

@@ -97,7 +97,7 @@ function readResource(node: YAMLMap, doc: Document.Parsed, lc: LineCounter, file
     }
   }
   const found = lookupKind(apiVersion as string, kind as string);
-  const who: Finding['resource'] = { kind: kind as string };
+  const who: Finding['resource'] = { kind: kind as string, apiVersion: apiVersion as string };
   if (typeof name === 'string') who.name = name;
   if ('error' in found) {
     out.findings.push({ code: 'WEFT_UNKNOWN_KIND', severity: 'error', message: found.error, file, line: keyLine(node, 'kind', lc), resource: who });

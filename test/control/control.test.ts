@@ -144,6 +144,40 @@ test('api: an invalid resource is rejected with findings and the stored one stay
   }
 });
 
+test('api: a rejected resource does not take down a same-named one of another API group; cluster-scoped kinds can be deleted', async () => {
+  const cp = await start();
+  try {
+    const text = [
+      'apiVersion: networking.istio.io/v1',
+      'kind: Gateway',
+      'metadata: {name: edge}',
+      'spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"], bogus: 1}]}',
+      '---',
+      'apiVersion: gateway.networking.k8s.io/v1',
+      'kind: Gateway',
+      'metadata: {name: edge}',
+      'spec: {gatewayClassName: weft, listeners: [{name: http, port: 80, protocol: HTTP}]}',
+      '---',
+      'apiVersion: v1',
+      'kind: Namespace',
+      'metadata: {name: shop}',
+      '',
+    ].join('\n');
+    const res = await api(cp, '/api/v1/apply', { method: 'POST', body: text, headers: { 'x-weft-source': 'edge.yaml' } });
+    const body = (await res.json()) as { results: { kind: string; name: string; action: string }[] };
+    assert.deepEqual(
+      body.results.map((r) => `${r.kind}/${r.name}:${r.action}`).sort(),
+      ['Gateway/edge:created', 'Gateway/edge:rejected', 'Namespace/shop:created'],
+    );
+    const stored = (await (await api(cp, '/api/v1/resources?kind=Gateway')).json()) as { resources: { apiVersion: string }[] };
+    assert.deepEqual(stored.resources.map((r) => r.apiVersion), ['gateway.networking.k8s.io/v1']);
+    assert.equal((await api(cp, '/api/v1/resources/Namespace//shop', { method: 'DELETE' })).status, 200);
+    assert.equal((await api(cp, '/api/v1/resources/Namespace//shop', { method: 'DELETE' })).status, 404);
+  } finally {
+    await cp.close();
+  }
+});
+
 test('api: proxies and their config', async () => {
   const cp = await start();
   const c = new AdsTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: 'default', pod: 'p-1', ip: '127.0.0.11' });

@@ -184,6 +184,29 @@ test('the same resource twice: the later one wins, with a warning', () => {
   assert.equal(findings[0]!.line, 1);
 });
 
+test('same kind and name in different API groups are different resources, not duplicates', () => {
+  const text = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec: {gatewayClassName: weft, listeners: [{name: http, port: 80, protocol: HTTP}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec: {gatewayClassName: weft, listeners: [{name: http, port: 8080, protocol: HTTP}]}
+`;
+  const { resources, findings } = parseYaml(text, 'groups.yaml');
+  assert.deepEqual(resources.map((r) => r.apiVersion), ['networking.istio.io/v1', 'gateway.networking.k8s.io/v1']);
+  // Only the Gateway API Gateway defined twice is a duplicate (the later one wins).
+  assert.deepEqual(findings.map((f) => [f.code, f.line]), [['WEFT_DUPLICATE_RESOURCE', 6]]);
+  assert.equal((resources[1]!.spec as { listeners: { port: number }[] }).listeners[0]!.port, 8080);
+});
+
 test('Gateway: HTTPS needs tls; protocols are case-insensitive; TLS file fields warn', () => {
   const text = `apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -205,7 +228,7 @@ spec:
     findings.map((f) => `${f.severity} ${f.line} ${f.code} ${f.path}`),
     ['warning 13 WEFT_UNSUPPORTED_FIELD spec.servers[1].tls.serverCertificate', 'error 7 WEFT_MISSING_FIELD spec.servers[0].tls'],
   );
-  assert.deepEqual(findings[1]!.resource, { kind: 'Gateway', namespace: 'edge', name: 'gw' });
+  assert.deepEqual(findings[1]!.resource, { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', namespace: 'edge', name: 'gw' });
 });
 
 test('cluster-scoped Namespace has namespace ""; quoted keys in paths; unknown field without a close match', () => {
