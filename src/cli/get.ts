@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import type { Workload } from '../model/types.js';
 import type { StoredResource } from '../platform/local/control-api.js';
 import { meshContext } from './context.js';
-import { canonicalKind, isWorkloadKind } from './kinds.js';
+import { isWorkloadKind, resolveKind, unknownKind } from './kinds.js';
 import { CliError, outputOption, print, printData, type OutputFormat } from './output.js';
 import { renderTable } from './table.js';
 
@@ -33,13 +33,17 @@ export function getCommand(): Command {
         print(workloadTable(ws, !ns));
         return;
       }
-      const kind = canonicalKind(kindArg);
-      const items = (await api.resources(kind, ns)).filter((r) => !name || r.metadata.name === name);
-      if (name && !items.length) throw new CliError('WEFT_ERR_NOT_FOUND', `${kind} "${name}" not found in namespace ${flags.namespace}`);
+      const resolved = resolveKind(kindArg);
+      if (!resolved) throw unknownKind(kindArg);
+      const { kind } = resolved;
+      // Cluster-scoped kinds (Namespace, MeshConfig) are in no namespace.
+      const resourceNs = resolved.clusterScoped ? undefined : ns;
+      const items = (await api.resources(kind, resourceNs)).filter((r) => !name || r.metadata.name === name);
+      if (name && !items.length) throw new CliError('WEFT_ERR_NOT_FOUND', `${kind} "${name}" not found${resourceNs ? ` in namespace ${resourceNs}` : ''}`);
       const clean = items.map((r): StoredResource => ({ apiVersion: r.apiVersion, kind: r.kind, metadata: r.metadata, spec: r.spec }));
       if (printData(flags.output, name ? clean[0] : clean)) return;
-      if (!items.length) return print(`No ${kind} resources found${ns ? ` in ${ns} namespace` : ''}.`);
-      print(resourceTable(items, !ns));
+      if (!items.length) return print(`No ${kind} resources found${resourceNs ? ` in ${resourceNs} namespace` : ''}.`);
+      print(resourceTable(items, !ns && !resolved.clusterScoped));
     });
 }
 

@@ -63,14 +63,3 @@ export function reportError(e: unknown): number {
 function isCodedError(e: unknown): e is Error & { code: string } {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as unknown as { code: string }).code.startsWith('WEFT_');
 }
-
-/** Wraps a command action: errors are printed by reportError and set the exit code. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      process.exitCode = reportError(e);
-    }
-  };
-}

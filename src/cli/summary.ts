@@ -8,7 +8,10 @@ export function meshSummary(m: MeshFile, stopHint: string): string {
     ['control plane', `${m.controlAddress}   (API ${m.apiUrl})`],
     ['ingress', m.ingressUrl],
   ];
-  for (const u of m.appUrls) pairs.push([u.endsWith('/productpage') ? 'product page' : 'app', u]);
+  // The first exposed page as a URL to open (the product page for Bookinfo), the other paths after it.
+  const [first, ...more] = m.appUrls;
+  if (first) pairs.push(['open', first]);
+  if (more.length) pairs.push(['also routed', more.map((u) => (u.startsWith(m.ingressUrl) ? u.slice(m.ingressUrl.length) : u)).join(', ')]);
   const pods = renderTable(
     ['POD', 'NAMESPACE', 'READY', 'ADDRESS', 'APP ADDRESS'],
     m.pods.map((p) => [p.name, p.namespace, `${p.readyContainers}/${p.containers}`, p.address, p.proxyType === 'router' ? `${p.appAddress} (gateway)` : p.appAddress]),

@@ -18,6 +18,7 @@ import type {
   ParentReference,
 } from '../resources/gateway-api.js';
 import { parseDuration } from '../resources/duration.js';
+import { serviceFqdn } from '../xds/names.js';
 import type { HostContext } from './hosts.js';
 import { findingFor, sourceOf } from './source.js';
 import type { GatewayServer, HeaderOps, HttpMatch, HttpRouteSet, HttpRule, MirrorPolicy, RetryPolicy, RouteAction, StringMatch, WeightedDestination, Workload } from './types.js';
@@ -233,7 +234,7 @@ class RouteTranslator {
     }
     const ns = b.namespace ?? this.ns;
     if (ns !== this.ns) this.unsupported(`${path}.namespace`, 'ReferenceGrants are not checked; the cross-namespace backend is used');
-    const host = `${b.name}.${ns}.svc.${this.ctx.hosts.clusterDomain}`;
+    const host = serviceFqdn(b.name, ns, this.ctx.hosts.clusterDomain);
     if (!this.ctx.serviceHosts.has(host)) {
       this.warn('WEFT_UNKNOWN_HOST', `${path}.name`, `backend Service ${ns}/${b.name} does not exist; the route is kept and answers 503`);
     }
@@ -420,7 +421,7 @@ class RouteTranslator {
         const ref = `${ns}/${p.name}`;
         if (this.gatewayAllows(ref, p, path) && !gateways.includes(ref)) gateways.push(ref);
       } else if (kind === 'Service' && (group === '' || group === 'core')) {
-        const host = `${p.name}.${ns}.svc.${this.ctx.hosts.clusterDomain}`;
+        const host = serviceFqdn(p.name, ns, this.ctx.hosts.clusterDomain);
         if (!this.ctx.serviceHosts.has(host)) this.warn('WEFT_UNKNOWN_HOST', `${path}.name`, `parent Service ${ns}/${p.name} does not exist; the routes apply once it does`);
         services.push(p.port !== undefined ? { host, port: p.port } : { host });
       } else {

@@ -13,11 +13,12 @@ import type {
   PortTrafficPolicy,
 } from '../resources/istio-destinationrule.js';
 import type { MeshConfigSpec, ServiceEntryPort, ServiceEntrySpec } from '../resources/istio-serviceentry.js';
+import { WEFT_CONFIG_VERSIONS } from '../resources/istio-serviceentry.js';
 import type { VirtualServiceSpec } from '../resources/istio-networking.js';
 import { ISTIO_NETWORKING_VERSIONS } from '../resources/istio-networking.js';
 import { parseDuration } from '../resources/duration.js';
 import { expandHost, type HostContext } from './hosts.js';
-import { findingFor, sourceOf } from './source.js';
+import { findingFor, isOf, sourceOf } from './source.js';
 import type {
   ClusterPolicy,
   ConnectionPoolPolicy,
@@ -30,8 +31,6 @@ import type {
   Service,
   TrafficPolicy,
 } from './types.js';
-
-const isIstio = (r: Resource, kind: string): boolean => r.kind === kind && (ISTIO_NETWORKING_VERSIONS as readonly string[]).includes(r.apiVersion);
 
 const ms = (d: string | undefined, path: string): number | undefined => (d === undefined ? undefined : parseDuration(d, path));
 
@@ -312,17 +311,17 @@ export function checkSubsets(virtualServices: Resource<VirtualServiceSpec>[], se
 export function applyIstioTraffic(resources: readonly Resource[], model: MeshModel, hosts: HostContext, findings: Finding[]): void {
   const known = new Set(model.services.map((s) => s.hostname));
   for (const r of resources) {
-    if (!isIstio(r, 'ServiceEntry')) continue;
+    if (!isOf(r, 'ServiceEntry', ISTIO_NETWORKING_VERSIONS)) continue;
     for (const s of servicesFromServiceEntry(r as Resource<ServiceEntrySpec>, known, findings)) {
       known.add(s.hostname);
       model.services.push(s);
     }
   }
-  const rules = resources.filter((r) => isIstio(r, 'DestinationRule')) as Resource<DestinationRuleSpec>[];
+  const rules = resources.filter((r) => isOf(r, 'DestinationRule', ISTIO_NETWORKING_VERSIONS)) as Resource<DestinationRuleSpec>[];
   applyDestinationRules(rules, model.services, hosts, findings);
-  checkSubsets(resources.filter((r) => isIstio(r, 'VirtualService')) as Resource<VirtualServiceSpec>[], model.services, hosts, findings);
+  checkSubsets(resources.filter((r) => isOf(r, 'VirtualService', ISTIO_NETWORKING_VERSIONS)) as Resource<VirtualServiceSpec>[], model.services, hosts, findings);
 
-  const configs = resources.filter((r) => r.kind === 'MeshConfig' && r.apiVersion === 'weft.dev/v1alpha1') as Resource<MeshConfigSpec>[];
+  const configs = resources.filter((r) => isOf(r, 'MeshConfig', WEFT_CONFIG_VERSIONS)) as Resource<MeshConfigSpec>[];
   model.outboundTrafficPolicy = configs[0]?.spec.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
   for (const extra of configs.slice(1)) {
     findings.push(findingFor(extra, 'warning', 'WEFT_POLICY_CONFLICT', 'spec', `MeshConfig ${configs[0]!.metadata.name} takes precedence; there is one mesh-wide config`));

@@ -1,6 +1,8 @@
 // Istio host names as users write them ("reviews", "reviews.default", FQDNs, wildcards)
 // -> the FQDNs the model uses.
 
+import { serviceFqdn } from '../xds/names.js';
+
 export interface HostContext {
   clusterDomain: string;
   /** Namespaces that exist (declared, or holding resources or workloads). */
@@ -14,7 +16,7 @@ export interface HostContext {
 export function expandHost(host: string, namespace: string, ctx: HostContext): string {
   if (host.includes('*')) return host;
   const labels = host.split('.');
-  if (labels.length === 1) return `${host}.${namespace}.svc.${ctx.clusterDomain}`;
+  if (labels.length === 1) return serviceFqdn(host, namespace, ctx.clusterDomain);
   if (labels.length === 2 && ctx.namespaces.has(labels[1]!)) return `${host}.svc.${ctx.clusterDomain}`;
   if (labels.length === 3 && labels[2] === 'svc') return `${host}.${ctx.clusterDomain}`;
   return host;

@@ -20,6 +20,7 @@ import { gatewayServersFromGatewayApi, routesFromGrpcRoute, routesFromHttpRoute 
 import { fromServiceProfile } from './from-linkerd.js';
 import { routesFromTrafficSplit } from './from-smi.js';
 import { applyPrecedence } from './precedence.js';
+import { isOf } from './source.js';
 import type { MeshModel, ServiceHttpPolicy, Workload } from './types.js';
 
 export { protocolOfPort } from './protocol.js';
@@ -35,8 +36,7 @@ export interface BuildModelOptions {
 
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
-const isIstio = (r: Resource, kind: string): boolean => r.kind === kind && (ISTIO_NETWORKING_VERSIONS as readonly string[]).includes(r.apiVersion);
-const isCore = (r: Resource, kind: string): boolean => r.kind === kind && r.apiVersion === 'v1';
+const CORE_VERSIONS = ['v1'] as const;
 
 /** Resources (already validated by src/resources) + workloads from the platform -> the mesh model. */
 export function buildModel(resources: Resource[], workloads: Workload[], opts: BuildModelOptions = {}): { model: MeshModel; findings: Finding[] } {
@@ -46,26 +46,26 @@ export function buildModel(resources: Resource[], workloads: Workload[], opts: B
 
   const namespaces = new Set<string>(['default']);
   for (const r of resources) {
-    if (isCore(r, 'Namespace')) namespaces.add(r.metadata.name);
+    if (isOf(r, 'Namespace', CORE_VERSIONS)) namespaces.add(r.metadata.name);
     else if (r.metadata.namespace) namespaces.add(r.metadata.namespace);
   }
   for (const w of workloads) namespaces.add(w.namespace);
   const hosts: HostContext = { clusterDomain, namespaces };
 
   for (const r of resources) {
-    if (isCore(r, 'Service')) model.services.push(serviceFromKubernetes(r as Resource<ServiceSpec>, clusterDomain, findings));
+    if (isOf(r, 'Service', CORE_VERSIONS)) model.services.push(serviceFromKubernetes(r as Resource<ServiceSpec>, clusterDomain, findings));
   }
   applyIstioTraffic(resources, model, hosts, findings);
   const gateways = new Set<string>();
   for (const r of resources) {
-    if (!isIstio(r, 'Gateway')) continue;
+    if (!isOf(r, 'Gateway', ISTIO_NETWORKING_VERSIONS)) continue;
     gateways.add(`${r.metadata.namespace}/${r.metadata.name}`);
     model.gatewayServers.push(...gatewayServersFromIstio(r as Resource<GatewaySpec>, findings));
   }
   const serviceHosts = new Set(model.services.map((s) => s.hostname));
   const ctx = { hosts, serviceHosts, gateways, findings };
   for (const r of resources) {
-    if (isIstio(r, 'VirtualService')) model.routes.push(...routesFromIstio(r as Resource<VirtualServiceSpec>, ctx));
+    if (isOf(r, 'VirtualService', ISTIO_NETWORKING_VERSIONS)) model.routes.push(...routesFromIstio(r as Resource<VirtualServiceSpec>, ctx));
   }
   const policies = addDialectRoutes(resources, model, ctx);
   // One precedence rule across dialects (src/model/precedence.ts), after every translator.
@@ -74,8 +74,6 @@ export function buildModel(resources: Resource[], workloads: Workload[], opts: B
   if (decided.policies.length) model.serviceHttpPolicies = decided.policies;
   return { model, findings };
 }
-
-const isOf = (r: Resource, kind: string, versions: readonly string[]): boolean => r.kind === kind && versions.includes(r.apiVersion);
 
 /** Gateway API, SMI and Linkerd resources -> gateway servers and route sets; returns per-service policies. */
 function addDialectRoutes(

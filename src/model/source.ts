@@ -1,7 +1,13 @@
-// Model findings and SourceRefs point back at the resource they came from.
+// Model findings and SourceRefs point back at the resource they came from; which
+// dialect a resource is (kind + apiVersion, as kinds repeat across API groups).
 
 import type { Finding, Resource } from '../resources/types.js';
 import type { SourceRef } from './types.js';
+
+/** The resource is `kind` in one of `versions` (Istio's and the Gateway API's `Gateway` share a kind). */
+export function isOf(r: Resource, kind: string, versions: readonly string[]): boolean {
+  return r.kind === kind && versions.includes(r.apiVersion);
+}
 
 export function sourceOf(r: Resource): SourceRef {
   const ref: SourceRef = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };

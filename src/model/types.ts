@@ -211,10 +211,6 @@ export interface MeshModel {
   serviceHttpPolicies?: ServiceHttpPolicy[];
 }
 
-export function emptyModel(trustDomain = 'cluster.local'): MeshModel {
-  return { trustDomain, services: [], workloads: [], routes: [], gatewayServers: [] };
-}
-
 // ---- traffic policy (Istio DestinationRule, ServiceEntry, mesh config): additive
 
 export type LbSimple = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';

@@ -9,7 +9,8 @@ import { gatewayApiKinds } from './gateway-api.js';
 import { destinationRuleKind } from './istio-destinationrule.js';
 import { istioTrafficKinds } from './istio-serviceentry.js';
 
-const KINDS: readonly KindDef<unknown>[] = [...kubernetesKinds, ...istioNetworkingKinds, destinationRuleKind, ...istioTrafficKinds, ...linkerdKinds, ...smiKinds, ...gatewayApiKinds];
+/** Every accepted kind (a kind name may appear once per API group: Gateway, HTTPRoute). */
+export const KINDS: readonly KindDef<unknown>[] = [...kubernetesKinds, ...istioNetworkingKinds, destinationRuleKind, ...istioTrafficKinds, ...linkerdKinds, ...smiKinds, ...gatewayApiKinds];
 
 const byKind = new Map<string, KindDef<unknown>[]>();
 for (const def of KINDS) byKind.set(def.kind, [...(byKind.get(def.kind) ?? []), def]);

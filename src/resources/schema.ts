@@ -77,8 +77,6 @@ export interface Schema<T> {
   read(node: Node, v: Validation, path: string): T | Invalid;
 }
 
-export type Infer<S> = S extends Schema<infer T> ? T : never;
-
 // ---- paths
 
 export function childPath(parent: string, key: string): string {
@@ -260,11 +258,6 @@ export function regex(): Schema<string> {
       }
     },
   };
-}
-
-/** Any value, as plain JSON; for fields weft accepts without looking inside. */
-export function anyValue(): Schema<unknown> {
-  return { expected: 'any value', read: (node) => node.toJSON() as unknown };
 }
 
 // ---- composites

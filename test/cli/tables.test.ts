@@ -4,7 +4,10 @@ import { age, renderPairs, renderTable } from '../../src/cli/table.js';
 import { certsFromConfigDump, clusterRows, endpointRows, listenerRows, routeRows, secretRows } from '../../src/cli/config-tables.js';
 import { proxyStatusRows } from '../../src/cli/proxy-status.js';
 import { normalizeProxies, normalizeProxyConfig } from '../../src/platform/local/control-api.js';
-import { canonicalKind } from '../../src/cli/kinds.js';
+import { resolveKind } from '../../src/cli/kinds.js';
+import { KINDS } from '../../src/resources/registry.js';
+import { meshSummary } from '../../src/cli/summary.js';
+import type { MeshFile } from '../../src/platform/local/mesh-file.js';
 
 test('renderTable aligns columns, uses - for empty cells, no trailing spaces', () => {
   const t = renderTable(['NAME', 'READY', 'X'], [['a', '1/2', ''], ['longer-name', undefined, 'z']]);
@@ -21,10 +24,27 @@ test('age is kubectl-like', () => {
 });
 
 test('kinds: short names and plurals', () => {
-  assert.equal(canonicalKind('vs'), 'VirtualService');
-  assert.equal(canonicalKind('destinationrules'), 'DestinationRule');
-  assert.equal(canonicalKind('SVC'), 'Service');
-  assert.equal(canonicalKind('Unknown'), 'Unknown');
+  assert.equal(resolveKind('vs')?.kind, 'VirtualService');
+  assert.equal(resolveKind('destinationrules')?.kind, 'DestinationRule');
+  assert.equal(resolveKind('SVC')?.kind, 'Service');
+  // An unknown kind is an error in `weft get` / `weft delete`, not "No Unknown resources found".
+  assert.equal(resolveKind('Unknown'), undefined);
+  for (const [name, kind] of [['se', 'ServiceEntry'], ['sp', 'ServiceProfile'], ['ts', 'TrafficSplit'], ['gc', 'GatewayClass'], ['meshconfigs', 'MeshConfig'], ['httproutes', 'HTTPRoute'], ['grpcroutes', 'GRPCRoute'], ['gateways', 'Gateway'], ['authorizationpolicies', 'AuthorizationPolicy'], ['serviceentries', 'ServiceEntry'], ['gatewayclasses', 'GatewayClass']]) {
+    assert.equal(resolveKind(name!)?.kind, kind, name);
+  }
+});
+
+test('kinds: every kind the parser accepts resolves by name and plural; a group picks one of a shared name', () => {
+  for (const def of KINDS) {
+    assert.equal(resolveKind(def.kind)?.kind, def.kind);
+    assert.equal(resolveKind(`${def.kind.toLowerCase()}s`.replace(/([^aeiou])ys$/, '$1ies').replace(/sss$/, 'sses'))?.kind, def.kind, def.kind);
+  }
+  assert.deepEqual(resolveKind('gw.networking.istio.io'), { kind: 'Gateway.networking.istio.io', clusterScoped: false });
+  assert.deepEqual(resolveKind('gateways.gateway.networking.k8s.io'), { kind: 'Gateway.gateway.networking.k8s.io', clusterScoped: false });
+  assert.equal(resolveKind('HTTPRoute.policy.linkerd.io')?.kind, 'HTTPRoute.policy.linkerd.io');
+  assert.equal(resolveKind('gw.policy.linkerd.io'), undefined);
+  assert.equal(resolveKind('ns')?.clusterScoped, true);
+  assert.equal(resolveKind('MeshConfig')?.clusterScoped, true);
 });
 
 test('proxy-status rows from the control plane answer', () => {
@@ -104,4 +124,26 @@ test('secret rows from a config dump: workload cert and ROOTCA', () => {
   const rows = secretRows(certs, new Date('2025-01-01T00:00:00Z'));
   assert.deepEqual(rows[0], ['default', 'Cert Chain', 'ACTIVE', 'true', 'abcd', '2999-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z']);
   assert.deepEqual(rows[1]!.slice(0, 3), ['ROOTCA', 'CA', 'ACTIVE']);
+});
+
+test('weft up summary: the ingress, the first exposed page to open, the other routed paths', () => {
+  const mesh: MeshFile = {
+    network: 7,
+    controlAddress: '127.7.0.1',
+    apiUrl: 'http://127.7.0.1:15080',
+    adminTokenFile: '/x/admin-token',
+    supervisorPid: 1,
+    ingressUrl: 'http://127.0.0.1:8080',
+    appUrls: ['http://127.0.0.1:8080/productpage', 'http://127.0.0.1:8080/login', 'http://127.0.0.1:8080/static'],
+    phase: 'ready',
+    source: '/x',
+    startedAt: 0,
+    updatedAt: 0,
+    pods: [],
+  };
+  const text = meshSummary(mesh, 'stop: weft down');
+  assert.match(text, /^ {2}ingress {9}http:\/\/127\.0\.0\.1:8080$/m);
+  assert.match(text, /^ {2}open {12}http:\/\/127\.0\.0\.1:8080\/productpage$/m);
+  assert.match(text, /^ {2}also routed {5}\/login, \/static$/m);
+  assert.doesNotMatch(meshSummary({ ...mesh, appUrls: [] }, ''), /open|also routed/);
 });

@@ -3,6 +3,7 @@
 
 import { stringify } from 'yaml';
 import type { Resource } from '../../resources/types.js';
+import type { VirtualServiceSpec } from '../../resources/istio-networking.js';
 
 export const INGRESS = {
   name: 'istio-ingressgateway',
@@ -32,14 +33,6 @@ export function ingressServiceYaml(httpPort: number, httpsPort: number): string 
   });
 }
 
-function rec(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-function arr(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
 /**
  * Paths VirtualServices bound to a Gateway route to (exact matches, then prefixes other than "/"),
  * as ingress URLs. A bookinfo-like folder yields http://127.0.0.1:8080/productpage first.
@@ -49,15 +42,11 @@ export function exposedUrls(resources: Resource[], ingressUrl: string): string[]
   const paths: string[] = [];
   for (const r of resources) {
     if (r.kind !== 'VirtualService') continue;
-    const spec = rec(r.spec);
-    const bound = arr(spec?.gateways).some((g) => typeof g === 'string' && g !== 'mesh' && gateways.has(g.split('/').pop()!));
-    if (!bound) continue;
-    for (const h of arr(spec?.http)) {
-      for (const m of arr(rec(h)?.match)) {
-        const uri = rec(rec(m)?.uri);
-        if (typeof uri?.exact === 'string') paths.push(uri.exact);
-        else if (typeof uri?.prefix === 'string' && uri.prefix !== '/') paths.push(uri.prefix);
-      }
+    const spec = r.spec as VirtualServiceSpec;
+    if (!spec.gateways?.some((g) => g !== 'mesh' && gateways.has(g.split('/').pop()!))) continue;
+    for (const m of (spec.http ?? []).flatMap((h) => h.match ?? [])) {
+      if (m.uri?.exact !== undefined) paths.push(m.uri.exact);
+      else if (m.uri?.prefix !== undefined && m.uri.prefix !== '/') paths.push(m.uri.prefix);
     }
   }
   const unique = [...new Set(paths)].sort((a, b) => (a === '/productpage' ? -1 : b === '/productpage' ? 1 : 0));
