@@ -1,12 +1,48 @@
-// Readers for the parts of protobufjs object form that are not plain JSON:
-// wrapper types (BoolValue, UInt32Value ...) arrive as {value: x}, Struct as
-// {fields: {k: {stringValue | numberValue | boolValue | structValue | listValue | nullValue}}}.
-// Both writers and readers of Envoy objects go through these so nobody guesses.
+// Readers for Envoy resources in protobufjs object form (codec.ts): camelCase fields,
+// enums as strings, wrapper types (BoolValue, UInt32Value ...) as {value: x}, Durations as
+// {seconds, nanos}, Struct as {fields: {k: {stringValue | numberValue | boolValue |
+// structValue | listValue | nullValue}}}. Both writers and readers of Envoy objects go
+// through these so nobody guesses.
 
 type Obj = Record<string, unknown>;
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `v` when it is an object (not null, not an array), else undefined. */
+export function obj(v: unknown): Obj | undefined {
+  return isObj(v) ? v : undefined;
+}
+
+/** The objects of a list (other entries dropped); [] when absent. */
+export function arr(v: unknown): Obj[] {
+  return Array.isArray(v) ? (v.filter(isObj) as Obj[]) : [];
+}
+
+/** The strings of a list (other entries dropped); [] when absent. */
+export function strs(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * A number, a numeric string (a 64-bit field), or a UInt32Value/DoubleValue wrapper {value};
+ * undefined when absent. A present wrapper without `value` holds 0 (see `unwrap`).
+ */
+export function num(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v !== '' && !Number.isNaN(Number(v))) return Number(v);
+  return isObj(v) ? (num(v.value) ?? 0) : undefined;
+}
+
+/** A boolean or a BoolValue wrapper {value}; undefined when absent. A present wrapper without `value` holds false. */
+export function bool(v: unknown): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  return isObj(v) ? (bool(v.value) ?? false) : undefined;
 }
 
 /**
@@ -24,8 +60,14 @@ function zeroOf<T extends boolean | number | string>(like: T): T {
   return (typeof like === 'number' ? 0 : typeof like === 'boolean' ? false : '') as T;
 }
 
+/** The '@type' of an Any: the message name after the last '/' ('' when absent). */
+export function anyType(v: unknown): string {
+  const t = str(obj(v)?.['@type']) ?? '';
+  return t.slice(t.lastIndexOf('/') + 1);
+}
+
 /** google.protobuf.Value -> plain JSON value. */
-export function valueToJson(v: unknown): unknown {
+function valueToJson(v: unknown): unknown {
   if (!isObj(v)) return v;
   if ('stringValue' in v) return v.stringValue;
   if ('numberValue' in v) return v.numberValue;
@@ -54,7 +96,7 @@ export function jsonToStruct(obj: Record<string, unknown>): Obj {
   return { fields };
 }
 
-export function jsonToValue(v: unknown): Obj {
+function jsonToValue(v: unknown): Obj {
   if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
   if (typeof v === 'string') return { stringValue: v };
   if (typeof v === 'number') return { numberValue: v };
@@ -63,16 +105,17 @@ export function jsonToValue(v: unknown): Obj {
   return { structValue: jsonToStruct(v as Record<string, unknown>) };
 }
 
-/** google.protobuf.Duration object form ({seconds, nanos}) -> milliseconds; `fallback` when absent. */
-export function durationMs(d: unknown, fallback: number): number {
+/**
+ * google.protobuf.Duration ({seconds, nanos}, or the JSON form "1.5s") -> milliseconds;
+ * `fallback` (undefined unless given) when absent or not a duration.
+ */
+export function durationMs(d: unknown): number | undefined;
+export function durationMs(d: unknown, fallback: number): number;
+export function durationMs(d: unknown, fallback?: number): number | undefined {
+  if (typeof d === 'string') {
+    const m = /^(-?\d+(?:\.\d+)?)s$/.exec(d);
+    return m ? Math.round(Number(m[1]) * 1000) : fallback;
+  }
   if (!isObj(d)) return fallback;
-  const seconds = Number(d.seconds ?? 0);
-  const nanos = Number(d.nanos ?? 0);
-  return seconds * 1000 + Math.round(nanos / 1e6);
-}
-
-/** Endpoint or cluster metadata: filterMetadata[filter] as plain JSON. */
-export function filterMetadata(metadata: unknown, filter: string): Record<string, unknown> {
-  if (!isObj(metadata) || !isObj(metadata.filterMetadata)) return {};
-  return structToJson(metadata.filterMetadata[filter]);
+  return Math.round((num(d.seconds) ?? 0) * 1000 + (num(d.nanos) ?? 0) / 1e6);
 }

@@ -26,7 +26,7 @@ before(async () => {
   echo = net.createServer((s) => { s.on('error', () => {}); s.pipe(s); });
   wsApp = http.createServer((_q, r) => r.end('not upgraded'));
   wsApp.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: Upgrade\r\nx-app: ws\r\n\r\n`);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: Upgrade\r\nx-app: ws\r\nx-seen-subset: ${String(req.headers['x-subset'])}\r\n\r\n`);
     socket.pipe(socket);
   });
   cm = new TestClusterManager();
@@ -50,7 +50,8 @@ before(async () => {
     virtualHosts: [
       { name: 'reviews', domains: ['reviews:9080', 'reviews.default.svc.cluster.local:9080'], routes: [{ match: { prefix: '/' }, route: { cluster: 'outbound|9080||reviews.default.svc.cluster.local' } }] },
       { name: 'echo', domains: ['echo:7000'], routes: [{ match: { prefix: '/' }, route: { cluster: 'outbound|7000||echo.default.svc.cluster.local' } }] },
-      { name: 'ws', domains: ['ws', 'ws:80'], routes: [{ match: { prefix: '/' }, route: { cluster: 'outbound|80||ws.default.svc.cluster.local' } }] },
+      // Weighted (one cluster) so the Upgrade path is seen applying the drawn cluster's header mutations.
+      { name: 'ws', domains: ['ws', 'ws:80'], routes: [{ match: { prefix: '/' }, route: { weightedClusters: { clusters: [{ name: 'outbound|80||ws.default.svc.cluster.local', weight: { value: 100 }, requestHeadersToAdd: [{ header: { key: 'x-subset', value: 'v1' } }] }] } } }] },
     ],
   };
   await dp.apply(snapshot(
@@ -190,7 +191,7 @@ test('HTTP/2 CONNECT (h2c): the stream itself is the tunnel', async () => {
   }
 });
 
-test('HTTP/1.1 Upgrade (WebSocket-style) is spliced after 101', async () => {
+test('HTTP/1.1 Upgrade (WebSocket-style) is spliced after 101, with the weighted cluster header mutations', async () => {
   const s = net.connect(portOf(outbound), '127.0.0.1');
   s.write('GET /chat HTTP/1.1\r\nhost: ws\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n');
   let buf = '';
@@ -199,6 +200,7 @@ test('HTTP/1.1 Upgrade (WebSocket-style) is spliced after 101', async () => {
   while (!buf.includes('\r\n\r\n')) await once(s, 'data');
   assert.match(buf, /^HTTP\/1.1 101 Switching Protocols/);
   assert.match(buf, /x-app: ws/);
+  assert.match(buf, /x-seen-subset: v1/);
   buf = '';
   s.write('frame-1');
   while (!buf.includes('frame-1')) await once(s, 'data');

@@ -105,3 +105,36 @@ test('invalid regex is rejected with the field named', () => {
     (err: unknown) => err instanceof RouteConfigError && err.code === 'WEFT_ERR_ROUTE_CONFIG' && /virtualHosts\[0\]\.routes\[0\]\.match\.safeRegex/.test(err.message),
   );
 });
+
+test('the matched domain is reported as configured (exact with or without port, wildcards, *)', () => {
+  assert.equal(route('Reviews:9080', '/x').why.domain, 'reviews:9080');
+  assert.equal(route('reviews:1234', '/x').why.domain, 'reviews');
+  const long = route('a.bar.example.com:8080', '/');
+  assert.deepEqual([long.why.domainMatch, long.why.domain], ['suffix', '*.bar.example.com']);
+  const prefix = route('api.other', '/');
+  assert.deepEqual([prefix.why.domainMatch, prefix.why.domain], ['prefix', 'api.*']);
+  assert.equal(route('unknown', '/only').why.domain, '*');
+});
+
+test('the weighted cluster drawn brings its own request header mutations; a single cluster none', () => {
+  const split: EnvoyObject = {
+    name: 'split',
+    virtualHosts: [{ name: 'v', domains: ['*'], routes: [
+      { match: { prefix: '/one' }, route: { cluster: 'solo' } },
+      { match: { prefix: '/' }, route: { weightedClusters: { clusters: [
+        { name: 'a', weight: { value: 50 }, requestHeadersToAdd: [{ header: { key: 'x-subset', value: 'a' } }] },
+        { name: 'b', weight: { value: 50 }, requestHeadersToAdd: [{ header: { key: 'x-subset', value: 'b' } }], requestHeadersToRemove: ['x-drop'] },
+      ] } } },
+    ] }],
+  };
+  const pick = (random: number) => {
+    const d = routeRequest(split, { authority: 'h', path: '/', method: 'GET', headers: {}, random });
+    assert.ok(d.kind === 'route');
+    return [d.cluster, d.clusterHeaders?.add.map((h) => h.value), d.clusterHeaders?.remove];
+  };
+  assert.deepEqual(pick(0.1), ['a', ['a'], []]);
+  assert.deepEqual(pick(0.9), ['b', ['b'], ['x-drop']]);
+  const solo = routeRequest(split, { authority: 'h', path: '/one', method: 'GET', headers: {} });
+  assert.ok(solo.kind === 'route');
+  assert.equal(solo.clusterHeaders, undefined);
+});

@@ -2,9 +2,7 @@
 // OPTIONS requests from allowed origins itself and adds the CORS response headers to
 // actual requests from allowed origins. Pure: it returns headers, the HTTP path writes them.
 import type { EnvoyObject } from '../types.js';
-import { arr, bool, obj, str } from './object-form.js';
-
-export const CORS_FILTER = 'envoy.filters.http.cors';
+import { arr, bool, obj, str } from '../../xds/object-form.js';
 
 type OriginMatcher =
   | { kind: 'exact' | 'prefix' | 'suffix' | 'contains'; value: string; ignoreCase: boolean }

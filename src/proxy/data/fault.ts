@@ -2,9 +2,7 @@
 // fixed time and abort a share with an HTTP or gRPC status. Deciding is pure (given the
 // random draws); the HTTP path runs the delay and the abort.
 import type { EnvoyObject } from '../types.js';
-import { durationMs, num, obj } from './object-form.js';
-
-export const FAULT_FILTER = 'envoy.filters.http.fault';
+import { durationMs, num, obj } from '../../xds/object-form.js';
 
 export interface FaultConfig {
   delay: { probability: number; ms: number } | undefined;

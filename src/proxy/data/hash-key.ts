@@ -9,7 +9,7 @@
 // downstream source IP, a query parameter. filterState policies are not supported and
 // never match.
 import { createHash } from 'node:crypto';
-import { arr, bool, durationMs, obj, str } from './object-form.js';
+import { arr, bool, durationMs, obj, str } from '../../xds/object-form.js';
 
 export type HashPolicyEntry = { terminal: boolean } & (
   | { kind: 'header'; name: string; rewrite: { re: RegExp; substitution: string } | undefined }

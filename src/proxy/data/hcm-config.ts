@@ -1,6 +1,6 @@
 // Compiles an HttpConnectionManager (object form) into what the HTTP path needs.
 import type { EnvoyObject } from '../types.js';
-import { durationMs, obj, str } from './object-form.js';
+import { durationMs, obj, str } from '../../xds/object-form.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router.js';
 import { httpStatNames, type HttpStatNames } from './stats.js';
 
@@ -11,8 +11,6 @@ export const HTTP_DEFAULTS = {
   /** 0 = off. */
   requestTimeoutMs: 0,
   keepAliveTimeoutMs: 60_000,
-  /** Request bodies up to this size are buffered so a retry can replay them. */
-  retryBufferLimitBytes: 64 * 1024,
 } as const;
 
 export type RouteSource = { kind: 'inline'; config: CompiledRouteConfig } | { kind: 'rds'; name: string };

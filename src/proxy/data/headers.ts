@@ -31,7 +31,7 @@ function connectionTokens(v: string | string[] | undefined): string[] | undefine
  * Request headers for the upstream: lower-case, no pseudo-headers, no hop-by-hop headers
  * (but `te: trailers`, which gRPC needs, is kept).
  */
-export function upstreamRequestHeaders(src: IncomingHttpHeaders): HeaderMap {
+function upstreamRequestHeaders(src: IncomingHttpHeaders): HeaderMap {
   const out: HeaderMap = {};
   const extra = connectionTokens(src.connection);
   for (const name in src) {
@@ -60,7 +60,7 @@ export function downstreamResponseHeaders(src: HeaderMap): OutgoingHttpHeaders {
 }
 
 /** Adds x-forwarded-proto, x-request-id (when absent) and sets or strips XFCC. */
-export function addForwardingHeaders(h: HeaderMap, tls: boolean, ownIdentity: string | undefined, peerIdentity: string | undefined): void {
+function addForwardingHeaders(h: HeaderMap, tls: boolean, ownIdentity: string | undefined, peerIdentity: string | undefined): void {
   h['x-forwarded-proto'] = tls ? 'https' : 'http';
   if (h['x-request-id'] === undefined) h['x-request-id'] = randomUUID();
   if (peerIdentity !== undefined && ownIdentity !== undefined) {
@@ -68,6 +68,25 @@ export function addForwardingHeaders(h: HeaderMap, tls: boolean, ownIdentity: st
   } else if (h['x-forwarded-client-cert'] !== undefined) {
     delete h['x-forwarded-client-cert'];
   }
+}
+
+/**
+ * The upstream request headers of a routed request (plain and Upgrade alike): the downstream's
+ * without hop-by-hop headers, the forwarding headers, then the route's and the drawn weighted
+ * cluster's mutations.
+ */
+export function routedRequestHeaders(
+  src: IncomingHttpHeaders,
+  d: { route: { requestHeaders: HeaderMutations }; clusterHeaders: HeaderMutations | undefined },
+  tls: boolean,
+  ownIdentity: string | undefined,
+  peerIdentity: string | undefined,
+): HeaderMap {
+  const h = upstreamRequestHeaders(src);
+  addForwardingHeaders(h, tls, ownIdentity, peerIdentity);
+  applyMutations(h, d.route.requestHeaders);
+  if (d.clusterHeaders) applyMutations(h, d.clusterHeaders);
+  return h;
 }
 
 export function applyMutations(h: HeaderMap | OutgoingHttpHeaders, m: HeaderMutations): void {

@@ -6,13 +6,13 @@ import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ClusterManager, HeaderMap, UpstreamFailure, UpstreamRequest, UpstreamResponse } from './upstream/types.js';
 import type { CompiledRoute, CompiledRouteConfig, RouteDecision } from './router.js';
-import { routeRequest, weightedEntry } from './router.js';
+import { routeRequest } from './router.js';
 import type { HcmConfig } from './hcm-config.js';
 import type { Counters } from './stats.js';
-import { addForwardingHeaders, applyMutations, downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { applyMutations, downstreamResponseHeaders, routedRequestHeaders } from './headers.js';
 import { abortReply, decideFault, delayThen } from './fault.js';
 import { decideCors } from './cors.js';
-import { BodyCopy, MIRROR_DEFAULTS, sampleMirrors, sendMirrors, type MirrorStats } from './mirror.js';
+import { BodyCopy, MIRROR_DEFAULTS, sampleMirrors, sendMirrors } from './mirror.js';
 import { flagOf, sendWithRetries, type RetryContext } from './retry.js';
 import type { RetryBudget } from './retry-budget.js';
 import { addSetCookie, computeHashKey } from './hash-key.js';
@@ -90,6 +90,9 @@ export function localReply(res: DownRes, status: number, body: string, extra?: O
   res.end(body);
 }
 
+/** For 'error' events whose consequence ('close') is handled elsewhere; one function for every request. */
+function ignore(): void {}
+
 function flagReply(res: DownRes, flag: UpstreamFailure | 'NR', cluster: string | undefined): void {
   const status = flag === 'NR' ? 404 : FLAG_STATUS[flag];
   localReply(res, status, cluster ? `${FLAG_TEXT[flag]}: ${cluster}\n` : `${FLAG_TEXT[flag]}\n`, { 'x-weft-flags': flag });
@@ -124,29 +127,6 @@ function hasBody(req: DownReq, h2: boolean): boolean {
   }
   const cl = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
-}
-
-/** Stat names of the L7 stages for one connection manager, built once. */
-interface L7StatNames {
-  faultDelays: string;
-  faultAborts: string;
-  mirror: MirrorStats;
-}
-
-const l7NamesCache = new WeakMap<HcmConfig, L7StatNames>();
-
-function l7Names(hcm: HcmConfig): L7StatNames {
-  let n = l7NamesCache.get(hcm);
-  if (!n) {
-    const p = `http.${hcm.statPrefix}.`;
-    n = {
-      faultDelays: `${p}fault.delays_injected`,
-      faultAborts: `${p}fault.aborts_injected`,
-      mirror: { error: `${p}rq_mirror_error`, total: `${p}rq_mirror_total` },
-    };
-    l7NamesCache.set(hcm, n);
-  }
-  return n;
 }
 
 /** One request in flight: what the stages share. */
@@ -190,29 +170,32 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
     if (env.draining() && !h2 && headers) headers.connection = 'close';
     return origWriteHead.call(this, status, headers);
   };
+  // Only HTTP/1.1 (idle timeout, conn.current) and a request timeout need the timeout hook.
+  const requestTimeoutMs = conn.hcm.requestTimeoutMs;
+  const active: ActiveRequest | undefined =
+    h2 && requestTimeoutMs <= 0
+      ? undefined
+      : {
+          timeout: () => {
+            counters.inc(names.rqIdleTimeout);
+            fl.ac.abort();
+            if (!res.headersSent) localReply(res, 408, 'request timeout\n', { connection: 'close' });
+            else res.destroy();
+          },
+        };
+  if (!h2) conn.current = active;
+  const rt = active && requestTimeoutMs > 0 ? setTimeout(active.timeout, requestTimeoutMs) : undefined;
   res.once('close', () => {
     fl.done = true;
     env.requestDone();
-    if (conn.current === active) conn.current = undefined;
+    if (rt) clearTimeout(rt);
+    if (active && conn.current === active) conn.current = undefined;
     // Cancel the upstream only when the downstream went away before its response was complete;
     // after a complete response there is nothing to cancel (and an HTTP/2 upstream must not be reset).
     if (!fl.ac.signal.aborted && !res.writableEnded) fl.ac.abort();
   });
-  res.on('error', () => {});
-  req.on('error', () => {});
-  const active: ActiveRequest = {
-    timeout: () => {
-      counters.inc(names.rqIdleTimeout);
-      fl.ac.abort();
-      if (!res.headersSent) localReply(res, 408, 'request timeout\n', { connection: 'close' });
-      else res.destroy();
-    },
-  };
-  if (!h2) conn.current = active;
-  if (conn.hcm.requestTimeoutMs > 0) {
-    const rt = setTimeout(active.timeout, conn.hcm.requestTimeoutMs);
-    res.once('close', () => clearTimeout(rt));
-  }
+  res.on('error', ignore);
+  req.on('error', ignore);
 
   const decision = decide(env, conn.hcm, authority, path, method, req.headers);
   if (!decision || decision.kind === 'none') {
@@ -225,7 +208,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
   if (fault) {
     const f = decideFault(fault, env.random);
     if (f.delayMs > 0) {
-      counters.inc(l7Names(conn.hcm).faultDelays);
+      counters.inc(names.faultDelays);
       fl.flags = 'DI';
       delayThen(f.delayMs, fl.ac.signal, () => (f.abort ? injectAbort(fl, f.abort) : afterFault(fl, decision)));
       return;
@@ -236,7 +219,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
 }
 
 function injectAbort(fl: Flight, abort: Parameters<typeof abortReply>[0]): void {
-  fl.env.counters.inc(l7Names(fl.conn.hcm).faultAborts);
+  fl.env.counters.inc(fl.conn.hcm.names.faultAborts);
   const a = abortReply(abort);
   fl.req.resume();
   if (fl.res.headersSent) return void fl.res.destroy();
@@ -286,30 +269,23 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
     flagReply(res, 'NC', decision.cluster);
     return;
   }
-  const headers = upstreamRequestHeaders(req.headers);
-  addForwardingHeaders(headers, conn.tls, env.ownIdentity(), conn.peerIdentity);
-  applyMutations(headers, decision.route.requestHeaders);
-  const w = weightedEntry(decision.route, decision.cluster);
-  if (w) applyMutations(headers, w.headers);
+  const headers = routedRequestHeaders(req.headers, decision, conn.tls, env.ownIdentity(), conn.peerIdentity);
 
-  const action = decision.route.action;
-  const timeoutMs = action.type === 'route' ? action.timeoutMs : 0;
-  const retry = action.type === 'route' ? action.retry : undefined;
-  let timer: NodeJS.Timeout | undefined;
+  const action = decision.action;
+  const timeoutMs = action.timeoutMs;
   let timedOut = false;
+  let clear: () => void = ignore;
   if (timeoutMs > 0) {
-    timer = setTimeout(() => {
+    const timer = setTimeout(() => {
       timedOut = true;
       counters.inc(names.rqTimeout);
       ac.abort();
       if (!res.headersSent) flagReply(res, 'UT', decision.cluster);
       else res.destroy();
     }, timeoutMs);
+    clear = () => clearTimeout(timer);
+    res.once('close', clear);
   }
-  const clear = (): void => {
-    if (timer) clearTimeout(timer);
-  };
-  res.once('close', clear);
 
   const base: UpstreamRequest = {
     method: fl.method,
@@ -320,7 +296,7 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
     body: null,
   };
   let body: Readable | null = hasBody(req, fl.h2) ? req : null;
-  const mirrors = action.type === 'route' && action.mirrors.length > 0 ? sampleMirrors(action.mirrors, env.random) : undefined;
+  const mirrors = action.mirrors.length > 0 ? sampleMirrors(action.mirrors, env.random) : undefined;
   if (mirrors) body = mirror(fl, cm, mirrors, base, body, timeoutMs);
 
   const ctx: RetryContext = {
@@ -333,9 +309,9 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
     random: env.random,
   };
   // Consistent hashing: the route's hashPolicy over this request (and a generated sticky cookie to set).
-  const hashed = action.type === 'route' && action.hashPolicy ? computeHashKey(action.hashPolicy, { headers: req.headers, path: decision.path, sourceIp: (req as { socket?: { remoteAddress?: string } }).socket?.remoteAddress }) : undefined;
+  const hashed = action.hashPolicy ? computeHashKey(action.hashPolicy, { headers: req.headers, path: decision.path, sourceIp: (req as { socket?: { remoteAddress?: string } }).socket?.remoteAddress }) : undefined;
   if (hashed?.hashKey !== undefined) ctx.hashKey = hashed.hashKey;
-  void sendWithRetries(ctx, base, body, retry).then(
+  void sendWithRetries(ctx, base, body, action.retry).then(
     (up) => {
       if (fl.done || timedOut) {
         up.body.destroy();
@@ -359,12 +335,14 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
  */
 function mirror(fl: Flight, cm: ClusterManager, clusters: string[], base: UpstreamRequest, body: Readable | null, timeoutMs: number): Readable | null {
   const { env } = fl;
-  const stats = l7Names(fl.conn.hcm).mirror;
-  const copy: UpstreamRequest = { ...base, headers: { ...base.headers } };
+  const stats = fl.conn.hcm.names.mirror;
   if (!body) {
-    sendMirrors(cm, clusters, copy, null, timeoutMs, env.counters, stats);
+    // Sent before the primary, and sendMirrors copies what it sends: no copy needed here.
+    sendMirrors(cm, clusters, base, null, timeoutMs, env.counters, stats);
     return null;
   }
+  // The primary goes first and may change its request (body, headers) before the body has ended.
+  const copy: UpstreamRequest = { ...base, headers: { ...base.headers } };
   const tee = new BodyCopy(MIRROR_DEFAULTS.bodyLimitBytes, (buf) => {
     if (buf) sendMirrors(cm, clusters, copy, buf, timeoutMs, env.counters, stats);
   });

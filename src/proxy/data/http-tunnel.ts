@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { splice } from './splice.js';
-import { addForwardingHeaders, applyMutations, downstreamResponseHeaders, rawResponseHead, upstreamRequestHeaders } from './headers.js';
+import { applyMutations, downstreamResponseHeaders, rawResponseHead, routedRequestHeaders } from './headers.js';
 import { decide, type ConnInfo, type DownRes, type HttpEnv, localReply } from './http-handler.js';
 import { UpstreamError } from './upstream/types.js';
 
@@ -114,9 +114,7 @@ export function handleUpgrade1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
     rawReply(socket, 503, 'NC', `cluster not found: ${d.cluster}\n`);
     return;
   }
-  const headers = upstreamRequestHeaders(req.headers);
-  addForwardingHeaders(headers, conn.tls, env.ownIdentity(), conn.peerIdentity);
-  applyMutations(headers, d.route.requestHeaders);
+  const headers = routedRequestHeaders(req.headers, d, conn.tls, env.ownIdentity(), conn.peerIdentity);
   const upgrade = String(req.headers.upgrade ?? '');
   const ac = new AbortController();
   socket.once('close', () => ac.abort());

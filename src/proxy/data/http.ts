@@ -15,6 +15,9 @@ const TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection
 
 export type HttpCodec = 'h1' | 'h2';
 
+/** For 'error' events whose consequence ('close') is handled elsewhere; one function for every stream. */
+function ignore(): void {}
+
 interface H1State {
   conn: ConnInfo;
   headersTimer: NodeJS.Timeout | undefined;
@@ -58,13 +61,13 @@ export class HttpEngine {
       const conn = this.pendingConn;
       if (!conn) return session.destroy();
       this.sessions.set(session, conn);
-      session.on('error', () => {});
+      session.on('error', ignore);
       session.once('close', () => this.sessions.delete(session));
       session.setTimeout(conn.hcm.streamIdleTimeoutMs, () => session.close());
       if (env.draining()) session.close();
     });
-    this.h2.on('sessionError', () => {});
-    this.h2.on('stream', (stream: http2.ServerHttp2Stream) => stream.on('error', () => {}));
+    this.h2.on('sessionError', ignore);
+    this.h2.on('stream', (stream: http2.ServerHttp2Stream) => stream.on('error', ignore));
     this.h2.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => this.onH2Request(req, res));
     this.h2.on('connect', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
       const conn = this.sessions.get(req.stream.session as http2.ServerHttp2Session);

@@ -1,7 +1,7 @@
 // The proxy's data path: createDataPlane(info, identity) implements DataPlane
 // (src/proxy/types.ts) from listeners, protocol detection, TLS, HTTP, router and tcp_proxy
 // stages; the upstream side is a ClusterManager (src/proxy/data/upstream/).
-import type { DataPlane, EnvoyObject, IdentityProvider, ProxyIdentityInfo, XdsSnapshot } from '../types.js';
+import type { DataPlane, IdentityProvider, ProxyIdentityInfo, XdsSnapshot } from '../types.js';
 import { ConfigRejectedError } from '../types.js';
 import type { ClusterManager } from './upstream/types.js';
 import { Counters } from './stats.js';
@@ -13,9 +13,6 @@ import type { HttpEnv } from './http-handler.js';
 import { ListenerManager } from './listeners.js';
 import { DETECT_DEFAULTS, type ConnectionEnv } from './filter-chain.js';
 import { RetryBudgets } from './retry-budget.js';
-
-export { routeRequest, compileRouteConfig } from './router.js';
-export type { RouteDecision, RouteInput, RouteWhy, CompiledRouteConfig } from './router.js';
 
 export interface DataPlaneDeps {
   clusterManager?: ClusterManager;
@@ -168,5 +165,3 @@ class WeftDataPlane implements DataPlane {
 export function createDataPlane(info: ProxyIdentityInfo, identity: IdentityProvider, deps?: DataPlaneDeps): DataPlane {
   return new WeftDataPlane(info, identity, deps ?? {});
 }
-
-export type { EnvoyObject };

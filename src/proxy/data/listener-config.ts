@@ -1,6 +1,7 @@
 // Compiles a Listener (object form) into bind address and filter chains.
 import type { EnvoyObject } from '../types.js';
-import { anyType, arr, num, obj, str, strs, TYPES } from './object-form.js';
+import { anyType, arr, num, obj, str, strs } from '../../xds/object-form.js';
+import { ANY } from '../../xds/envoy.js';
 import { compileHcm, singleCluster, type HcmConfig } from './hcm-config.js';
 import { compileTcpProxy, type TcpProxyConfig } from './tcp-proxy.js';
 import { compileDownstreamTls, type DownstreamTlsConfig } from './tls.js';
@@ -39,6 +40,9 @@ export class ListenerConfigError extends Error {
     this.name = 'ListenerConfigError';
   }
 }
+
+/** Message names of the typed configs a chain may carry (anyType compares names, not urls). */
+const TYPES = { hcm: anyType({ '@type': ANY.hcm }), tcpProxy: anyType({ '@type': ANY.tcpProxy }), downstreamTls: anyType({ '@type': ANY.downstreamTls }) } as const;
 
 function inboundPortOf(listener: string): number | undefined {
   const m = /^inbound\|(\d+)/.exec(listener);

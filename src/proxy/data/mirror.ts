@@ -8,7 +8,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { EnvoyObject } from '../types.js';
 import type { ClusterManager, UpstreamRequest } from './upstream/types.js';
 import type { Counters } from './stats.js';
-import { arr, obj, str } from './object-form.js';
+import { arr, obj, str } from '../../xds/object-form.js';
 import { fraction } from './fault.js';
 
 export const MIRROR_DEFAULTS = {

@@ -4,10 +4,8 @@
 // retryRatio x requests in the window). The window is a ring of buckets, so counting
 // allocates nothing.
 import type { EnvoyObject } from '../types.js';
-import { structToJson } from '../../xds/object-form.js';
-import { obj } from './object-form.js';
-
-export const RETRY_BUDGET_EXTENSION = 'weft.retry_budget';
+import { obj, structToJson } from '../../xds/object-form.js';
+import { RETRY_BUDGET_EXTENSION } from '../../xds/retry-budget.js';
 
 export const RETRY_BUDGET_DEFAULTS = {
   /** Linkerd's defaults for a ServiceProfile without retryBudget fields. */

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { EnvoyObject } from '../types.js';
 import type { ClusterManager, HeaderMap, UpstreamRequest, UpstreamResponse, UpstreamFailure } from './upstream/types.js';
 import { UpstreamError } from './upstream/types.js';
-import { durationMs, num, obj, str } from './object-form.js';
+import { durationMs, num, obj, str } from '../../xds/object-form.js';
 import type { Counters } from './stats.js';
 import type { RetryBudget } from './retry-budget.js';
 

@@ -1,11 +1,12 @@
 // The router: pure over a RouteConfiguration (object form). It picks the virtual host by
 // domain, then the first route whose match fits, and returns the decision with the reasons
-// (used by the HTTP path and, without sending traffic, by `weft explain`).
+// (which virtual host, domain and route matched: for diagnosis and the router's tests).
 import type { EnvoyObject } from '../types.js';
-import { anyType, arr, bool, durationMs, num, obj, str, strs } from './object-form.js';
+import { anyType, arr, bool, durationMs, num, obj, str, strs } from '../../xds/object-form.js';
 import { compileRetry, type RetryPolicy } from './retry.js';
-import { compileFault, FAULT_FILTER, type FaultConfig } from './fault.js';
-import { compileCors, CORS_FILTER, type CorsConfig } from './cors.js';
+import { compileFault, type FaultConfig } from './fault.js';
+import { compileCors, type CorsConfig } from './cors.js';
+import { L7_FILTER } from '../../xds/l7-filters.js';
 import { compileMirrors, type MirrorTarget } from './mirror.js';
 import { compileHashPolicy, type HashPolicy } from './hash-key.js';
 
@@ -56,6 +57,9 @@ interface PathMatch {
   re: RegExp | undefined;
   caseSensitive: boolean;
 }
+
+/** A route action that sends the request to a cluster. */
+export type ClusterAction = Extract<RouteAction, { type: 'route' }>;
 
 export type RouteAction =
   | {
@@ -112,12 +116,14 @@ export interface CompiledVirtualHost {
 export interface CompiledRouteConfig {
   name: string;
   exact: Map<string, CompiledVirtualHost>;
-  /** [suffix including the dot, vhost], longest first. */
-  suffix: [string, CompiledVirtualHost][];
-  /** [prefix, vhost], longest first. */
-  prefix: [string, CompiledVirtualHost][];
+  /** [suffix including the dot, vhost, domain as configured], longest first. */
+  suffix: WildcardDomain[];
+  /** [prefix, vhost, domain as configured], longest first. */
+  prefix: WildcardDomain[];
   any: CompiledVirtualHost | undefined;
 }
+
+type WildcardDomain = [affix: string, vhost: CompiledVirtualHost, domain: string];
 
 export type DomainMatchKind = 'exact' | 'suffix' | 'prefix' | 'any';
 
@@ -132,7 +138,18 @@ export interface RouteWhy {
 
 export type RouteDecision =
   | { kind: 'none'; why: RouteWhy }
-  | { kind: 'route'; cluster: string; path: string; authority: string; route: CompiledRoute; why: RouteWhy }
+  | {
+      kind: 'route';
+      cluster: string;
+      path: string;
+      authority: string;
+      route: CompiledRoute;
+      /** route.action, narrowed. */
+      action: ClusterAction;
+      /** Request header mutations of the weighted cluster drawn, if the route splits by weight. */
+      clusterHeaders: HeaderMutations | undefined;
+      why: RouteWhy;
+    }
   | { kind: 'redirect'; status: number; location: string; route: CompiledRoute; why: RouteWhy }
   | { kind: 'direct'; status: number; body: string; route: CompiledRoute; why: RouteWhy };
 
@@ -315,11 +332,11 @@ function perFilter(levels: (EnvoyObject | undefined)[], filter: string): { confi
 function compileFilters(rc: string, field: string, vfield: string, r: EnvoyObject, vh: EnvoyObject): { fault: FaultConfig | undefined; cors: CorsConfig | undefined } {
   const levels = [r, vh];
   const where = (at: number, filter: string): string => `${at === 0 ? field : vfield}.typedPerFilterConfig['${filter}']`;
-  const f = perFilter(levels, FAULT_FILTER);
-  const c = perFilter(levels, CORS_FILTER);
+  const f = perFilter(levels, L7_FILTER.fault);
+  const c = perFilter(levels, L7_FILTER.cors);
   return wrapError(rc, () => ({
-    fault: f ? compileFault(where(f.at, FAULT_FILTER), f.config) : undefined,
-    cors: c ? compileCors(where(c.at, CORS_FILTER), c.config) : undefined,
+    fault: f ? compileFault(where(f.at, L7_FILTER.fault), f.config) : undefined,
+    cors: c ? compileCors(where(c.at, L7_FILTER.cors), c.config) : undefined,
   }));
 }
 
@@ -373,9 +390,9 @@ export function compileRouteConfig(config: EnvoyObject): CompiledRouteConfig {
       if (d === '*') {
         out.any ??= cvh;
       } else if (d.startsWith('*')) {
-        out.suffix.push([d.slice(1), cvh]);
+        out.suffix.push([d.slice(1), cvh, d]);
       } else if (d.endsWith('*')) {
-        out.prefix.push([d.slice(0, -1), cvh]);
+        out.prefix.push([d.slice(0, -1), cvh, d]);
       } else if (!out.exact.has(d)) {
         out.exact.set(d, cvh);
       }
@@ -412,24 +429,26 @@ export function findVirtualHost(
   config: CompiledRouteConfig,
   authority: string,
 ): { vhost: CompiledVirtualHost; kind: DomainMatchKind; domain: string } | undefined {
+  // Each kind is tried with the port, then without it.
   const full = authority.toLowerCase();
   const bare = stripPort(full);
-  const hosts = bare === full ? [full] : [full, bare];
-  for (const h of hosts) {
-    const v = config.exact.get(h);
-    if (v) return { vhost: v, kind: 'exact', domain: h };
-  }
-  for (const h of hosts) {
-    for (const [suffix, v] of config.suffix) {
-      if (h.length > suffix.length && h.endsWith(suffix)) return { vhost: v, kind: 'suffix', domain: `*${suffix}` };
-    }
-  }
-  for (const h of hosts) {
-    for (const [prefix, v] of config.prefix) {
-      if (h.length > prefix.length && h.startsWith(prefix)) return { vhost: v, kind: 'prefix', domain: `${prefix}*` };
-    }
-  }
+  const other = bare === full ? undefined : bare;
+  let v = config.exact.get(full);
+  if (v) return { vhost: v, kind: 'exact', domain: full };
+  if (other !== undefined && (v = config.exact.get(other))) return { vhost: v, kind: 'exact', domain: other };
+  const s = wildcard(config.suffix, full, true) ?? (other !== undefined ? wildcard(config.suffix, other, true) : undefined);
+  if (s) return { vhost: s[1], kind: 'suffix', domain: s[2] };
+  const p = wildcard(config.prefix, full, false) ?? (other !== undefined ? wildcard(config.prefix, other, false) : undefined);
+  if (p) return { vhost: p[1], kind: 'prefix', domain: p[2] };
   return config.any ? { vhost: config.any, kind: 'any', domain: '*' } : undefined;
+}
+
+/** The first (longest) wildcard domain that matches `host` with at least one more character. */
+function wildcard(list: readonly WildcardDomain[], host: string, suffix: boolean): WildcardDomain | undefined {
+  for (const w of list) {
+    if (host.length > w[0].length && (suffix ? host.endsWith(w[0]) : host.startsWith(w[0]))) return w;
+  }
+  return undefined;
 }
 
 function matchString(m: StringMatcher, value: string | undefined): boolean {
@@ -520,19 +539,15 @@ function rewritePath(
   return query ? `${p}?${query}` : p;
 }
 
-function pickCluster(a: Extract<RouteAction, { type: 'route' }>, random: number): string {
-  if (!a.weighted) return a.cluster!;
+/** The weighted cluster entry drawn (undefined when the route names one cluster). */
+function pickWeighted(a: ClusterAction, random: number): NonNullable<ClusterAction['weighted']>[number] | undefined {
+  if (!a.weighted) return undefined;
   let x = random * a.totalWeight;
   for (const c of a.weighted) {
-    if (x < c.weight) return c.name;
+    if (x < c.weight) return c;
     x -= c.weight;
   }
-  return a.weighted[a.weighted.length - 1]!.name;
-}
-
-/** The weighted cluster entry chosen (for its header mutations), if any. */
-export function weightedEntry(route: CompiledRoute, cluster: string): { headers: HeaderMutations } | undefined {
-  return route.action.type === 'route' ? route.action.weighted?.find((w) => w.name === cluster) : undefined;
+  return a.weighted[a.weighted.length - 1];
 }
 
 /**
@@ -561,9 +576,9 @@ export function routeRequest(config: EnvoyObject | CompiledRouteConfig, input: R
     const a = r.action;
     if (a.type === 'direct') return { kind: 'direct', status: a.status, body: a.body, route: r, why };
     if (a.type === 'redirect') return { kind: 'redirect', status: a.status, location: redirectLocation(a, input, pathOnly, query, r.match), route: r, why };
-    const cluster = pickCluster(a, input.random ?? Math.random());
+    const w = pickWeighted(a, input.random ?? Math.random());
     const path = isConnect ? input.path : rewritePath(pathOnly, query, r.match, a.prefixRewrite, a.regexRewrite);
-    return { kind: 'route', cluster, path, authority: a.hostRewrite ?? input.authority, route: r, why };
+    return { kind: 'route', cluster: w ? w.name : a.cluster!, path, authority: a.hostRewrite ?? input.authority, route: r, action: a, clusterHeaders: w?.headers, why };
   }
   return { kind: 'none', why: { routeConfig: c.name, virtualHost: found.vhost.name, domainMatch: found.kind, domain: found.domain } };
 }

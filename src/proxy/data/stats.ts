@@ -1,5 +1,6 @@
 // Cheap counters and gauges: one plain object of numbers. Stat names are built once per
 // listener / connection manager (see *StatNames) so the per-request path only indexes.
+import type { MirrorStats } from './mirror.js';
 
 export class Counters {
   readonly values: Record<string, number> = Object.create(null) as Record<string, number>;
@@ -10,10 +11,6 @@ export class Counters {
 
   dec(name: string, by = 1): void {
     this.values[name] = (this.values[name] ?? 0) - by;
-  }
-
-  get(name: string): number {
-    return this.values[name] ?? 0;
   }
 
   snapshot(): Record<string, number> {
@@ -52,7 +49,6 @@ export function listenerStatNames(listener: string): ListenerStatNames {
 
 export interface HttpStatNames {
   rqTotal: string;
-  rqActive: string;
   /** Index by Math.floor(status / 100); 0 and out of range are unused. */
   rqClass: string[];
   rqTimeout: string;
@@ -65,6 +61,10 @@ export interface HttpStatNames {
   rqRetry: string;
   cx1: string;
   cx2: string;
+  /** The L7 stages (fault.ts, mirror.ts). */
+  faultDelays: string;
+  faultAborts: string;
+  mirror: MirrorStats;
 }
 
 /** Names for one HCM; inboundPort adds Istio-style inbound.<port>.rq_mtls / rq_plaintext. */
@@ -73,7 +73,6 @@ export function httpStatNames(statPrefix: string, inboundPort: number | undefine
   const ip = inboundPort === undefined ? `http.${statPrefix}.` : `inbound.${inboundPort}.`;
   return {
     rqTotal: `${p}downstream_rq_total`,
-    rqActive: `${p}downstream_rq_active`,
     rqClass: ['', `${p}downstream_rq_1xx`, `${p}downstream_rq_2xx`, `${p}downstream_rq_3xx`, `${p}downstream_rq_4xx`, `${p}downstream_rq_5xx`],
     rqTimeout: `${p}downstream_rq_timeout`,
     rqIdleTimeout: `${p}downstream_rq_idle_timeout`,
@@ -85,6 +84,9 @@ export function httpStatNames(statPrefix: string, inboundPort: number | undefine
     rqRetry: `${p}upstream_rq_retry`,
     cx1: `${p}downstream_cx_http1_total`,
     cx2: `${p}downstream_cx_http2_total`,
+    faultDelays: `${p}fault.delays_injected`,
+    faultAborts: `${p}fault.aborts_injected`,
+    mirror: { total: `${p}rq_mirror_total`, error: `${p}rq_mirror_error` },
   };
 }
 

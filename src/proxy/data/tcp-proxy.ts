@@ -2,7 +2,7 @@
 import type { Duplex } from 'node:stream';
 import type { EnvoyObject } from '../types.js';
 import type { ClusterManager } from './upstream/types.js';
-import { durationMs, str } from './object-form.js';
+import { durationMs, str } from '../../xds/object-form.js';
 import type { Counters } from './stats.js';
 import { tcpStatNames } from './stats.js';
 import { splice } from './splice.js';

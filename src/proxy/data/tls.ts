@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { EnvoyObject, IdentityProvider, WorkloadCertificate } from '../types.js';
 import { SECRET } from '../../xds/names.js';
-import { bool, obj, str, strs } from './object-form.js';
+import { bool, obj, str, strs } from '../../xds/object-form.js';
 import type { Counters, ListenerStatNames } from './stats.js';
 import { TlsConfigError } from './errors.js';
 
