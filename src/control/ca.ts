@@ -13,7 +13,7 @@ import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObje
 import { x509 } from '../pki/x509.js';
 import { ControlError, errorMessage } from './errors.js';
 import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
-import { pemBlocks, toPem } from './pem.js';
+import { pemBlocks, toPem } from '../pki/pem.js';
 
 export const CA_DEFAULTS = {
   rootValiditySeconds: 10 * 365 * 24 * 3600,

@@ -1,4 +1,4 @@
-// PEM helpers for the CA.
+// PEM encoding and splitting, shared by the CA and the proxy.
 export function toPem(label: string, der: ArrayBuffer | Uint8Array): string {
   const b64 = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('base64');
   const lines = b64.match(/.{1,64}/g) ?? [];

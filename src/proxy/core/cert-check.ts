@@ -2,11 +2,12 @@
 // a trusted root, its only SAN is the proxy's own SPIFFE id, it matches the key
 // the proxy made, and it is valid now.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { pemBlocks } from '../../pki/pem.js';
 import { CertificateValidationError } from './errors.js';
 
 /** Splits a PEM bundle into its certificates (in order). */
 export function splitPemCerts(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => c + '\n') ?? [];
+  return pemBlocks(pem, 'CERTIFICATE');
 }
 
 export interface CheckedCertificate {
