@@ -13,6 +13,32 @@ import { UpstreamError } from '../../src/proxy/data/upstream/types.js';
 export class TestClusterManager implements ClusterManager {
   readonly targets = new Map<string, string>();
   readonly counts: Record<string, number> = {};
+  /** maxRetries circuit breakers by cluster (concurrent retries allowed); clusters not listed have none. */
+  readonly retryCaps = new Map<string, number>();
+  private readonly retriesInFlight = new Map<string, number>();
+
+  retryPermit(cluster: string): (() => void) | undefined {
+    const cap = this.retryCaps.get(cluster);
+    if (cap === undefined) return () => {};
+    const busy = this.retriesInFlight.get(cluster) ?? 0;
+    if (busy >= cap) {
+      const key = `cluster.${cluster}.upstream_rq_retry_overflow`;
+      this.counts[key] = (this.counts[key] ?? 0) + 1;
+      return undefined;
+    }
+    this.retriesInFlight.set(cluster, busy + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.retriesInFlight.set(cluster, (this.retriesInFlight.get(cluster) ?? 1) - 1);
+    };
+  }
+
+  /** Retries holding a permit now, by cluster. */
+  retriesHeld(cluster: string): number {
+    return this.retriesInFlight.get(cluster) ?? 0;
+  }
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   update(): void {}

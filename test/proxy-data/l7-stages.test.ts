@@ -62,6 +62,7 @@ function upstream(opts: { failShare?: number; seed?: number; pauseMs?: number } 
 const app = upstream();
 const flaky = upstream({ failShare: 0.3, seed: 11 });
 const budgeted = upstream({ failShare: 0.3, seed: 13 });
+const broken = upstream({ failShare: 1, seed: 17 });
 const slowMirror = upstream({ pauseMs: 500 });
 const bodyMirror = upstream();
 let dp: DataPlane;
@@ -82,6 +83,8 @@ before(async () => {
   cm.targets.set('app', await listen(app.server));
   cm.targets.set('flaky', await listen(flaky.server));
   cm.targets.set('budgeted', await listen(budgeted.server));
+  cm.targets.set('broken', await listen(broken.server));
+  cm.retryCaps.set('broken', 1);
   cm.targets.set('mirror-slow', await listen(slowMirror.server));
   cm.targets.set('mirror-body', await listen(bodyMirror.server));
   // A port nothing listens on: the mirror is down.
@@ -107,6 +110,7 @@ before(async () => {
           { match: { prefix: '/mirror-body' }, route: { cluster: 'app', requestMirrorPolicies: [{ cluster: 'mirror-body' }] } },
           { match: { prefix: '/retry' }, route: { cluster: 'flaky', retryPolicy: { retryOn: '5xx', numRetries: { value: 5 } } } },
           { match: { prefix: '/budget' }, route: { cluster: 'budgeted', retryPolicy: { retryOn: '5xx', numRetries: { value: 5 } } } },
+          { match: { prefix: '/capped' }, route: { cluster: 'broken', retryPolicy: { retryOn: '5xx', numRetries: { value: 3 }, retryBackOff: { baseInterval: { nanos: 20_000_000 } } } } },
           {
             match: { prefix: '/cors' },
             route: { cluster: 'app' },
@@ -142,7 +146,7 @@ after(async () => {
   await dp.close();
   agent.destroy();
   await cm.close();
-  for (const u of [app, flaky, budgeted, slowMirror, bodyMirror]) u.server.close();
+  for (const u of [app, flaky, budgeted, broken, slowMirror, bodyMirror]) u.server.close();
 });
 
 interface Reply {
@@ -297,6 +301,19 @@ test('retry budget 0.2: extra upstream load stays within the ratio; exhaustion i
   assert.ok((s['cluster.budgeted.retry_budget_exhausted'] ?? 0) > 0);
   // Requests the budget did not allow to retry answer with the upstream's 503.
   assert.ok(replies.some((r) => r.status === 503));
+});
+
+test('maxRetries circuit breaker: at most one retry in flight for the cluster; the rest overflow and answer at once', async () => {
+  // Every attempt fails; each request may retry 3 times, but the cluster allows one concurrent retry.
+  const before = broken.attempts();
+  const replies = await many(40, 8, () => send('/capped'));
+  assert.ok(replies.every((r) => r.status === 503));
+  const attempts = broken.attempts() - before;
+  const retries = attempts - 40;
+  assert.ok(retries >= 1, 'some retries ran');
+  assert.ok(retries < 40 * 3, `${retries} retries: the breaker must have refused some`);
+  assert.ok((cm.counts['cluster.broken.upstream_rq_retry_overflow'] ?? 0) > 0, 'overflow counted');
+  assert.equal(cm.retriesHeld('broken'), 0, 'every permit released');
 });
 
 test('RetryBudget: floor, ratio and the sliding window', () => {

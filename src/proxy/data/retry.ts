@@ -252,32 +252,54 @@ export async function sendWithRetries(ctx: RetryContext, base: UpstreamRequest, 
     replay = b.buf;
   }
   const names = retryStatNames(cluster);
-  for (let n = 0; ; n++) {
-    const last = n >= policy.numRetries;
-    const req: UpstreamRequest = n === 0 ? base : { ...base, headers: { ...base.headers } };
-    req.body = replay ? Readable.from([replay]) : null;
-    try {
-      const up = await attempt(cm, cluster, req, signal, policy.perTryTimeoutMs, ctx.hashKey);
-      const again = !last && retriableResponse(policy, up.status, up.headers);
-      if (!again || !allowRetry(ctx, names)) {
-        if (n > 0 && !retriableResponse(policy, up.status, up.headers)) ctx.counters.inc(names.retrySuccess);
-        return up;
+  // The permit of the retry in flight (the cluster's maxRetries circuit breaker), released when it ends.
+  let permit: (() => void) | undefined;
+  const endRetry = (): void => {
+    permit?.();
+    permit = undefined;
+  };
+  try {
+    for (let n = 0; ; n++) {
+      const last = n >= policy.numRetries;
+      const req: UpstreamRequest = n === 0 ? base : { ...base, headers: { ...base.headers } };
+      req.body = replay ? Readable.from([replay]) : null;
+      try {
+        const up = await attempt(cm, cluster, req, signal, policy.perTryTimeoutMs, ctx.hashKey);
+        endRetry();
+        const again = !last && retriableResponse(policy, up.status, up.headers);
+        if (!again || !(permit = takeRetry(ctx, names))) {
+          if (n > 0 && !retriableResponse(policy, up.status, up.headers)) ctx.counters.inc(names.retrySuccess);
+          return up;
+        }
+        up.body.on('error', () => {});
+        up.body.destroy();
+      } catch (err) {
+        endRetry();
+        if (signal.aborted) throw err;
+        const flag = flagOf(err);
+        if (last || !retriableFailure(policy, flag, isRefusedStream(err)) || !(permit = takeRetry(ctx, names))) throw err;
       }
-      up.body.on('error', () => {});
-      up.body.destroy();
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const flag = flagOf(err);
-      if (last || !retriableFailure(policy, flag, isRefusedStream(err)) || !allowRetry(ctx, names)) throw err;
+      ctx.counters.inc(ctx.hcmRetryStat);
+      ctx.counters.inc(names.retry);
+      await sleep(backoffMs(policy, n, ctx.random()), signal);
     }
-    ctx.counters.inc(ctx.hcmRetryStat);
-    ctx.counters.inc(names.retry);
-    await sleep(backoffMs(policy, n, ctx.random()), signal);
+  } finally {
+    endRetry();
   }
 }
 
-function allowRetry(ctx: RetryContext, names: RetryStatNames): boolean {
-  if (!ctx.budget || ctx.budget.tryRetry()) return true;
+const NO_BREAKER = (): void => {};
+
+/**
+ * Whether one more retry may go: the cluster's maxRetries circuit breaker must have room
+ * (the cluster manager counts an overflow) and the retry budget must allow it. Returns the
+ * breaker permit to release when the retry ends, or undefined for no retry.
+ */
+function takeRetry(ctx: RetryContext, names: RetryStatNames): (() => void) | undefined {
+  const permit = ctx.cm.retryPermit ? ctx.cm.retryPermit(ctx.cluster) : NO_BREAKER;
+  if (!permit) return undefined;
+  if (!ctx.budget || ctx.budget.tryRetry()) return permit;
+  permit();
   ctx.counters.inc(names.budgetExhausted);
-  return false;
+  return undefined;
 }
