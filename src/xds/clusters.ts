@@ -3,7 +3,7 @@
 // inbound clusters to its own application. Traffic policy fields: cluster-policy.ts.
 import type { ClusterPolicy, ClientTlsPolicy, MeshModel, PortProtocol, Service, ServicePort } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
-import { inboundClusterName, meshSni, METADATA, SECRET } from './names.js';
+import { ALPN_WEFT_TCP, inboundClusterName, meshSni, METADATA, SECRET } from './names.js';
 import { adsSource, ANY, duration, EXT, meshCertificates, rawBufferSocket, sdsSecret, sortBy, socketAddress, struct, tlsSocket, typed } from './envoy.js';
 import { fqdnOf, isHttp2Protocol, isHttpProtocol, isServiceTarget, selectedWorkloads, type OutboundTarget, type ServiceTarget } from './mesh.js';
 import { circuitBreakers, clusterPolicyOf, commonHttpOptions, isPassthroughLb, lbFields, outlierFields, tcpFields } from './cluster-policy.js';
@@ -15,7 +15,7 @@ import { withRetryBudget } from './retry-budget.js';
 export const CLUSTER_DEFAULTS = { connectTimeoutMs: 10_000, lbPolicy: 'ROUND_ROBIN' } as const;
 
 /** ALPN offered to the server sidecar: HTTP rides HTTP/2, opaque TCP its own protocol (docs/architecture.md). */
-export const MESH_ALPN = { http: 'h2', tcp: 'weft-tcp' } as const;
+export const MESH_ALPN = { http: 'h2', tcp: ALPN_WEFT_TCP } as const;
 
 /** Every service port as an upstream target, and each of its DestinationRule subsets. */
 export function serviceTargets(model: MeshModel, clusterDomain?: string): ServiceTarget[] {

@@ -3,13 +3,13 @@
 // gateway listeners share.
 import type { MeshModel, PortProtocol, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
-import { inboundClusterName, LISTENER, PORTS, ROUTE, SECRET } from './names.js';
+import { ALPN_WEFT_TCP, inboundClusterName, LISTENER, PORTS, ROUTE, SECRET } from './names.js';
 import { adsSource, ANY, duration, EXT, filter, meshCertificates, sdsSecret, socketAddress, tlsSocket, typed, wrapped } from './envoy.js';
 import { isHttpProtocol, resolveTargetPort, serviceSelects } from './mesh.js';
 import { httpFilters } from './l7-filters.js';
 
 /** ALPN the server sidecar accepts: HTTP/2, HTTP/1.1 (Upgrade requests) and opaque TCP (docs/architecture.md). */
-export const INBOUND_ALPN = ['h2', 'http/1.1', 'weft-tcp'];
+export const INBOUND_ALPN = ['h2', 'http/1.1', ALPN_WEFT_TCP];
 
 /** Where an HCM gets its routes: RDS by name, or an inline RouteConfiguration. */
 export type RouteSpec = { rds: string } | { inline: EnvoyObject };

@@ -40,6 +40,9 @@ export function parseMeshSni(sni: string): { port: number; subset: string; host:
   return { port: Number(m[1]), subset: m[2] === '' ? '' : m[2]!, host: m[3]! };
 }
 
+/** ALPN a client sidecar offers for opaque TCP to a server sidecar (weft's own; HTTP uses h2 or http/1.1). */
+export const ALPN_WEFT_TCP = 'weft-tcp';
+
 /** Listener and route-configuration names. */
 export const LISTENER = {
   /** The sidecar's outbound listener (HTTP proxy + CONNECT) on <podIP>:15001. */

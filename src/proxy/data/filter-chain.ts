@@ -12,11 +12,12 @@ import type { DownstreamTls } from './tls.js';
 import type { HttpEngine } from './http.js';
 import type { ConnInfo } from './http-handler.js';
 import { runTcpProxy, TCP_DEFAULTS } from './tcp-proxy.js';
+import { ALPN_WEFT_TCP } from '../../xds/names.js';
 
 export const DETECT_DEFAULTS = { firstBytesTimeoutMs: 10_000 } as const;
 
 /** ALPN a client sidecar uses for opaque TCP over mTLS. */
-export const ALPN_WEFT_TCP = 'weft-tcp';
+export { ALPN_WEFT_TCP };
 
 export interface ConnectionEnv {
   counters: Counters;

@@ -15,9 +15,10 @@ import type { ClusterStats } from './stats.js';
 import type { TransportSocket } from './tls-config.js';
 import { UpstreamError, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
 import { upgradeRequest } from './upgrade.js';
+import { ALPN_WEFT_TCP } from '../../../xds/names.js';
 
 /** The mesh's own ALPN for opaque TCP between sidecars. */
-export const ALPN_TCP = 'weft-tcp';
+export const ALPN_TCP = ALPN_WEFT_TCP;
 
 export interface HostInit {
   cluster: string;
