@@ -7,8 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const weftBin = path.join(repoRoot, 'dist/src/cli/main.js');
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '../../..');
+// The CLI of the same compiled tree as this test (dist/ or a helper's dist-<name>/).
+export const weftBin = path.resolve(here, '../../src/cli/main.js');
 
 export interface CliResult {
   code: number | null;
