@@ -1,8 +1,10 @@
 // The control-plane and proxy processes behind `weft control` and `weft proxy`:
 // flags override the WEFT_* environment (loadControlOptionsFromEnv / loadProxyOptionsFromEnv).
 
-import { loadControlOptionsFromEnv, runControl, type ControlOptions, type ControlPlane, type ControlPorts } from '../control/main.js';
-import { installSignalHandlers, loadProxyOptionsFromEnv, runProxy, type ProxyOptions } from '../proxy/core/main.js';
+// Each process loads only its own side (imported on use): a proxy never loads the control
+// plane's modules, and the reverse.
+import type { ControlOptions, ControlPlane, ControlPorts } from '../control/main.js';
+import type { ProxyOptions } from '../proxy/core/main.js';
 
 export interface ControlFlags {
   address?: string;
@@ -17,6 +19,7 @@ function defined<T extends object>(o: T): Partial<T> {
 
 /** Starts the control plane; SIGTERM/SIGINT close it and exit. */
 export async function startControl(flags: ControlFlags): Promise<ControlPlane> {
+  const { loadControlOptionsFromEnv, runControl } = await import('../control/main.js');
   const base = loadControlOptionsFromEnv();
   const opts: ControlOptions = {
     ...base,
@@ -42,7 +45,7 @@ export async function startControl(flags: ControlFlags): Promise<ControlPlane> {
 }
 
 /** WEFT_* variables that loadProxyOptionsFromEnv reads, so flags can stand in for the required ones. */
-function proxyEnvDefaults(): Partial<ProxyOptions> {
+function proxyEnvDefaults(loadProxyOptionsFromEnv: (env: NodeJS.ProcessEnv) => ProxyOptions): Partial<ProxyOptions> {
   const env = { ...process.env };
   env.WEFT_POD_NAME ||= 'unset';
   env.WEFT_POD_IP ||= '127.0.0.1';
@@ -55,7 +58,8 @@ function proxyEnvDefaults(): Partial<ProxyOptions> {
 
 /** Starts a proxy; its own handlers drain it on SIGTERM. */
 export async function startProxy(flags: Partial<ProxyOptions>): Promise<void> {
-  const opts = { ...proxyEnvDefaults(), ...defined(flags) } as ProxyOptions;
+  const { installSignalHandlers, loadProxyOptionsFromEnv, runProxy } = await import('../proxy/core/main.js');
+  const opts = { ...proxyEnvDefaults(loadProxyOptionsFromEnv), ...defined(flags) } as ProxyOptions;
   const proxy = await runProxy(opts);
   installSignalHandlers(proxy);
 }

@@ -2,7 +2,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startProxy } from './entrypoints.js';
-import { parseLabels } from '../proxy/core/main.js';
+import { parseLabels } from '../proxy/core/options.js';
 
 interface ProxyCmdFlags {
   type?: 'sidecar' | 'router';

@@ -15,7 +15,12 @@ import { withRetryBudget } from './retry-budget.js';
 export const CLUSTER_DEFAULTS = { connectTimeoutMs: 10_000, lbPolicy: 'ROUND_ROBIN' } as const;
 
 /** ALPN offered to the server sidecar: HTTP rides HTTP/2, opaque TCP its own protocol (docs/architecture.md). */
-export const MESH_ALPN = { http: 'h2', tcp: ALPN_WEFT_TCP } as const;
+/**
+ * ALPN offered on the mesh hop. HTTP keeps the client's protocol by default, as Istio's
+ * h2UpgradePolicy DEFAULT does (HTTP/1.1 stays HTTP/1.1, HTTP/2 and gRPC go as HTTP/2);
+ * the proxy's pools each offer the one they speak.
+ */
+export const MESH_ALPN = { http: ['h2', 'http/1.1'], tcp: [ALPN_WEFT_TCP] } as const;
 
 /** Every service port as an upstream target, and each of its DestinationRule subsets. */
 export function serviceTargets(model: MeshModel, clusterDomain?: string): ServiceTarget[] {
@@ -47,7 +52,7 @@ function httpProtocolOptions(protocol: PortProtocol, upstream: 'mesh' | 'app', p
   let config: EnvoyObject;
   // h2UpgradePolicy UPGRADE: HTTP/1.1 requests go upstream as HTTP/2.
   if (isHttp2Protocol(protocol) || policy?.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE') config = { explicitHttpConfig: { http2ProtocolOptions: {} } };
-  // Toward a sidecar the mesh hop is HTTP/2 over mTLS; in plaintext, speak what the client spoke.
+  // Toward a sidecar (mTLS) or a plaintext endpoint: speak what the client spoke.
   else if (upstream === 'mesh') config = { useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } };
   else config = { explicitHttpConfig: { httpProtocolOptions: {} } };
   const common = commonHttpOptions(policy);
@@ -68,7 +73,7 @@ function meshTlsContext(target: OutboundTarget, servicePort: ServicePort, identi
         defaultValidationContext: sans.length ? { matchTypedSubjectAltNames: sans } : {},
         validationContextSdsSecretConfig: sdsSecret(SECRET.root),
       },
-      alpnProtocols: [isHttpProtocol(servicePort.protocol) ? MESH_ALPN.http : MESH_ALPN.tcp],
+      alpnProtocols: [...(isHttpProtocol(servicePort.protocol) ? MESH_ALPN.http : MESH_ALPN.tcp)],
     },
     sni: meshSni(target.port, target.fqdn, target.subset),
   };

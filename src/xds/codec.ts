@@ -54,15 +54,21 @@ function includeDirs(): string[] {
   return [
     ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(deps, d)),
     pbPkg, // google/protobuf/*.proto
-    path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../proto'), // weft's own
+    PROTO_DIR, // weft's own
   ];
 }
 
-let rootCache: protobuf.Root | undefined;
+const PROTO_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../proto');
 
-/** The shared protobuf root, loaded once per process. */
-export function protoRoot(): protobuf.Root {
-  if (rootCache) return rootCache;
+/**
+ * The same types as PROTO_FILES, as protobufjs JSON (`npm run gen:descriptor` writes it;
+ * a test fails when it is stale). Loading it instead of parsing the .proto text saves
+ * about 16 MB of resident memory and most of the start-up time in every proxy.
+ */
+export const DESCRIPTOR_FILE = path.join(PROTO_DIR, 'xds-descriptor.json');
+
+/** Parses the .proto files (the source of truth for the descriptor). */
+export function parseProtoFiles(): protobuf.Root {
   const dirs = includeDirs();
   const root = new protobuf.Root();
   root.resolvePath = (_origin: string, target: string) => {
@@ -75,8 +81,27 @@ export function protoRoot(): protobuf.Root {
   };
   root.loadSync(PROTO_FILES, { keepCase: false });
   root.resolveAll();
-  rootCache = root;
   return root;
+}
+
+let rootCache: protobuf.Root | undefined;
+
+/** The shared protobuf root, loaded once per process: from the descriptor, else from the .proto files. */
+export function protoRoot(): protobuf.Root {
+  if (rootCache) return rootCache;
+  let json: string | undefined;
+  try {
+    json = fs.readFileSync(DESCRIPTOR_FILE, 'utf8');
+  } catch {
+    // not generated (a development tree): parse the protos
+  }
+  rootCache = json !== undefined ? protobuf.Root.fromJSON(JSON.parse(json) as protobuf.INamespace) : parseProtoFiles();
+  return rootCache;
+}
+
+/** The descriptor text for DESCRIPTOR_FILE: stable key order, so regenerating it is a no-op diff. */
+export function descriptorJson(root: protobuf.Root = parseProtoFiles()): string {
+  return `${JSON.stringify(root.toJSON())}\n`;
 }
 
 /** The message type for a type URL ("type.googleapis.com/pkg.Msg") or a full name ("pkg.Msg"). */

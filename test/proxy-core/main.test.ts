@@ -210,3 +210,26 @@ test('without a certificate the proxy is not ready, and says why', async () => {
     await stop(h);
   }
 });
+
+test('admin /cpuprofiler and /heap_snapshot write profiles of the running proxy to profileDir', async () => {
+  const profileDir = path.join(dir, 'profiles');
+  const h = await start(undefined, { profileDir });
+  try {
+    assert.equal((await get(h.proxy, '/cpuprofiler?enable=y', 'GET')).status, 405, 'state changes need POST');
+    assert.equal((await get(h.proxy, '/cpuprofiler?enable=n', 'POST')).status, 409, 'stop without start');
+    assert.equal((await get(h.proxy, '/cpuprofiler?enable=y', 'POST')).status, 200);
+    assert.equal((await get(h.proxy, '/cpuprofiler?enable=y', 'POST')).status, 409, 'one profile at a time');
+    for (let i = 0; i < 20; i++) await get(h.proxy, '/stats');
+    const stop = await get(h.proxy, '/cpuprofiler?enable=n', 'POST');
+    assert.equal(stop.status, 200);
+    const file = stop.text.trim();
+    assert.ok(file.startsWith(profileDir) && file.endsWith('.cpuprofile'), file);
+    const profile = JSON.parse(await fs.readFile(file, 'utf8')) as { nodes: unknown[]; samples: unknown[] };
+    assert.ok(profile.nodes.length > 10 && Array.isArray(profile.samples));
+    const snap = await get(h.proxy, '/heap_snapshot', 'POST');
+    assert.equal(snap.status, 200);
+    assert.ok((await fs.stat(snap.text.trim())).size > 1_000_000, 'a heap snapshot of a live process');
+  } finally {
+    await stop(h);
+  }
+});

@@ -94,7 +94,8 @@ test('NACKs a rejected update with the last accepted version and keeps the old c
   c.onEvent((e) => events.push(e));
   try {
     c.start();
-    await until(() => c.status().types.EDS.accepted > 0, 'EDS accepted');
+    // Every type of the base config in force before the snapshot is taken (RDS may come after EDS).
+    await until(() => (['LDS', 'RDS', 'CDS', 'EDS'] as const).every((k) => c.status().types[k].accepted > 0), 'base config accepted');
     const before = c.snapshot();
     dp.reject = (s) => (s.clusters.has('outbound|1||bad') ? 'clusters["outbound|1||bad"].lbPolicy: unsupported' : undefined);
     server.set(TYPE.cluster, 'c2', [edsCluster(OUT), edsCluster('outbound|1||bad')]);

@@ -5,6 +5,8 @@
 //   GET  /certs          JSON: the workload certificate chain and roots (never a private key)
 //   GET  /healthz        liveness
 //   POST /quitquitquit   drain and exit
+//   POST /cpuprofiler?enable=y|n   start / stop a CPU profile; stop answers the .cpuprofile path
+//   POST /heap_snapshot  write a .heapsnapshot and answer its path
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
@@ -16,6 +18,7 @@ import type { IdentityStatus } from './identity.js';
 import { silentLogger, type Logger } from './log.js';
 import type { XdsStatus } from './xds-client.js';
 import { KINDS } from './xds-state.js';
+import type { Profiler } from './profiler.js';
 
 /** What the admin server reads; narrow views of the xDS client, the identity and the data plane. */
 export interface AdminSources {
@@ -41,6 +44,8 @@ export interface AdminServerOptions {
   /** Default 15000; 0 picks a free port. */
   port: number;
   logger?: Logger;
+  /** Serves /cpuprofiler and /heap_snapshot when given. */
+  profiler?: Profiler;
 }
 
 function mapToObject(m: Map<string, EnvoyObject>): Record<string, EnvoyObject> {
@@ -209,6 +214,23 @@ export class AdminServer {
     };
   }
 
+  private profile(path: string, enable: string | null, send: (status: number, body: string) => void): void {
+    const profiler = this.opts.profiler;
+    if (!profiler) return send(404, 'profiling is not enabled in this proxy\n');
+    const fail = (err: unknown): void => send(409, `${errorMessage(err)}\n`);
+    if (path === '/heap_snapshot') return send(200, `${profiler.heapSnapshot()}\n`);
+    if (enable === 'y') {
+      profiler.startCpu().then(() => send(200, 'CPU profiling started\n'), fail);
+    } else if (enable === 'n') {
+      profiler.stopCpu().then(({ file, seconds }) => {
+        this.log.info('CPU profile written', { file, seconds });
+        send(200, `${file}\n`);
+      }, fail);
+    } else {
+      send(400, 'use ?enable=y or ?enable=n\n');
+    }
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://admin');
     const method = req.method ?? 'GET';
@@ -228,6 +250,10 @@ export class AdminServer {
           setImmediate(() => this.sources.onQuit());
         }
         return;
+      }
+      if (path === '/cpuprofiler' || path === '/heap_snapshot') {
+        if (method !== 'POST') return send(405, 'use POST\n');
+        return this.profile(path, url.searchParams.get('enable'), send);
       }
       if (method !== 'GET' && method !== 'HEAD') return send(405, 'method not allowed\n');
       switch (path) {

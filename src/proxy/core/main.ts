@@ -6,6 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import type { DataPlane, IdentityProvider, ProxyIdentityInfo } from '../types.js';
 import { AdminServer } from './admin.js';
+import { Profiler } from './profiler.js';
 import { readPemFile } from './control-channel.js';
 import { errorMessage } from './errors.js';
 import { WorkloadIdentity } from './identity.js';
@@ -107,7 +108,7 @@ export async function runProxy(input: ProxyOptions, deps: RunProxyDeps = {}): Pr
       dataPlane,
       onQuit: () => void proxy.shutdown('quitquitquit'),
     },
-    { host: opts.ip, port: opts.adminPort, logger },
+    { host: opts.ip, port: opts.adminPort, logger, profiler: new Profiler(opts.profileDir, opts.pod) },
   );
 
   const shutdown = (reason: string): Promise<void> => {

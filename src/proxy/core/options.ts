@@ -17,11 +17,14 @@
 //   WEFT_ADMIN_PORT          admin port on WEFT_POD_IP                 (default 15000)
 //   WEFT_DRAIN_SECONDS       drain time on SIGTERM / quitquitquit      (default 5)
 //   WEFT_LOG_LEVEL           debug | info | warn | error               (default info)
+//   WEFT_PROFILE_DIR         where admin /cpuprofiler and /heap_snapshot write files (default <tmpdir>/weft-profiles)
 import { DEFAULT_TRUST_DOMAIN, PORTS, spiffeId, type ProxyType } from '../../xds/names.js';
 import { splitHostPort } from './control-channel.js';
 import { ProxyOptionsError } from './errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 /** Settings as given (flags, env, code); unset ones take the defaults below. */
 export interface ProxyOptions {
@@ -44,6 +47,8 @@ export interface ProxyOptions {
   adminPort?: number;
   drainSeconds?: number;
   logLevel?: LogLevel;
+  /** Where admin-triggered CPU profiles and heap snapshots go. */
+  profileDir?: string;
   /** Requested certificate lifetime (default 86400). */
   certValiditySeconds?: number;
   /** ADS reconnect backoff cap (default 5000). */
@@ -72,6 +77,7 @@ export const PROXY_DEFAULTS = {
   logLevel: 'info' as LogLevel,
   certValiditySeconds: 86_400,
   xdsBackoffMaxMs: 5000,
+  profileDir: path.join(os.tmpdir(), 'weft-profiles'),
   caRetryInitialMs: 1000,
   caRetryMaxMs: 30_000,
 };
@@ -127,6 +133,7 @@ export function resolveProxyOptions(o: ProxyOptions): ResolvedProxyOptions {
     adminPort: int(o.adminPort, PROXY_DEFAULTS.adminPort, 'adminPort', 0, 65535),
     drainSeconds: int(o.drainSeconds, PROXY_DEFAULTS.drainSeconds, 'drainSeconds', 0, 3600),
     logLevel,
+    profileDir: o.profileDir ?? PROXY_DEFAULTS.profileDir,
     certValiditySeconds: int(o.certValiditySeconds, PROXY_DEFAULTS.certValiditySeconds, 'certValiditySeconds', 1, 365 * 86_400),
     xdsBackoffMaxMs: int(o.xdsBackoffMaxMs, PROXY_DEFAULTS.xdsBackoffMaxMs, 'xdsBackoffMaxMs', 1, 600_000),
     caRetryInitialMs: int(o.caRetryInitialMs, PROXY_DEFAULTS.caRetryInitialMs, 'caRetryInitialMs', 1, 600_000),
@@ -197,5 +204,6 @@ export function loadProxyOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): P
     adminPort: intEnv(env, 'WEFT_ADMIN_PORT'),
     drainSeconds: intEnv(env, 'WEFT_DRAIN_SECONDS'),
     logLevel,
+    profileDir: s('WEFT_PROFILE_DIR'),
   };
 }

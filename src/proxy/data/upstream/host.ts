@@ -193,7 +193,8 @@ export class Host implements LbHost, OutlierHost {
 
   private useH2(req: UpstreamRequest): boolean {
     const t = this.target.transport;
-    if (t.kind === 'tls' && t.tls.alpn.includes('h2')) return true;
+    // TLS that offers only h2 (alpnProtocols [h2]) can only be HTTP/2.
+    if (t.kind === 'tls' && t.tls.alpn.length > 0 && t.tls.alpn.every((p) => p === 'h2')) return true;
     if (this.protocol === 'h2') return true;
     if (this.protocol === 'downstream') return req.downstreamProtocol === 'h2';
     return false;
