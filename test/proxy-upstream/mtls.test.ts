@@ -66,6 +66,27 @@ describe('mTLS upstream', () => {
     assert.equal(s[`cluster.${C}.membership_healthy`], 1);
   });
 
+  it('keeps the client protocol on the mesh hop when the cluster offers h2 and http/1.1 (Istio default h2UpgradePolicy)', async () => {
+    const D = 'outbound|8080||downstream.default.svc.cluster.local';
+    const local = createClusterManager(INFO, identity);
+    try {
+      local.update(...maps([cluster(D, { sans: [SERVER_ID], alpn: ['h2', 'http/1.1'], protocol: 'downstream' })], [cla(D, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.caPem)]));
+      const before = peer.connections.length;
+      const h1 = await local.request(D, { ...get('/one'), downstreamProtocol: 'http/1.1' });
+      assert.equal((await readAll(h1.body)).toString(), 'plain h1', "answered by the peer's HTTP/1.1 server");
+      assert.equal(h1.peerIdentity, SERVER_ID);
+      const h2 = await local.request(D, { ...get('/two'), downstreamProtocol: 'h2' });
+      assert.equal((await readAll(h2.body)).toString(), 'hello /two', "answered by the peer's HTTP/2 server");
+      assert.deepEqual(peer.connections.slice(before).map((c) => c.alpn).sort(), ['h2', 'http/1.1']);
+      // A second HTTP/1.1 request reuses the kept-alive TLS connection.
+      const again = await local.request(D, { ...get('/three'), downstreamProtocol: 'http/1.1' });
+      await readAll(again.body);
+      assert.equal(peer.connections.length, before + 2);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('keeps in-flight streams when the server sends GOAWAY and moves on to a new connection', async () => {
     const before = peer.connections.length;
     const first = await cm.request(C, get('/goaway'));

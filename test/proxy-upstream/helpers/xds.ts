@@ -50,6 +50,8 @@ export interface ClusterOpts {
   connectTimeoutMs?: number;
   protocol?: 'h2' | 'http/1.1' | 'downstream';
   lbPolicy?: string;
+  /** alpnProtocols of the mTLS transport (default [h2]). */
+  alpn?: string[];
 }
 
 export function cluster(name: string, o: ClusterOpts = {}): EnvoyObject {
@@ -70,7 +72,7 @@ export function cluster(name: string, o: ClusterOpts = {}): EnvoyObject {
             '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
             sni: o.sni ?? 'outbound_.8080_._.svc.default.svc.cluster.local',
             commonTlsContext: {
-              alpnProtocols: ['h2'],
+              alpnProtocols: o.alpn ?? ['h2'],
               tlsCertificateSdsSecretConfigs: [{ name: 'default' }],
               combinedValidationContext: {
                 defaultValidationContext: { matchTypedSubjectAltNames: (o.sans ?? []).map((s) => ({ sanType: 'URI', matcher: { exact: s } })) },
