@@ -1,5 +1,6 @@
 // The reference topologies: the bench upstream alone (direct), an HAProxy pair
-// with mTLS between the two (the C reference of the mesh's shape) and one
+// with mTLS between the two (the C reference of the mesh's shape), the same pair as
+// the least a Node.js proxy can do (node-floor.ts: what Node itself costs) and one
 // plaintext HAProxy (single hop). Addresses are on 127.77.0.0/16, away from
 // weft's 127.N plan (the suite runs weft on another N) and other users of 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +15,8 @@ export const ADDR = {
   haproxyA: '127.77.0.11',
   haproxyB: '127.77.0.12',
   haproxySingle: '127.77.0.13',
+  nodeA: '127.77.0.14',
+  nodeB: '127.77.0.15',
 };
 export const UPSTREAM_PORT = 8080; // +1 h2c, +2 gRPC
 
@@ -209,5 +212,34 @@ export async function startHaproxySingle(runtimeDir: string, threads: number): P
     },
     procs: [{ role: 'haproxy (single)', pid: p.pid! }],
     stop: () => stopProcess(p),
+  };
+}
+
+/** The Node floor pair (node-floor.ts): A plain in -> mTLS (h1 or h2 by ALPN) -> B -> app. */
+export async function startNodePair(nodeFloorJs: string, certs: string, runtimeDir: string): Promise<Running & { endpoints: Endpoints }> {
+  const b = startProcess(process.execPath, [nodeFloorJs, 'b', '--listen', ADDR.nodeB, '--peer', ADDR.upstream, '--certs', certs], path.join(runtimeDir, 'node-b.log'));
+  const a = startProcess(process.execPath, [nodeFloorJs, 'a', '--listen', ADDR.nodeA, '--peer', `${ADDR.nodeB}:9443`, '--certs', certs], path.join(runtimeDir, 'node-a.log'));
+  const stop = async (): Promise<void> => {
+    await stopProcess(a);
+    await stopProcess(b);
+  };
+  try {
+    await waitPort(ADDR.nodeB, 9443, 10_000);
+    await waitPort(ADDR.nodeA, 8082, 10_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    endpoints: {
+      http1: { target: `${ADDR.nodeA}:8080` },
+      h2: { target: `${ADDR.nodeA}:8081` },
+      grpc: { target: `${ADDR.nodeA}:8082` },
+    },
+    procs: [
+      { role: 'node floor A (client side)', pid: a.pid! },
+      { role: 'node floor B (server side)', pid: b.pid! },
+    ],
+    stop,
   };
 }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Meter, sample, type ProcRef } from './proc.js';
 import type { OpenLoopResult } from './open-loop.js';
 import { startWeft, type Endpoints, type Entry } from './weft-adapter.js';
-import { directEndpoints, startHaproxyPair, startHaproxySingle, startUpstream } from './references.js';
+import { directEndpoints, startHaproxyPair, startHaproxySingle, startNodePair, startUpstream } from './references.js';
 import { renderMarkdown, evaluateTargets, type Results, type TopologyResult, type Scenario, type ProcUsage } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // <dist>/bench
@@ -201,6 +201,14 @@ async function main(): Promise<void> {
       ]);
       await cleanups.pop()!();
     }
+    if (want('node-pair')) {
+      const pair = await startNodePair(path.join(here, 'node-floor.js'), certs, runtimeDir);
+      cleanups.push(pair.stop);
+      results.topologies['node-pair'] = await measureTopology('node-pair', pair.endpoints, pair.procs, [
+        'the Node floor: client -> minimal Node proxy A -> mTLS (TLS 1.3, ECDSA P-256; HTTP/1.1 or HTTP/2 as the client spoke) -> minimal Node proxy B -> app (bench/node-floor.ts)',
+      ]);
+      await cleanups.pop()!();
+    }
     if (want('haproxy-single')) {
       const single = await startHaproxySingle(runtimeDir, HAPROXY_THREADS);
       cleanups.push(single.stop);
@@ -214,7 +222,7 @@ async function main(): Promise<void> {
         cleanups.push(weft.stop);
         if (want('weft-mesh'))
           results.topologies['weft-mesh'] = await measureTopology('weft-mesh', weft.mesh.endpoints, weft.mesh.procs, [
-            'client -> weft sidecar :15001 (HTTP proxy) -> mTLS HTTP/2 -> weft sidecar -> app',
+            'client -> weft sidecar :15001 (HTTP proxy) -> mTLS (HTTP/1.1 or HTTP/2 as the client spoke) -> weft sidecar -> app',
           ]);
         if (want('weft-single'))
           results.topologies['weft-single'] = await measureTopology('weft-single', weft.single.endpoints, weft.single.procs, [
