@@ -5,7 +5,7 @@ import net from 'node:net';
 import { METADATA } from '../../../xds/names.js';
 import type { EnvoyObject } from '../../types.js';
 import type { ClusterConfig } from './cluster-config.js';
-import { FieldPath, isObj, optArray, optNumber, optObj, optString, structToPlain } from './object-form.js';
+import { FieldPath, optArray, optNumber, optObj, optString, optStruct } from './object-form.js';
 import type { TransportSocket } from './tls-config.js';
 
 export interface EndpointSpec {
@@ -45,15 +45,15 @@ export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp
       if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw aAt.at('socketAddress').at('portValue').error('expected a port 1-65535');
       const weight = optNumber(e['loadBalancingWeight'], eAt.at('loadBalancingWeight')) ?? localityWeight ?? 1;
       if (!(weight >= 1)) throw eAt.at('loadBalancingWeight').error('must be at least 1');
-      const md = optObj(e['metadata'], eAt.at('metadata'));
-      const fm = md && isObj(md['filterMetadata']) ? md['filterMetadata'] : undefined;
+      const mdAt = eAt.at('metadata');
+      const fm = optObj(optObj(e['metadata'], mdAt)?.['filterMetadata'], mdAt.at('filterMetadata'));
       out.push({
         address,
         port,
         healthy: isHealthy(e['healthStatus']),
         priority,
         weight,
-        tlsMatch: fm ? structToPlain(fm[METADATA.tlsModeFilter]) : {},
+        tlsMatch: optStruct(fm?.[METADATA.tlsModeFilter], mdAt.at('filterMetadata').at(METADATA.tlsModeFilter)),
       });
     });
   });
