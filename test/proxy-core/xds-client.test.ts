@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { TYPE } from '../../src/xds/codec.js';
 import { parseNodeId } from '../../src/xds/names.js';
 import { XdsClient, type XdsEvent } from '../../src/proxy/core/xds-client.js';
+import { KINDS } from '../../src/proxy/core/xds-state.js';
 import { TestAdsServer } from './helpers/ads-server.js';
 import { RecordingDataPlane } from './helpers/fake-data-plane.js';
 import { cla, edsCluster, hcmListener, inboundListener, rootSecret, routeConfig, staticCluster, until } from './helpers/resources.js';
@@ -94,7 +95,8 @@ test('NACKs a rejected update with the last accepted version and keeps the old c
   c.onEvent((e) => events.push(e));
   try {
     c.start();
-    await until(() => c.status().types.EDS.accepted > 0, 'EDS accepted');
+    // Every type applied first: a later RDS or SDS response would replace the snapshot this compares with.
+    await until(() => KINDS.every((k) => c.status().types[k].accepted > 0), 'every type accepted');
     const before = c.snapshot();
     dp.reject = (s) => (s.clusters.has('outbound|1||bad') ? 'clusters["outbound|1||bad"].lbPolicy: unsupported' : undefined);
     server.set(TYPE.cluster, 'c2', [edsCluster(OUT), edsCluster('outbound|1||bad')]);
