@@ -3,7 +3,7 @@
 // `envoy.transport_socket_match` metadata), and choose the hosts the load balancer sees.
 import net from 'node:net';
 import { METADATA } from '../../../xds/names.js';
-import type { EnvoyObject } from '../../types.js';
+import type { EnvoyObject, HostStatus } from '../../types.js';
 import type { ClusterConfig } from './cluster-config.js';
 import { FieldPath, optArray, optNumber, optObj, optString, optStruct } from './object-form.js';
 import type { TransportSocket } from './tls-config.js';
@@ -13,6 +13,8 @@ export interface EndpointSpec {
   address: string;
   port: number;
   healthy: boolean;
+  /** The EDS health status as Envoy reports it (admin /clusters). */
+  edsHealth: HostStatus['edsHealth'];
   priority: number;
   weight: number;
   /** filterMetadata['envoy.transport_socket_match'] as a plain object. */
@@ -22,6 +24,12 @@ export interface EndpointSpec {
 /** Health statuses that take traffic (Envoy: HEALTHY, UNKNOWN, or none reported). */
 function isHealthy(status: unknown): boolean {
   return status === undefined || status === null || status === 'HEALTHY' || status === 'UNKNOWN';
+}
+
+/** How Envoy's admin reports an EDS health status: UNKNOWN is HEALTHY, TIMEOUT is UNHEALTHY. */
+function edsHealth(status: unknown): HostStatus['edsHealth'] {
+  if (isHealthy(status)) return 'HEALTHY';
+  return status === 'DEGRADED' || status === 'DRAINING' ? status : 'UNHEALTHY';
 }
 
 export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp: boolean): EndpointSpec[] {
@@ -51,6 +59,7 @@ export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp
         address,
         port,
         healthy: isHealthy(e['healthStatus']),
+        edsHealth: edsHealth(e['healthStatus']),
         priority,
         weight,
         tlsMatch: optStruct(fm?.[METADATA.tlsModeFilter], mdAt.at('filterMetadata').at(METADATA.tlsModeFilter)),
