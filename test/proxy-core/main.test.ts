@@ -47,7 +47,7 @@ function setConfig(ads: TestAdsServer): void {
   ads.set(TYPE.listener, 'l1', [hcmListener('virtualOutbound', 15001, 'http_proxy'), inboundListener(9080)]);
   ads.set(TYPE.cluster, 'c1', [edsCluster(OUT), staticCluster('inbound|9080||')]);
   ads.set(TYPE.route, 'r1', [routeConfig('http_proxy', OUT), routeConfig('inbound|9080', 'inbound|9080||')]);
-  ads.set(TYPE.endpoint, 'e1', [cla(OUT, '127.10.0.7', 9080)]);
+  ads.set(TYPE.endpoint, 'e1', [cla(OUT, [{ address: '127.10.0.7', port: 9080, health: 'HEALTHY' }])]);
   ads.set(TYPE.secret, 's1', [rootSecret(files.root.pem)]);
 }
 

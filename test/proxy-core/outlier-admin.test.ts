@@ -4,25 +4,20 @@
 // ejection time and count, while the healthy host stays `healthy`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { request } from 'undici';
 import { TYPE } from '../../src/xds/codec.js';
+import { backend, stopBackend, type Backend } from '../helpers/backend.js';
 import { freePort } from '../helpers/mesh.js';
 import { adminGet, proxyFiles, startProxy, type ProxyFiles, type ProxyHarness } from './helpers/harness.js';
 import { cla, edsCluster, hcmListener, rootSecret, routeConfig, until } from './helpers/resources.js';
 
 const C = 'outbound|9080||reviews.shop.svc.cluster.local';
 let files: ProxyFiles;
-let good: http.Server;
-let bad: http.Server;
+let good: Backend;
+let bad: Backend;
 let h: ProxyHarness;
 let port: number;
 
-function serve(status: number): Promise<http.Server> {
-  const s = http.createServer((_req, res) => res.writeHead(status, { 'content-type': 'text/plain' }).end(`status ${status}\n`));
-  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
-}
-const portOf = (s: http.Server): number => (s.address() as { port: number }).port;
 
 interface HostJson {
   address: { socket_address: { address: string; port_value: number } };
@@ -37,7 +32,7 @@ async function hostsJson(): Promise<Map<number, HostJson>> {
 
 before(async () => {
   files = await proxyFiles('weft-outlier-admin-');
-  [good, bad] = await Promise.all([serve(200), serve(503)]);
+  [good, bad] = await Promise.all([backend('good'), backend('bad', { status: 503 })]);
   port = await freePort();
   h = await startProxy(files);
   const cluster = {
@@ -47,12 +42,10 @@ before(async () => {
     outlierDetection: { consecutive_5xx: { value: 3 }, interval: { nanos: 100_000_000 }, baseEjectionTime: { seconds: 30 }, maxEjectionPercent: { value: 100 } },
     commonLbConfig: { healthyPanicThreshold: { value: 0 } },
   };
-  const cl = cla(C, '127.0.0.1', portOf(good));
-  (cl['endpoints'] as Array<{ lbEndpoints: unknown[] }>)[0]!.lbEndpoints.push({ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: portOf(bad) } } }, healthStatus: 'HEALTHY' });
   h.ads.set(TYPE.listener, 'l1', [hcmListener('outbound', port, 'r')]);
   h.ads.set(TYPE.route, 'r1', [routeConfig('r', C)]);
   h.ads.set(TYPE.cluster, 'c1', [cluster]);
-  h.ads.set(TYPE.endpoint, 'e1', [cl]);
+  h.ads.set(TYPE.endpoint, 'e1', [cla(C, [good, bad].map((s) => ({ address: '127.0.0.1', port: s.port, health: 'HEALTHY' as const })))]);
   h.ads.set(TYPE.secret, 's1', [rootSecret(files.root.pem)]);
   await until(() => h.proxy.admin.notReadyReason() === undefined, 'proxy ready', 8000);
   await until(() => h.proxy.dataPlane.clusterStatus().find((c) => c.name === C)?.hosts.length === 2, 'both endpoints applied');
@@ -60,8 +53,7 @@ before(async () => {
 
 after(async () => {
   await h?.stop();
-  good?.close();
-  bad?.close();
+  await Promise.all([good, bad].filter(Boolean).map(stopBackend));
   await files?.remove();
 });
 
@@ -74,7 +66,7 @@ test('an always-failing upstream: its error counts show, then it is ejected in /
     const res = await request(`http://127.0.0.1:${port}/`, { headers: { host: 'reviews:9080' } });
     await res.body.text();
     statuses.push(res.statusCode);
-    const b = (await hostsJson()).get(portOf(bad))!;
+    const b = (await hostsJson()).get(bad.port)!;
     if (b.outlier_detection!.ejected) break;
     if (b.outlier_detection!.consecutive_5xx > 0) {
       // 503 is both a 5xx and a gateway error: both detectors count it.
@@ -86,8 +78,8 @@ test('an always-failing upstream: its error counts show, then it is ejected in /
   assert.equal(statuses.filter((s) => s === 503).length, 3, `exactly consecutive_5xx failures reached the client: ${statuses.join(',')}`);
 
   const hosts = await hostsJson();
-  const b = hosts.get(portOf(bad))!;
-  const g = hosts.get(portOf(good))!;
+  const b = hosts.get(bad.port)!;
+  const g = hosts.get(good.port)!;
   assert.equal(b.health_status.failed_outlier_check, true);
   assert.equal(b.health_status.eds_health_status, 'HEALTHY');
   assert.equal(b.outlier_detection!.ejected, true);
@@ -100,10 +92,10 @@ test('an always-failing upstream: its error counts show, then it is ejected in /
 
   // Envoy's text form, which `grep health_flags` users read.
   const text = (await adminGet(h.proxy, '/clusters')).text;
-  assert.ok(text.includes(`${C}::127.0.0.1:${portOf(bad)}::health_flags::/failed_outlier_check\n`), text);
-  assert.ok(text.includes(`${C}::127.0.0.1:${portOf(good)}::health_flags::healthy\n`));
-  assert.ok(text.includes(`${C}::127.0.0.1:${portOf(bad)}::outlier_times_ejected::1\n`));
-  assert.match(text, new RegExp(`::127\\.0\\.0\\.1:${portOf(bad)}::outlier_ejected_since::\\d{4}-\\d\\d-\\d\\dT`));
+  assert.ok(text.includes(`${C}::127.0.0.1:${bad.port}::health_flags::/failed_outlier_check\n`), text);
+  assert.ok(text.includes(`${C}::127.0.0.1:${good.port}::health_flags::healthy\n`));
+  assert.ok(text.includes(`${C}::127.0.0.1:${bad.port}::outlier_times_ejected::1\n`));
+  assert.match(text, new RegExp(`::127\\.0\\.0\\.1:${bad.port}::outlier_ejected_since::\\d{4}-\\d\\d-\\d\\dT`));
   assert.ok(text.includes(`${C}::default_priority::max_requests::1024\n`));
   // Every line is `cluster::name::value`, `cluster::default_priority::name::value` or `cluster::host::name::value`.
   for (const line of text.trim().split('\n')) {

@@ -8,7 +8,7 @@ import { runProxy, type ProxyOptions, type RunningProxy, type RunProxyDeps } fro
 import { silentLogger } from '../../../src/proxy/core/log.js';
 import { TestAdsServer } from './ads-server.js';
 import { TestCaServer } from './ca-server.js';
-import { makeRoot, makeServerCert, type TestRoot } from './pki.js';
+import { makeRoot, makeServerCert, type TestRoot } from '../../helpers/pki.js';
 
 export const POD_TOKEN = 'pod-token';
 
