@@ -2,13 +2,12 @@
 
 import { X509Certificate } from 'node:crypto';
 import { parseClusterName } from '../xds/names.js';
+import { obj } from '../xds/object-form.js';
 import type { Cell } from './table.js';
 
 type Obj = Record<string, unknown>;
 
-function rec(v: unknown): Obj | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-}
+/** Every entry of a list (the shared `arr` keeps only objects; rows here also list strings). */
 function arr(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
@@ -22,7 +21,7 @@ export function clusterRows(clusters: Obj[]): Cell[][] {
     .map((c) => {
       const name = str(c.name) ?? '';
       const parsed = parseClusterName(name);
-      const type = str(c.type) ?? (rec(c.clusterType) ? 'CUSTOM' : '');
+      const type = str(c.type) ?? (obj(c.clusterType) ? 'CUSTOM' : '');
       return parsed ? [parsed.host, parsed.port, parsed.subset, parsed.direction, type] : [name, '', '', '', type];
     })
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])) || Number(a[1]) - Number(b[1]));
@@ -32,12 +31,12 @@ export const LISTENER_HEADERS = ['ADDRESS', 'PORT', 'MATCH', 'DESTINATION'];
 export function listenerRows(listeners: Obj[]): Cell[][] {
   const rows: Cell[][] = [];
   for (const l of listeners) {
-    const sa = rec(rec(l.address)?.socketAddress);
+    const sa = obj(obj(l.address)?.socketAddress);
     const address = str(sa?.address) ?? '';
     const port = str(sa?.portValue) ?? '';
-    const chains = arr(l.filterChains).map(rec).filter((c): c is Obj => c !== undefined);
+    const chains = arr(l.filterChains).map(obj).filter((c): c is Obj => c !== undefined);
     if (!chains.length) rows.push([address, port, 'ALL', str(l.name)]);
-    for (const chain of chains) rows.push([address, port, chainMatch(rec(chain.filterChainMatch)), chainDestination(chain)]);
+    for (const chain of chains) rows.push([address, port, chainMatch(obj(chain.filterChainMatch)), chainDestination(chain)]);
   }
   return rows;
 }
@@ -51,22 +50,22 @@ function chainMatch(m: Obj | undefined): string {
   if (names.length) parts.push(`SNI: ${names.join(',')}`);
   const alpn = arr(m.applicationProtocols).map(str).filter(Boolean);
   if (alpn.length) parts.push(`App: ${alpn.join(',')}`);
-  const dport = str(rec(m.destinationPort)?.value ?? m.destinationPort);
+  const dport = str(obj(m.destinationPort)?.value ?? m.destinationPort);
   if (dport) parts.push(`Port: ${dport}`);
   return parts.length ? parts.join('; ') : 'ALL';
 }
 
 function chainDestination(chain: Obj): string {
   for (const f of arr(chain.filters)) {
-    const cfg = rec(rec(f)?.typedConfig);
+    const cfg = obj(obj(f)?.typedConfig);
     if (!cfg) continue;
-    const rds = str(rec(cfg.rds)?.routeConfigName);
+    const rds = str(obj(cfg.rds)?.routeConfigName);
     if (rds) return `Route: ${rds}`;
-    const inline = rec(cfg.routeConfig);
+    const inline = obj(cfg.routeConfig);
     if (inline) return `Inline Route: ${str(inline.name) ?? ''}`.trimEnd();
     const cluster = str(cfg.cluster);
     if (cluster) return `Cluster: ${cluster}`;
-    const weighted = arr(rec(cfg.weightedClusters)?.clusters).map((c) => str(rec(c)?.name)).filter(Boolean);
+    const weighted = arr(obj(cfg.weightedClusters)?.clusters).map((c) => str(obj(c)?.name)).filter(Boolean);
     if (weighted.length) return `Clusters: ${weighted.join(',')}`;
   }
   return 'Non-HTTP/Non-TCP';
@@ -78,12 +77,12 @@ export function routeRows(routes: Obj[]): Cell[][] {
   for (const rc of routes) {
     const rcName = str(rc.name) ?? '';
     for (const vhv of arr(rc.virtualHosts)) {
-      const vh = rec(vhv);
+      const vh = obj(vhv);
       if (!vh) continue;
       const domains = shortDomains(arr(vh.domains).map(str).filter((d): d is string => d !== undefined));
-      const rs = arr(vh.routes).map(rec).filter((r): r is Obj => r !== undefined);
+      const rs = arr(vh.routes).map(obj).filter((r): r is Obj => r !== undefined);
       if (!rs.length) rows.push([rcName, domains, '', '']);
-      for (const r of rs) rows.push([rcName, domains, routeMatch(rec(r.match)), virtualService(r)]);
+      for (const r of rs) rows.push([rcName, domains, routeMatch(obj(r.match)), virtualService(r)]);
     }
   }
   return rows;
@@ -101,7 +100,7 @@ function routeMatch(m: Obj | undefined): string {
   if (!m) return '/*';
   if (str(m.path)) return str(m.path)!;
   if (str(m.prefix) !== undefined) return `${str(m.prefix)}*`;
-  const re = str(rec(m.safeRegex)?.regex);
+  const re = str(obj(m.safeRegex)?.regex);
   if (re) return `regex ${re}`;
   const pst = str(m.pathSeparatedPrefix);
   if (pst) return `${pst}/*`;
@@ -109,32 +108,70 @@ function routeMatch(m: Obj | undefined): string {
 }
 
 function virtualService(r: Obj): string {
-  const fm = rec(rec(r.metadata)?.filterMetadata);
-  const cfg = str(rec(fm?.istio)?.config);
+  const fm = obj(obj(r.metadata)?.filterMetadata);
+  const cfg = str(obj(fm?.istio)?.config);
   if (cfg) {
     const m = /namespaces\/([^/]+)\/virtual-service\/([^/]+)$/.exec(cfg);
     if (m) return `${m[2]}.${m[1]}`;
   }
-  const weft = rec(fm?.weft);
+  const weft = obj(fm?.weft);
   const src = str(weft?.source) ?? str(weft?.virtualService);
   if (src) return src;
   return '';
 }
 
 export const ENDPOINT_HEADERS = ['ENDPOINT', 'STATUS', 'OUTLIER CHECK', 'CLUSTER'];
-/** outlier: ejected endpoint addresses per cluster, when the proxy's stats told; undefined: unknown. */
-export function endpointRows(assignments: Obj[], outlier?: (cluster: string, endpoint: string) => boolean | undefined): Cell[][] {
+
+/** One host as its proxy reports it: EDS health and whether outlier detection ejected it. */
+export interface HostHealth {
+  status: string;
+  outlierFailed: boolean;
+}
+
+/** cluster -> `address:port` -> health, from a proxy's `/clusters?format=json` (Envoy's cluster_statuses). */
+export type ProxyHostHealth = Map<string, Map<string, HostHealth>>;
+
+export function hostHealthFromClusters(json: unknown): ProxyHostHealth {
+  const out: ProxyHostHealth = new Map();
+  for (const c of arr(obj(json)?.cluster_statuses).map(obj)) {
+    const name = str(c?.name);
+    if (!name) continue;
+    const hosts = new Map<string, HostHealth>();
+    for (const h of arr(c?.host_statuses).map(obj)) {
+      const sa = obj(obj(h?.address)?.socket_address);
+      const hs = obj(h?.health_status);
+      const address = str(sa?.address) ?? '?';
+      hosts.set(`${address.includes(':') ? `[${address}]` : address}:${str(sa?.port_value) ?? '?'}`, {
+        status: str(hs?.eds_health_status) ?? 'HEALTHY',
+        outlierFailed: hs?.failed_outlier_check === true,
+      });
+    }
+    out.set(name, hosts);
+  }
+  return out;
+}
+
+/**
+ * Rows like `istioctl proxy-config endpoints`. With the proxy's own view (`health`), every host
+ * it runs, inbound and DNS-resolved ones too, with its EDS health and OUTLIER CHECK OK or FAILED
+ * (ejected); without it, the endpoints the control plane sent, OUTLIER CHECK UNKNOWN.
+ */
+export function endpointRows(assignments: Obj[], health?: ProxyHostHealth): Cell[][] {
   const rows: Cell[][] = [];
-  for (const cla of assignments) {
-    const cluster = str(cla.clusterName) ?? str(cla.name) ?? '';
-    for (const loc of arr(cla.endpoints)) {
-      for (const lbv of arr(rec(loc)?.lbEndpoints)) {
-        const lb = rec(lbv);
-        const sa = rec(rec(rec(lb?.endpoint)?.address)?.socketAddress);
-        const ep = `${str(sa?.address) ?? '?'}:${str(sa?.portValue) ?? '?'}`;
-        const status = str(lb?.healthStatus) ?? 'HEALTHY';
-        const ejected = outlier?.(cluster, ep);
-        rows.push([ep, status, ejected === undefined ? 'OK' : ejected ? 'FAILED' : 'OK', cluster]);
+  if (health) {
+    for (const [cluster, hosts] of health) {
+      for (const [ep, h] of hosts) rows.push([ep, h.status, h.outlierFailed ? 'FAILED' : 'OK', cluster]);
+    }
+  } else {
+    for (const cla of assignments) {
+      const cluster = str(cla.clusterName) ?? str(cla.name) ?? '';
+      for (const loc of arr(cla.endpoints)) {
+        for (const lbv of arr(obj(loc)?.lbEndpoints)) {
+          const lb = obj(lbv);
+          const sa = obj(obj(obj(lb?.endpoint)?.address)?.socketAddress);
+          const status = str(lb?.healthStatus) ?? 'HEALTHY';
+          rows.push([`${str(sa?.address) ?? '?'}:${str(sa?.portValue) ?? '?'}`, status === 'UNKNOWN' ? 'HEALTHY' : status, 'UNKNOWN', cluster]);
+        }
       }
     }
   }
@@ -155,9 +192,9 @@ export interface CertInfo {
 /** The certificate section of a proxy's /config_dump, tolerant of shape: {certificate|certificates|secrets ...}. */
 export function certsFromConfigDump(dump: unknown): CertInfo[] {
   const out: CertInfo[] = [];
-  const d = rec(dump);
+  const d = obj(dump);
   if (!d) return out;
-  const certs = [d.certificate, ...arr(d.certificates), rec(d.identity)?.certificate, d.workloadCertificate].map(rec).filter((c): c is Obj => c !== undefined);
+  const certs = [d.certificate, ...arr(d.certificates), obj(d.identity)?.certificate, d.workloadCertificate].map(obj).filter((c): c is Obj => c !== undefined);
   for (const c of certs) {
     out.push({
       name: str(c.name) ?? 'default',
@@ -172,10 +209,10 @@ export function certsFromConfigDump(dump: unknown): CertInfo[] {
   const secretSources = [d.secrets, d.SDS, ...Object.entries(d).filter(([k]) => k.toLowerCase().includes('secret')).map(([, v]) => v)];
   const seen = new Set<string>();
   for (const src of secretSources) {
-    const list = Array.isArray(src) ? src : rec(src) ? Object.entries(rec(src)!).map(([name, v]) => ({ name, ...(rec(v) ?? {}) })) : [];
-    for (const s of list.map(rec)) {
+    const list = Array.isArray(src) ? src : obj(src) ? Object.entries(obj(src)!).map(([name, v]) => ({ name, ...(obj(v) ?? {}) })) : [];
+    for (const s of list.map(obj)) {
       const name = str(s?.name);
-      const ca = str(rec(rec(rec(s?.validationContext)?.trustedCa))?.inlineString);
+      const ca = str(obj(obj(obj(s?.validationContext)?.trustedCa))?.inlineString);
       if (name && ca && !seen.has(name)) {
         seen.add(name);
         out.push({ name, type: 'CA', pem: ca });

@@ -6,7 +6,7 @@ import { findPod, type MeshPod } from '../platform/local/mesh-file.js';
 import { meshContext } from './context.js';
 import {
   CLUSTER_HEADERS, ENDPOINT_HEADERS, LISTENER_HEADERS, ROUTE_HEADERS, SECRET_HEADERS,
-  certsFromConfigDump, clusterRows, endpointRows, listenerRows, routeRows, secretRows,
+  certsFromConfigDump, clusterRows, endpointRows, hostHealthFromClusters, listenerRows, routeRows, secretRows, type ProxyHostHealth,
 } from './config-tables.js';
 import { CliError, outputOption, print, printData, type OutputFormat } from './output.js';
 import { renderTable } from './table.js';
@@ -26,19 +26,10 @@ async function adminGet(pod: MeshPod, path: string): Promise<unknown> {
   return res.json() as Promise<unknown>;
 }
 
-/** Active outlier ejections per cluster from the proxy's stats; undefined when the proxy does not say. */
-async function ejections(pod: MeshPod): Promise<Map<string, number> | undefined> {
+/** The proxy's own view of its hosts (admin /clusters); undefined when the proxy does not answer. */
+async function proxyHostHealth(pod: MeshPod): Promise<ProxyHostHealth | undefined> {
   try {
-    const stats = await adminGet(pod, '/stats?format=json');
-    const entries: [string, unknown][] = Array.isArray((stats as { stats?: unknown }).stats)
-      ? ((stats as { stats: { name?: string; value?: unknown }[] }).stats.map((s) => [String(s.name), s.value]))
-      : Object.entries(stats as Record<string, unknown>);
-    const m = new Map<string, number>();
-    for (const [k, v] of entries) {
-      const match = /^cluster\.(.+)\.outlier_detection\.ejections_active$/.exec(k);
-      if (match) m.set(match[1]!, Number(v));
-    }
-    return m;
+    return hostHealthFromClusters(await adminGet(pod, '/clusters?format=json'));
   } catch {
     return undefined;
   }
@@ -78,8 +69,7 @@ export function proxyConfigCommand(): Command {
         case 'routes':
           return print(renderTable(ROUTE_HEADERS, routeRows(cfg.routes)));
         case 'endpoints': {
-          const ej = await ejections(pod);
-          return print(renderTable(ENDPOINT_HEADERS, endpointRows(cfg.endpoints, ej ? (c) => (ej.get(c) ?? 0) > 0 : undefined)));
+          return print(renderTable(ENDPOINT_HEADERS, endpointRows(cfg.endpoints, await proxyHostHealth(pod))));
         }
       }
     });

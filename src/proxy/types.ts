@@ -56,6 +56,43 @@ export class ConfigRejectedError extends Error {
   }
 }
 
+/** Outlier-detection state of one upstream host (admin /clusters). */
+export interface OutlierHostStatus {
+  ejected: boolean;
+  /** When the current ejection began (ms since the epoch); undefined when not ejected. */
+  ejectedAt?: number;
+  /** Time left until the interval sweep may bring it back; undefined when not ejected. */
+  ejectionRemainingMs?: number;
+  /** Ejections so far (the multiplier of baseEjectionTime; decays while the host stays healthy). */
+  timesEjected: number;
+  consecutive5xx: number;
+  consecutiveGatewayFailure: number;
+  consecutiveLocalOriginFailure: number;
+}
+
+/** One upstream host as the data plane sees it. */
+export interface HostStatus {
+  address: string;
+  port: number;
+  /** EDS health as Envoy reports it: HEALTHY, UNHEALTHY, DEGRADED or DRAINING. */
+  edsHealth: 'HEALTHY' | 'UNHEALTHY' | 'DEGRADED' | 'DRAINING';
+  weight: number;
+  priority: number;
+  /** Requests in flight to the host. */
+  activeRequests: number;
+  outlier: OutlierHostStatus;
+}
+
+/** One cluster as the data plane runs it (admin /clusters). */
+export interface ClusterStatus {
+  name: string;
+  /** Whether the cluster has outlier detection configured. */
+  outlierDetection: boolean;
+  /** The DEFAULT-priority circuit-breaker thresholds in force. */
+  breakers: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number };
+  hosts: HostStatus[];
+}
+
 export interface DataPlane {
   /**
    * Validate and switch to a new snapshot. Throws ConfigRejectedError with a message naming
@@ -69,5 +106,7 @@ export interface DataPlane {
   stats(): Record<string, number>;
   /** Addresses actually bound, by listener name (for status and tests). */
   boundListeners(): Record<string, string>;
+  /** Clusters and their hosts' health and outlier state, sorted by cluster name. */
+  clusterStatus(): ClusterStatus[];
   close(): Promise<void>;
 }

@@ -30,13 +30,32 @@ export function str(v: unknown): string | undefined {
 }
 
 /**
- * A number, a numeric string (a 64-bit field), or a UInt32Value/DoubleValue wrapper {value};
- * undefined when absent. A present wrapper without `value` holds 0 (see `unwrap`).
+ * A present value that is not what the field needs: the problem, and the sub-field it is
+ * in (a Duration's `seconds`). The checked readers (src/proxy/data/upstream/object-form.ts)
+ * turn it into an error naming the field path; the lenient readers here read it as absent.
  */
+export class Invalid {
+  constructor(
+    readonly problem: string,
+    readonly field?: string,
+  ) {}
+}
+
+/**
+ * A finite number, a numeric string (a 64-bit field), or a UInt32Value/DoubleValue wrapper
+ * {value}; undefined when absent. A present wrapper without `value` holds 0 (see `unwrap`).
+ */
+export function readNumber(v: unknown): number | Invalid | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (isObj(v)) return v.value === undefined || v.value === null ? 0 : readNumber(v.value);
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) ? n : new Invalid('expected a number');
+}
+
+/** `readNumber`, reading anything that is not a number as absent. */
 export function num(v: unknown): number | undefined {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'string' && v !== '' && !Number.isNaN(Number(v))) return Number(v);
-  return isObj(v) ? (num(v.value) ?? 0) : undefined;
+  const n = readNumber(v);
+  return typeof n === 'number' ? n : undefined;
 }
 
 /** A boolean or a BoolValue wrapper {value}; undefined when absent. A present wrapper without `value` holds false. */
@@ -66,9 +85,9 @@ export function anyType(v: unknown): string {
   return t.slice(t.lastIndexOf('/') + 1);
 }
 
-/** google.protobuf.Value -> plain JSON value. */
+/** google.protobuf.Value -> plain JSON value (undefined when no kind is set). */
 function valueToJson(v: unknown): unknown {
-  if (!isObj(v)) return v;
+  if (!isObj(v)) return undefined;
   if ('stringValue' in v) return v.stringValue;
   if ('numberValue' in v) return v.numberValue;
   if ('boolValue' in v) return v.boolValue;
@@ -81,12 +100,31 @@ function valueToJson(v: unknown): unknown {
   return undefined;
 }
 
-/** google.protobuf.Struct -> plain JSON object ({} when absent). */
-export function structToJson(s: unknown): Record<string, unknown> {
+/**
+ * google.protobuf.Struct in object form -> plain JSON object; undefined when absent.
+ * An empty Struct decodes as `{}`. A plain object with other keys ({tlsMode: 'istio'}, the
+ * proto3 *JSON* mapping) is Invalid: the codec drops such keys when it encodes, so
+ * accepting it here would make an in-process config mean something it cannot mean on the wire.
+ */
+export function readStruct(s: unknown): Record<string, unknown> | Invalid | undefined {
+  if (s === undefined || s === null) return undefined;
+  if (!isObj(s)) return new Invalid('expected a google.protobuf.Struct {fields}');
+  const fields = s.fields;
+  if (fields === undefined || fields === null) {
+    const extra = Object.keys(s).filter((k) => k !== '@type');
+    if (extra.length) return new Invalid(`expected a google.protobuf.Struct in object form {fields: {k: {stringValue: ...}}}, got a plain object with ${extra.map((k) => JSON.stringify(k)).join(', ')}`);
+    return {};
+  }
+  if (!isObj(fields)) return new Invalid('expected an object', 'fields');
   const out: Record<string, unknown> = {};
-  if (!isObj(s) || !isObj(s.fields)) return out;
-  for (const [k, v] of Object.entries(s.fields)) out[k] = valueToJson(v);
+  for (const k of Object.keys(fields)) out[k] = valueToJson(fields[k]);
   return out;
+}
+
+/** `readStruct`, reading anything that is not a Struct as empty: {} when absent or invalid. */
+export function structToJson(s: unknown): Record<string, unknown> {
+  const r = readStruct(s);
+  return r === undefined || r instanceof Invalid ? {} : r;
 }
 
 /** Plain JSON object -> google.protobuf.Struct object form. */
@@ -105,17 +143,47 @@ function jsonToValue(v: unknown): Obj {
   return { structValue: jsonToStruct(v as Record<string, unknown>) };
 }
 
+// Duration bounds (google/protobuf/duration.proto); Envoy rejects negative durations
+// ("Expected positive duration") and converts the rest to whole milliseconds, truncating.
+const MAX_SECONDS = 315_576_000_000;
+
 /**
- * google.protobuf.Duration ({seconds, nanos}, or the JSON form "1.5s") -> milliseconds;
- * `fallback` (undefined unless given) when absent or not a duration.
+ * google.protobuf.Duration ({seconds, nanos}, or the JSON form "1.5s") -> exact milliseconds,
+ * possibly fractional; undefined when absent. Negative and out-of-range durations are Invalid,
+ * as in Envoy. Callers take whole milliseconds with `Math.trunc` (see `durationMs`) and
+ * check "greater than zero" rules against the exact value, as Envoy's validation does.
+ */
+export function readDuration(d: unknown): number | Invalid | undefined {
+  if (d === undefined || d === null) return undefined;
+  if (typeof d === 'string') {
+    const m = /^(\d+)(?:\.(\d{1,9}))?s$/.exec(d);
+    if (!m) return new Invalid(`expected a non-negative duration like "1.5s", got ${JSON.stringify(d)}`);
+    return checkDuration(Number(m[1]), Number((m[2] ?? '').padEnd(9, '0')));
+  }
+  if (!isObj(d)) return new Invalid('expected a duration {seconds, nanos}');
+  const seconds = readNumber(d.seconds) ?? 0;
+  if (seconds instanceof Invalid) return new Invalid(seconds.problem, 'seconds');
+  const nanos = d.nanos === undefined || d.nanos === null ? 0 : d.nanos;
+  if (typeof nanos !== 'number' || !Number.isInteger(nanos)) return new Invalid('expected a whole number', 'nanos');
+  if (!Number.isInteger(seconds)) return new Invalid('expected a whole number', 'seconds');
+  return checkDuration(seconds, nanos);
+}
+
+function checkDuration(seconds: number, nanos: number): number | Invalid {
+  if (seconds < 0 || nanos < 0) return new Invalid('must not be negative');
+  if (seconds > MAX_SECONDS) return new Invalid(`out of range (at most ${MAX_SECONDS} s)`, 'seconds');
+  if (nanos > 999_999_999) return new Invalid('out of range (0-999999999)', 'nanos');
+  return seconds * 1000 + nanos / 1e6;
+}
+
+/**
+ * google.protobuf.Duration -> whole milliseconds, truncated as Envoy's
+ * DurationUtil::durationToMilliseconds does (so 0.5 ms is 0, which for a timeout means
+ * "none", as in Envoy); `fallback` (undefined unless given) when absent or not a duration.
  */
 export function durationMs(d: unknown): number | undefined;
 export function durationMs(d: unknown, fallback: number): number;
 export function durationMs(d: unknown, fallback?: number): number | undefined {
-  if (typeof d === 'string') {
-    const m = /^(-?\d+(?:\.\d+)?)s$/.exec(d);
-    return m ? Math.round(Number(m[1]) * 1000) : fallback;
-  }
-  if (!isObj(d)) return fallback;
-  return Math.round((num(d.seconds) ?? 0) * 1000 + (num(d.nanos) ?? 0) / 1e6);
+  const ms = readDuration(d);
+  return typeof ms === 'number' ? Math.trunc(ms) : fallback;
 }

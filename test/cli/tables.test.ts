@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { age, renderPairs, renderTable } from '../../src/cli/table.js';
-import { certsFromConfigDump, clusterRows, endpointRows, listenerRows, routeRows, secretRows } from '../../src/cli/config-tables.js';
+import { certsFromConfigDump, clusterRows, ENDPOINT_HEADERS, endpointRows, hostHealthFromClusters, listenerRows, routeRows, secretRows } from '../../src/cli/config-tables.js';
+import { clustersJson } from '../../src/proxy/core/clusters-view.js';
+import type { ClusterStatus, HostStatus } from '../../src/proxy/types.js';
 import { proxyStatusRows } from '../../src/cli/proxy-status.js';
 import { normalizeProxies, normalizeProxyConfig } from '../../src/platform/local/control-api.js';
 import { resolveKind } from '../../src/cli/kinds.js';
@@ -112,8 +114,40 @@ test('proxy-config clusters, listeners, routes, endpoints rows (istioctl columns
     ['http_proxy', 'reviews + 3 more...', '/*', 'reviews.default'],
     ['http_proxy', 'reviews + 3 more...', '/exact', ''],
   ]);
-  assert.deepEqual(endpointRows(cfg.endpoints), [['127.9.1.2:9080', 'UNHEALTHY', 'OK', 'outbound|9080|v1|reviews.default.svc.cluster.local']]);
-  assert.deepEqual(endpointRows(cfg.endpoints, () => true)[0]![2], 'FAILED');
+  // Without the proxy's view: what the control plane sent, outlier state unknown.
+  assert.deepEqual(endpointRows(cfg.endpoints), [['127.9.1.2:9080', 'UNHEALTHY', 'UNKNOWN', 'outbound|9080|v1|reviews.default.svc.cluster.local']]);
+});
+
+test('proxy-config endpoints from the proxy\'s /clusters?format=json: EDS health and outlier check per host', () => {
+  const REVIEWS = 'outbound|9080||reviews.default.svc.cluster.local';
+  const host = (address: string, edsHealth: HostStatus['edsHealth'], ejected: boolean): HostStatus => ({
+    address,
+    port: 9080,
+    edsHealth,
+    weight: 1,
+    priority: 0,
+    activeRequests: 0,
+    outlier: { ejected, ...(ejected ? { ejectedAt: Date.now(), ejectionRemainingMs: 25_000 } : {}), timesEjected: ejected ? 1 : 0, consecutive5xx: 0, consecutiveGatewayFailure: 0, consecutiveLocalOriginFailure: 0 },
+  });
+  const breakers = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 };
+  const status: ClusterStatus[] = [
+    { name: 'inbound|9080||', outlierDetection: false, breakers, hosts: [host('127.9.101.1', 'HEALTHY', false)] },
+    { name: REVIEWS, outlierDetection: true, breakers, hosts: [host('127.9.1.5', 'HEALTHY', true), host('127.9.1.6', 'HEALTHY', false), host('127.9.1.7', 'UNHEALTHY', false)] },
+  ];
+  // The JSON goes through a string, as it does over HTTP.
+  const health = hostHealthFromClusters(JSON.parse(JSON.stringify(clustersJson(status))));
+  const rows = endpointRows([], health);
+  assert.deepEqual(rows, [
+    ['127.9.101.1:9080', 'HEALTHY', 'OK', 'inbound|9080||'],
+    ['127.9.1.5:9080', 'HEALTHY', 'FAILED', REVIEWS],
+    ['127.9.1.6:9080', 'HEALTHY', 'OK', REVIEWS],
+    ['127.9.1.7:9080', 'UNHEALTHY', 'OK', REVIEWS],
+  ]);
+  const table = renderTable(ENDPOINT_HEADERS, rows).split('\n');
+  assert.match(table[0]!, /^ENDPOINT\s+STATUS\s+OUTLIER CHECK\s+CLUSTER$/);
+  assert.match(table[2]!, /^127\.9\.1\.5:9080\s+HEALTHY\s+FAILED\s+outbound\|9080\|\|reviews\.default\.svc\.cluster\.local$/);
+  // A proxy that answers something else yields no rows rather than made-up ones.
+  assert.deepEqual(endpointRows([], hostHealthFromClusters({ nope: 1 })), []);
 });
 
 test('secret rows from a config dump: workload cert and ROOTCA', () => {

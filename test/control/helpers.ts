@@ -8,31 +8,19 @@ import { webcrypto } from 'node:crypto';
 import { x509 } from '../../src/pki/x509.js';
 import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
 import { TYPE } from '../../src/xds/codec.js';
-import { nodeId, outboundClusterName, serviceFqdn, spiffeId } from '../../src/xds/names.js';
+import { nodeId, outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
 import type { MeshModel, Service, Workload } from '../../src/model/types.js';
 import type { Resource } from '../../src/resources/types.js';
 import type { ServiceSpec } from '../../src/resources/kubernetes-types.js';
 import type { BuildModelFn, GenerateFn } from '../../src/control/pipeline.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 export async function tmpStateDir(prefix = 'weft-c3-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
 export function workload(namespace: string, name: string, address: string, labels: Record<string, string> = { app: name }): Workload {
-  return {
-    name,
-    namespace,
-    labels,
-    serviceAccount: 'default',
-    identity: spiffeId(namespace, 'default'),
-    address,
-    appAddress: address,
-    ports: [{ containerPort: 8080, protocol: 'http' }],
-    ready: true,
-    meshed: true,
-    owner: name,
-    proxyType: 'sidecar',
-  };
+  return testWorkload({ name, namespace, labels, address, ports: [{ containerPort: 8080, protocol: 'http' }] });
 }
 
 export function serviceResource(namespace: string, name: string, port: number, selector: Record<string, string> = { app: name }): Resource<ServiceSpec> {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
-import { makeCa } from '../proxy-data/certs.js';
+import { makeCa } from '../helpers/pki.js';
 import { ProxyAgent, request as undiciRequest } from 'undici';
 import { makeMesh, repoRoot, httpGet, eventually, isAlive, processesUsingHome, type TestMesh } from '../helpers/mesh.js';
 

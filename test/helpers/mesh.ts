@@ -38,6 +38,26 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+function canBind(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The CLI's HTTPS ingress port is the HTTP one + 363 (docs/architecture.md). */
+const HTTPS_INGRESS_OFFSET = 363;
+
+/** A free port whose HTTPS companion (+363) is free too (best effort, like freePort). */
+async function freeIngressPort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort();
+    if (port + HTTPS_INGRESS_OFFSET < 65536 && (await canBind(port + HTTPS_INGRESS_OFFSET))) return port;
+  }
+  throw new Error('no free ingress port pair (port, port + 363) in 20 tries');
+}
+
 /**
  * A network octet for an end-to-end mesh, within 150..249: a range no other test uses
  * (unit tests take fixed octets below 100), varied by pid so parallel runs differ.
@@ -49,7 +69,7 @@ export function uniqueNetwork(salt: number): number {
 export async function makeMesh(salt: number): Promise<TestMesh> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-e2e-'));
   const network = uniqueNetwork(salt);
-  const ingressPort = await freePort();
+  const ingressPort = await freeIngressPort();
   const env: NodeJS.ProcessEnv = { ...process.env, WEFT_HOME: home };
   delete env.HTTP_PROXY;
   delete env.http_proxy;
@@ -58,9 +78,10 @@ export async function makeMesh(salt: number): Promise<TestMesh> {
   return { home, network, ingressPort, env, weft };
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, input?: string): Promise<CliResult> {
+/** Runs the weft bin (killed after timeoutMs); `input` goes to its stdin. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, input?: string, cwd = repoRoot): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [weftBin, ...args], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [weftBin, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

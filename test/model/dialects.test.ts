@@ -3,11 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseYaml, type Resource } from '../../src/resources/index.js';
-import { buildModel, type HttpRouteSet, type Workload } from '../../src/model/index.js';
+import { buildModel, type HttpRouteSet } from '../../src/model/index.js';
 import { generateForProxy } from '../../src/xds/generate.js';
 import { encode, decode, TYPE } from '../../src/xds/codec.js';
 import { unwrap } from '../../src/xds/object-form.js';
 import { readFixture } from '../resources/fixtures.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 function load(...names: string[]): Resource[] {
   return names.flatMap((n) => {
@@ -160,20 +161,15 @@ test('Gateway API Gateway -> servers on the default ingress gateway, or on its o
       },
     ],
   );
-  const own: Workload = {
+  const own = testWorkload({
     name: 'web-gw-abc',
-    namespace: 'default',
     labels: { 'gateway.networking.k8s.io/gateway-name': 'web-gw' },
     serviceAccount: 'web-gw',
-    identity: 'spiffe://cluster.local/ns/default/sa/web-gw',
     address: '127.10.0.9',
-    appAddress: '127.10.0.9',
     ports: [],
-    ready: true,
-    meshed: true,
     owner: 'web-gw',
     proxyType: 'router',
-  };
+  });
   const withOwn = buildModel(load('services.yaml', 'gateway-api.yaml'), [own]).model;
   assert.deepEqual(withOwn.gatewayServers[0]!.selector, { 'gateway.networking.k8s.io/gateway-name': 'web-gw' });
 });
@@ -243,20 +239,7 @@ spec:
 
 test('xDS: an HTTPRoute attached to a Service -> weighted clusters in the sidecar http_proxy route config', () => {
   const { model } = buildModel(load('services.yaml', 'gateway-api.yaml'), []);
-  const client: Workload = {
-    name: 'client-1',
-    namespace: 'default',
-    labels: { app: 'client' },
-    serviceAccount: 'client',
-    identity: 'spiffe://cluster.local/ns/default/sa/client',
-    address: '127.10.0.1',
-    appAddress: '127.10.100.1',
-    ports: [{ name: 'http', containerPort: 8080 }],
-    ready: true,
-    meshed: true,
-    owner: 'client',
-    proxyType: 'sidecar',
-  };
+  const client = testWorkload({ name: 'client-1', labels: { app: 'client' }, serviceAccount: 'client', address: '127.10.0.1', appAddress: '127.10.100.1', owner: 'client' });
   const res = generateForProxy(model, client, { rootCertsPem: [] });
   const rc = res.routes.find((r) => r.name === 'http_proxy')!;
   // Every generated resource must encode as a real Envoy RouteConfiguration.

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseYaml, type Resource } from '../../src/resources/index.js';
-import { buildModel, protocolOfPort, type Workload } from '../../src/model/index.js';
+import { buildModel, protocolOfPort } from '../../src/model/index.js';
 import { readFixture } from '../resources/fixtures.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 function load(...names: string[]): Resource[] {
   const out: Resource[] = [];
@@ -167,20 +168,16 @@ spec:
 
 test('services: protocols from appProtocol or port names, target ports, workloads passed through', () => {
   const { resources } = parseYaml(readFixture('platform.yaml'), 'platform.yaml');
-  const w: Workload = {
+  const w = testWorkload({
     name: 'reviews-v1-abc',
-    namespace: 'default',
     labels: { app: 'reviews', version: 'v1' },
     serviceAccount: 'bookinfo-reviews',
     identity: 'spiffe://example.org/ns/default/sa/bookinfo-reviews',
     address: '127.10.0.2',
     appAddress: '127.10.101.2',
     ports: [{ name: 'http', containerPort: 9080 }],
-    ready: true,
-    meshed: true,
     owner: 'reviews-v1',
-    proxyType: 'sidecar',
-  };
+  });
   const { model, findings } = buildModel(resources, [w], { trustDomain: 'example.org', clusterDomain: 'corp.local' });
   assert.deepEqual(findings, []);
   assert.equal(model.trustDomain, 'example.org');

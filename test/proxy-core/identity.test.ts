@@ -7,7 +7,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { WorkloadIdentity } from '../../src/proxy/core/identity.js';
 import type { WorkloadCertificate } from '../../src/proxy/types.js';
 import { TestCaServer } from './helpers/ca-server.js';
-import { makeRoot, type TestRoot } from './helpers/pki.js';
+import { makeRoot, type TestRoot } from '../helpers/pki.js';
 import { until } from './helpers/resources.js';
 
 const ID = 'spiffe://cluster.local/ns/shop/sa/reviews';

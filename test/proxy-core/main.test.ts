@@ -1,97 +1,54 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { request } from 'undici';
 import { TYPE } from '../../src/xds/codec.js';
-import { runProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/core/main.js';
-import { silentLogger } from '../../src/proxy/core/log.js';
+import type { ProxyOptions } from '../../src/proxy/core/main.js';
 import type { IdentityProvider, ProxyIdentityInfo } from '../../src/proxy/types.js';
-import { TestAdsServer } from './helpers/ads-server.js';
-import { TestCaServer } from './helpers/ca-server.js';
+import type { TestAdsServer } from './helpers/ads-server.js';
 import { RecordingDataPlane } from './helpers/fake-data-plane.js';
-import { makeRoot, makeServerCert, type TestRoot } from './helpers/pki.js';
+import { adminGet as get, proxyFiles, startProxy, type ProxyFiles, type ProxyHarness } from './helpers/harness.js';
 import { cla, edsCluster, hcmListener, inboundListener, rootSecret, routeConfig, staticCluster, until } from './helpers/resources.js';
 
 const OUT = 'outbound|9080||reviews.shop.svc.cluster.local';
-let dir: string;
-let root: TestRoot;
-let rootFile: string;
-let tokenFile: string;
+let files: ProxyFiles;
 
 before(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weft-p1-main-'));
-  root = await makeRoot();
-  rootFile = path.join(dir, 'root.pem');
-  tokenFile = path.join(dir, 'token');
-  await fs.writeFile(rootFile, root.pem);
-  await fs.writeFile(tokenFile, 'pod-token');
+  files = await proxyFiles('weft-p1-main-');
 });
 after(async () => {
-  await fs.rm(dir, { recursive: true, force: true });
+  await files.remove();
 });
 
-async function get(proxy: RunningProxy, p: string, method: 'GET' | 'POST' = 'GET'): Promise<{ status: number; text: string }> {
-  const res = await request(`http://${proxy.adminAddress}${p}`, { method });
-  return { status: res.statusCode, text: await res.body.text() };
-}
-
-interface Harness {
-  ads: TestAdsServer;
-  ca: TestCaServer;
-  proxy: RunningProxy;
+interface Harness extends ProxyHarness {
   dp: RecordingDataPlane;
   created: Array<{ info: ProxyIdentityInfo; identity: IdentityProvider }>;
 }
 
+/** The proxy with a recording data plane (the data path is tested on its own). */
 async function start(dpFactory: () => RecordingDataPlane = () => new RecordingDataPlane(), extra: Partial<ProxyOptions> = {}): Promise<Harness> {
-  const ca = new TestCaServer({ root, token: 'pod-token' });
-  await ca.start();
-  const ads = new TestAdsServer();
-  await ads.start(0, await makeServerCert(root, '127.0.0.1'));
   const created: Harness['created'] = [];
   let dp!: RecordingDataPlane;
-  const proxy = await runProxy(
+  const h = await startProxy(
+    files,
     {
-      pod: 'reviews-1',
-      namespace: 'shop',
-      serviceAccount: 'reviews',
-      ip: '127.0.0.1',
-      labels: { app: 'reviews' },
-      xdsAddress: ads.address,
-      caAddress: ca.address,
-      caRootFile: rootFile,
-      tokenFile,
-      adminPort: 0,
-      drainSeconds: 1,
-      xdsBackoffMaxMs: 200,
-      ...extra,
-    },
-    {
-      logger: silentLogger,
       createDataPlane: (info, identity) => {
         created.push({ info, identity });
         dp = dpFactory();
         return dp;
       },
     },
+    extra,
   );
-  return { ads, ca, proxy, dp, created };
-}
-
-async function stop(h: Harness): Promise<void> {
-  await h.proxy.shutdown('test end');
-  h.ads.kill();
-  h.ca.stop();
+  return Object.assign(h, { dp, created });
 }
 
 function setConfig(ads: TestAdsServer): void {
   ads.set(TYPE.listener, 'l1', [hcmListener('virtualOutbound', 15001, 'http_proxy'), inboundListener(9080)]);
   ads.set(TYPE.cluster, 'c1', [edsCluster(OUT), staticCluster('inbound|9080||')]);
   ads.set(TYPE.route, 'r1', [routeConfig('http_proxy', OUT), routeConfig('inbound|9080', 'inbound|9080||')]);
-  ads.set(TYPE.endpoint, 'e1', [cla(OUT, '127.10.0.7', 9080)]);
-  ads.set(TYPE.secret, 's1', [rootSecret(root.pem)]);
+  ads.set(TYPE.endpoint, 'e1', [cla(OUT, [{ address: '127.10.0.7', port: 9080, health: 'HEALTHY' }])]);
+  ads.set(TYPE.secret, 's1', [rootSecret(files.root.pem)]);
 }
 
 test('runProxy: ready once LDS+CDS are applied and a certificate is held; admin endpoints', async () => {
@@ -155,7 +112,7 @@ test('runProxy: ready once LDS+CDS are applied and a certificate is held; admin 
     assert.equal((await get(h.proxy, '/nope')).status, 404);
     assert.equal((await get(h.proxy, '/quitquitquit')).status, 405);
   } finally {
-    await stop(h);
+    await h.stop();
   }
 });
 
@@ -186,12 +143,12 @@ test('POST /quitquitquit: /ready turns 503 at once, the data plane drains, every
     await assert.rejects(get(h.proxy, '/healthz'));
   } finally {
     releaseDrain();
-    await stop(h);
+    await h.stop();
   }
 });
 
 test('without a certificate the proxy is not ready, and says why', async () => {
-  const badToken = path.join(dir, 'bad-token');
+  const badToken = path.join(files.dir, 'bad-token');
   await fs.writeFile(badToken, 'not-the-token');
   const h = await start(undefined, { tokenFile: badToken, caRetryInitialMs: 50, caRetryMaxMs: 100 });
   try {
@@ -207,12 +164,12 @@ test('without a certificate the proxy is not ready, and says why', async () => {
     const stats = JSON.parse((await get(h.proxy, '/stats?format=json')).text) as Record<string, number>;
     assert.ok(stats['identity.failures']! >= 1);
   } finally {
-    await stop(h);
+    await h.stop();
   }
 });
 
 test('admin /cpuprofiler and /heap_snapshot write profiles of the running proxy to profileDir', async () => {
-  const profileDir = path.join(dir, 'profiles');
+  const profileDir = path.join(files.dir, 'profiles');
   const h = await start(undefined, { profileDir });
   try {
     assert.equal((await get(h.proxy, '/cpuprofiler?enable=y', 'GET')).status, 405, 'state changes need POST');
@@ -230,6 +187,6 @@ test('admin /cpuprofiler and /heap_snapshot write profiles of the running proxy 
     assert.equal(snap.status, 200);
     assert.ok((await fs.stat(snap.text.trim())).size > 1_000_000, 'a heap snapshot of a live process');
   } finally {
-    await stop(h);
+    await h.stop();
   }
 });

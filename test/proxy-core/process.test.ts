@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { TYPE } from '../../src/xds/codec.js';
 import { TestAdsServer } from './helpers/ads-server.js';
 import { TestCaServer } from './helpers/ca-server.js';
-import { makeRoot, makeServerCert, type TestRoot } from './helpers/pki.js';
+import { makeRoot, makeServerCert, type TestRoot } from '../helpers/pki.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/proxy/core/main.js');
 let dir: string;

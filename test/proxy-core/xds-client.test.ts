@@ -3,12 +3,28 @@ import assert from 'node:assert/strict';
 import { TYPE } from '../../src/xds/codec.js';
 import { parseNodeId } from '../../src/xds/names.js';
 import { XdsClient, type XdsEvent } from '../../src/proxy/core/xds-client.js';
+import { KINDS } from '../../src/proxy/core/xds-state.js';
 import { TestAdsServer } from './helpers/ads-server.js';
 import { RecordingDataPlane } from './helpers/fake-data-plane.js';
 import { cla, edsCluster, hcmListener, inboundListener, rootSecret, routeConfig, staticCluster, until } from './helpers/resources.js';
 
 const OUT = 'outbound|9080||reviews.shop.svc.cluster.local';
 const OUT2 = 'outbound|9080||ratings.shop.svc.cluster.local';
+
+/** A client against a fresh test ADS server (holding the base config unless `bare`); both stopped afterwards. */
+async function withClient(fn: (server: TestAdsServer, dp: RecordingDataPlane, c: XdsClient) => Promise<void>, opts: { bare?: boolean } = {}): Promise<void> {
+  const server = new TestAdsServer();
+  await server.start();
+  if (!opts.bare) baseConfig(server);
+  const dp = new RecordingDataPlane();
+  const c = client(server, dp);
+  try {
+    await fn(server, dp, c);
+  } finally {
+    await c.stop();
+    server.kill();
+  }
+}
 
 function client(server: TestAdsServer, dp: RecordingDataPlane): XdsClient {
   return new XdsClient({
@@ -24,7 +40,7 @@ function baseConfig(server: TestAdsServer): void {
   server.set(TYPE.listener, 'l1', [hcmListener('virtualOutbound', 15001, 'http_proxy'), inboundListener(9080)]);
   server.set(TYPE.cluster, 'c1', [edsCluster(OUT), staticCluster('inbound|9080||')]);
   server.set(TYPE.route, 'r1', [routeConfig('http_proxy', OUT), routeConfig('inbound|9080', 'inbound|9080||'), routeConfig('unreferenced', OUT)]);
-  server.set(TYPE.endpoint, 'e1', [cla(OUT, '127.10.0.7', 9080), cla(OUT2, '127.10.0.8', 9080)]);
+  server.set(TYPE.endpoint, 'e1', [cla(OUT, [{ address: '127.10.0.7', port: 9080, health: 'HEALTHY' }]), cla(OUT2, [{ address: '127.10.0.8', port: 9080, health: 'HEALTHY' }])]);
   server.set(TYPE.secret, 's1', [rootSecret('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')]);
 }
 
@@ -32,12 +48,7 @@ const isAck = (type: string, version: string) => (r: { typeUrl?: string; version
   r.typeUrl === type && r.versionInfo === version && !!r.responseNonce && !r.errorDetail;
 
 test('subscribes LDS/CDS wildcard, then RDS/EDS/SDS by name; ACKs each response with its nonce', async () => {
-  const server = new TestAdsServer();
-  await server.start();
-  baseConfig(server);
-  const dp = new RecordingDataPlane();
-  const c = client(server, dp);
-  try {
+  await withClient(async (server, dp, c) => {
     c.start();
     await until(() => c.status().types.EDS.accepted > 0 && c.status().types.RDS.accepted > 0 && c.status().types.SDS.accepted > 0, 'all types accepted');
 
@@ -78,24 +89,16 @@ test('subscribes LDS/CDS wildcard, then RDS/EDS/SDS by name; ACKs each response 
     assert.ok(status.types.LDS.lastUpdate instanceof Date);
     assert.equal(c.stats()['xds.nack'], 0);
     assert.ok(c.stats()['xds.ack']! >= 5);
-  } finally {
-    await c.stop();
-    server.kill();
-  }
+  });
 });
 
 test('NACKs a rejected update with the last accepted version and keeps the old config', async () => {
-  const server = new TestAdsServer();
-  await server.start();
-  baseConfig(server);
-  const dp = new RecordingDataPlane();
-  const c = client(server, dp);
-  const events: XdsEvent[] = [];
-  c.onEvent((e) => events.push(e));
-  try {
+  await withClient(async (server, dp, c) => {
+    const events: XdsEvent[] = [];
+    c.onEvent((e) => events.push(e));
     c.start();
-    // Every type of the base config in force before the snapshot is taken (RDS may come after EDS).
-    await until(() => (['LDS', 'RDS', 'CDS', 'EDS'] as const).every((k) => c.status().types[k].accepted > 0), 'base config accepted');
+    // Every type applied first: a later RDS or SDS response would replace the snapshot this compares with.
+    await until(() => KINDS.every((k) => c.status().types[k].accepted > 0), 'every type accepted');
     const before = c.snapshot();
     dp.reject = (s) => (s.clusters.has('outbound|1||bad') ? 'clusters["outbound|1||bad"].lbPolicy: unsupported' : undefined);
     server.set(TYPE.cluster, 'c2', [edsCluster(OUT), edsCluster('outbound|1||bad')]);
@@ -122,18 +125,11 @@ test('NACKs a rejected update with the last accepted version and keeps the old c
     const eds = await server.waitForRequest((r) => r.typeUrl === TYPE.endpoint && (r.resourceNames ?? []).length === 2);
     assert.deepEqual(eds.resourceNames, [OUT2, OUT].sort());
     await until(() => c.snapshot().endpoints.has(OUT2), 'EDS for the new cluster');
-  } finally {
-    await c.stop();
-    server.kill();
-  }
+  });
 });
 
 test('a malformed response (duplicate names) is NACKed without reaching the data plane', async () => {
-  const server = new TestAdsServer();
-  await server.start();
-  const dp = new RecordingDataPlane();
-  const c = client(server, dp);
-  try {
+  await withClient(async (server, dp, c) => {
     server.set(TYPE.listener, 'l1', [hcmListener('a', 1, 'r'), hcmListener('a', 2, 'r')]);
     c.start();
     const nack = await server.waitForRequest((r) => r.typeUrl === TYPE.listener && !!r.errorDetail);
@@ -141,19 +137,11 @@ test('a malformed response (duplicate names) is NACKed without reaching the data
     assert.equal(nack.versionInfo, '');
     assert.equal(dp.attempted.length, 0);
     assert.deepEqual(c.synced(), { lds: false, cds: false });
-  } finally {
-    await c.stop();
-    server.kill();
-  }
+  }, { bare: true });
 });
 
 test('removing a cluster or listener drops its endpoints / routes and updates subscriptions', async () => {
-  const server = new TestAdsServer();
-  await server.start();
-  baseConfig(server);
-  const dp = new RecordingDataPlane();
-  const c = client(server, dp);
-  try {
+  await withClient(async (server, dp, c) => {
     c.start();
     await until(() => c.snapshot().endpoints.has(OUT) && c.snapshot().routes.has('inbound|9080'), 'synced');
     server.set(TYPE.cluster, 'c2', [staticCluster('inbound|9080||')]);
@@ -165,10 +153,7 @@ test('removing a cluster or listener drops its endpoints / routes and updates su
     await until(() => c.status().types.LDS.version === 'l2', 'LDS l2');
     assert.deepEqual([...c.snapshot().routes.keys()], ['http_proxy']);
     await server.waitForRequest((r) => r.typeUrl === TYPE.route && (r.resourceNames ?? []).join() === 'http_proxy');
-  } finally {
-    await c.stop();
-    server.kill();
-  }
+  });
 });
 
 test('reconnects after the control plane dies, serving the last config meanwhile, and resyncs', async () => {
@@ -198,7 +183,7 @@ test('reconnects after the control plane dies, serving the last config meanwhile
     const again = new TestAdsServer();
     await again.start(port);
     baseConfig(again);
-    again.set(TYPE.endpoint, 'e2', [cla(OUT, '127.10.0.9', 9080)]);
+    again.set(TYPE.endpoint, 'e2', [cla(OUT, [{ address: '127.10.0.9', port: 9080, health: 'HEALTHY' }])]);
     try {
       // The new stream re-sends subscriptions with the last accepted versions and names.
       const ldsReq = await again.waitForRequest((r) => r.typeUrl === TYPE.listener, 10_000);

@@ -4,13 +4,14 @@ import http from 'node:http';
 import net from 'node:net';
 import { createDataPlane } from '../../src/proxy/data/index.js';
 import { ConfigRejectedError } from '../../src/proxy/types.js';
-import { TestClusterManager, StaticIdentity, info, hcm, listener, snapshot, catchAllRoutes, listen, testApp, portOf } from './helpers.js';
+import { TestClusterManager, info, hcm, listener, snapshot, catchAllRoutes, listen, testApp, portOf } from './helpers.js';
+import { TestIdentity } from '../helpers/pki.js';
 
 test('listener diff: config swapped in place, removed closed, bind failure rejected naming the listener', async () => {
   const app = testApp();
   const cm = new TestClusterManager();
   cm.targets.set('a', await listen(app));
-  const dp = createDataPlane(info(), new StaticIdentity(undefined), { clusterManager: cm });
+  const dp = createDataPlane(info(), new TestIdentity(), { clusterManager: cm });
   await dp.apply(snapshot([listener('one', '0.0.0.0', 0, [{ filters: [hcm(catchAllRoutes('a'))] }]), listener('two', '127.0.0.1', 0, [{ filters: [hcm(catchAllRoutes('a'))] }])]));
   const one = dp.boundListeners().one!;
   const two = dp.boundListeners().two!;
@@ -44,7 +45,7 @@ test('drain lets an in-flight slow request finish while new connections are refu
   const app = testApp();
   const cm = new TestClusterManager();
   cm.targets.set('a', await listen(app));
-  const dp = createDataPlane(info(), new StaticIdentity(undefined), { clusterManager: cm });
+  const dp = createDataPlane(info(), new TestIdentity(), { clusterManager: cm });
   await dp.apply(snapshot([listener('l', '127.0.0.1', 0, [{ filters: [hcm(catchAllRoutes('a'))] }])]));
   const addr = dp.boundListeners().l!;
   const slow = new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {

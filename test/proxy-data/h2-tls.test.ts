@@ -7,8 +7,9 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { createDataPlane } from '../../src/proxy/data/index.js';
 import type { DataPlane, WorkloadCertificate } from '../../src/proxy/types.js';
-import { TestClusterManager, StaticIdentity, info, hcm, listener, snapshot, catchAllRoutes, listen, testApp, portOf, TLS_TYPE } from './helpers.js';
-import { makeCa, type TestCa } from './certs.js';
+import { TestClusterManager, info, hcm, listener, snapshot, catchAllRoutes, listen, testApp, portOf } from './helpers.js';
+import { inboundTlsChain, rootSecret } from '../helpers/envoy.js';
+import { makeCa, type TestCa, TestIdentity } from '../helpers/pki.js';
 
 const PROXY_ID = 'spiffe://cluster.local/ns/default/sa/reviews';
 const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/productpage';
@@ -30,24 +31,13 @@ before(async () => {
   app = testApp();
   cm = new TestClusterManager();
   cm.targets.set('inbound|9080||', await listen(app));
-  dp = createDataPlane(info('127.0.0.1', PROXY_ID), new StaticIdentity(await ca.issue(PROXY_ID)), { clusterManager: cm });
-  const tlsChain = {
-    filterChainMatch: { transportProtocol: 'tls' },
-    transportSocket: {
-      name: 'envoy.transport_sockets.tls',
-      typedConfig: {
-        '@type': TLS_TYPE,
-        requireClientCertificate: { value: true },
-        commonTlsContext: { alpnProtocols: ['h2', 'http/1.1', 'weft-tcp'], tlsCertificateSdsSecretConfigs: [{ name: 'default' }], validationContextSdsSecretConfig: { name: 'ROOTCA' } },
-      },
-    },
-    filters: [hcm(catchAllRoutes('inbound|9080||', 'inbound|9080'))],
-  };
+  dp = createDataPlane(info('127.0.0.1', PROXY_ID), new TestIdentity(await ca.issue(PROXY_ID)), { clusterManager: cm });
+  const tlsChain = inboundTlsChain([hcm(catchAllRoutes('inbound|9080||', 'inbound|9080'))]);
   const plainChain = { filterChainMatch: { transportProtocol: 'raw_buffer' }, filters: [hcm(catchAllRoutes('inbound|9080||', 'inbound|9080'))] };
   await dp.apply(snapshot(
     [listener('inbound|9080', '127.0.0.1', 0, [tlsChain, plainChain]), listener('plain', '127.0.0.1', 0, [{ filters: [hcm({ rds: 'r' })] }])],
     [catchAllRoutes('inbound|9080||', 'r')],
-    [{ name: 'ROOTCA', validationContext: { trustedCa: { inlineString: ca.certPem } } }],
+    [rootSecret(ca.certPem)],
   ));
   plain = dp.boundListeners().plain!;
   mtls = dp.boundListeners()['inbound|9080']!;

@@ -1,13 +1,12 @@
 // Test helpers for the downstream data path: a ClusterManager double (named as such: it
 // forwards each cluster to a local test server over plain HTTP/TCP, no load balancing or
-// pools), listener/route builders in object form, and test certificates.
+// pools), the listener/route builders (shared, in test/helpers/envoy.ts), and snapshots.
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { EnvoyObject, IdentityProvider, ProxyIdentityInfo, WorkloadCertificate, XdsSnapshot } from '../../src/proxy/types.js';
+import type { EnvoyObject, ProxyIdentityInfo, XdsSnapshot } from '../../src/proxy/types.js';
 import type { ClusterManager, HeaderMap, RequestOptions, UpstreamRequest, UpstreamResponse } from '../../src/proxy/data/upstream/types.js';
 import { UpstreamError } from '../../src/proxy/data/upstream/types.js';
-
 
 /** Test double for ClusterManager: cluster name -> "host:port" of a local server. */
 export class TestClusterManager implements ClusterManager {
@@ -101,37 +100,7 @@ export function info(ip = '127.0.0.1', identity = 'spiffe://cluster.local/ns/def
   return { type: 'sidecar', pod: 'p', namespace: 'default', serviceAccount: 'proxy', identity, ip, listenAddress: ip, labels: {}, trustDomain: 'cluster.local' };
 }
 
-export class StaticIdentity implements IdentityProvider {
-  private readonly listeners: ((c: WorkloadCertificate) => void)[] = [];
-  constructor(private cert: WorkloadCertificate | undefined) {}
-  current(): WorkloadCertificate | undefined {
-    return this.cert;
-  }
-  onRotate(l: (c: WorkloadCertificate) => void): void {
-    this.listeners.push(l);
-  }
-  rotate(c: WorkloadCertificate): void {
-    this.cert = c;
-    for (const l of this.listeners) l(c);
-  }
-}
-
-export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-export const TCP_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
-export const TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
-
-export function hcm(routeConfig: EnvoyObject | { rds: string }, extra: EnvoyObject = {}): EnvoyObject {
-  const routes = 'rds' in routeConfig && typeof routeConfig.rds === 'string' ? { rds: { routeConfigName: routeConfig.rds } } : { routeConfig };
-  return { name: 'envoy.filters.network.http_connection_manager', typedConfig: { '@type': HCM_TYPE, statPrefix: 'test', codecType: 'AUTO', ...routes, ...extra } };
-}
-
-export function listener(name: string, host: string, port: number, filterChains: EnvoyObject[]): EnvoyObject {
-  return { name, address: { socketAddress: { address: host, portValue: port } }, filterChains };
-}
-
-export function catchAllRoutes(cluster: string, name = 'r'): EnvoyObject {
-  return { name, virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster } }] }] };
-}
+export { catchAllRoutes, hcm, HCM_TYPE, listener, TCP_TYPE, TLS_TYPE } from '../helpers/envoy.js';
 
 export function snapshot(listeners: EnvoyObject[], routes: EnvoyObject[] = [], secrets: EnvoyObject[] = []): XdsSnapshot {
   return {

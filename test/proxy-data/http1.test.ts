@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { request as undiciRequest, Agent } from 'undici';
 import { createDataPlane } from '../../src/proxy/data/index.js';
 import type { DataPlane } from '../../src/proxy/types.js';
-import { TestClusterManager, StaticIdentity, info, hcm, listener, snapshot, catchAllRoutes, listen, testApp, portOf } from './helpers.js';
+import { TestClusterManager, info, hcm, listener, snapshot, catchAllRoutes, listen, testApp, portOf } from './helpers.js';
+import { TestIdentity } from '../helpers/pki.js';
 
 let app: http.Server;
 let echo: net.Server;
@@ -34,7 +35,7 @@ before(async () => {
   cm.targets.set('outbound|9080||reviews.default.svc.cluster.local', cm.targets.get('inbound|9080||')!);
   cm.targets.set('outbound|7000||echo.default.svc.cluster.local', await listen(echo));
   cm.targets.set('outbound|80||ws.default.svc.cluster.local', await listen(wsApp));
-  dp = createDataPlane(info(), new StaticIdentity(undefined), { clusterManager: cm });
+  dp = createDataPlane(info(), new TestIdentity(), { clusterManager: cm });
   const inline = {
     name: 'inline',
     virtualHosts: [{ name: 'all', domains: ['*'], routes: [

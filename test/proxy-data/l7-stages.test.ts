@@ -10,7 +10,8 @@ import net from 'node:net';
 import { createDataPlane } from '../../src/proxy/data/index.js';
 import type { DataPlane, EnvoyObject } from '../../src/proxy/types.js';
 import { RetryBudget } from '../../src/proxy/data/retry-budget.js';
-import { TestClusterManager, StaticIdentity, info, hcm, listener, snapshot, listen, portOf } from './helpers.js';
+import { TestClusterManager, info, hcm, listener, snapshot, listen, portOf } from './helpers.js';
+import { TestIdentity } from '../helpers/pki.js';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 function seeded(seed: number): () => number {
@@ -93,7 +94,7 @@ before(async () => {
   await new Promise<void>((r) => closed.close(() => r()));
   cm.targets.set('mirror-down', dead);
 
-  dp = createDataPlane(info(), new StaticIdentity(undefined), { clusterManager: cm, random: seeded(42) });
+  dp = createDataPlane(info(), new TestIdentity(), { clusterManager: cm, random: seeded(42) });
   const routes = {
     name: 'l7',
     virtualHosts: [

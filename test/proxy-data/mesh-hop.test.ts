@@ -8,8 +8,9 @@ import http from 'node:http';
 import { ProxyAgent, request as undiciRequest } from 'undici';
 import { createDataPlane } from '../../src/proxy/data/index.js';
 import type { DataPlane, EnvoyObject } from '../../src/proxy/types.js';
-import { StaticIdentity, info, hcm, listener, snapshot, listen, portOf, TLS_TYPE } from './helpers.js';
-import { makeCa, type TestCa } from './certs.js';
+import { info, hcm, listener, snapshot, listen, portOf } from './helpers.js';
+import { inboundTlsChain, meshCluster, rootSecret, routes } from '../helpers/envoy.js';
+import { makeCa, type TestCa, TestIdentity } from '../helpers/pki.js';
 
 const SERVER_ID = 'spiffe://cluster.local/ns/default/sa/ratings';
 const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/productpage';
@@ -20,63 +21,15 @@ const IN = 'inbound|9080||';
 const TOTAL = 3000;
 const CONCURRENCY = 6;
 
-const struct = (o: Record<string, string>): EnvoyObject => ({ fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { stringValue: v }])) });
-
+/** A STATIC cluster with one endpoint, mTLS to it when `mesh` (SNI and SAN of ratings), else plaintext (h2c with `h2`). */
 function staticCluster(name: string, address: string, port: number, opts: { mesh?: boolean; h2?: boolean } = {}): EnvoyObject {
-  const c: EnvoyObject = {
-    name,
+  return meshCluster(name, {
     type: 'STATIC',
-    connectTimeout: { seconds: 1 },
-    lbPolicy: 'ROUND_ROBIN',
-    loadAssignment: {
-      clusterName: name,
-      endpoints: [
-        {
-          lbEndpoints: [
-            {
-              endpoint: { address: { socketAddress: { address, portValue: port } } },
-              ...(opts.mesh ? { metadata: { filterMetadata: { 'envoy.transport_socket_match': struct({ tlsMode: 'istio' }) } } } : {}),
-            },
-          ],
-        },
-      ],
-    },
-    transportSocketMatches: [
-      {
-        name: 'tlsMode-istio',
-        match: struct({ tlsMode: 'istio' }),
-        transportSocket: {
-          name: 'envoy.transport_sockets.tls',
-          typedConfig: {
-            '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-            sni: `outbound_.9080_._.${FQDN}`,
-            commonTlsContext: {
-              alpnProtocols: ['h2'],
-              tlsCertificateSdsSecretConfigs: [{ name: 'default' }],
-              combinedValidationContext: {
-                defaultValidationContext: { matchTypedSubjectAltNames: [{ sanType: 'URI', matcher: { exact: SERVER_ID } }] },
-                validationContextSdsSecretConfig: { name: 'ROOTCA' },
-              },
-            },
-          },
-        },
-      },
-      { name: 'tlsMode-disabled', match: {}, transportSocket: { name: 'envoy.transport_sockets.raw_buffer' } },
-    ],
-  };
-  if (opts.h2) {
-    c['typedExtensionProtocolOptions'] = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicitHttpConfig: { http2ProtocolOptions: {} },
-      },
-    };
-  }
-  return c;
-}
-
-function routes(name: string, vhosts: { domains: string[]; cluster: string }[]): EnvoyObject {
-  return { name, virtualHosts: vhosts.map((v, i) => ({ name: `vh${i}`, domains: v.domains, routes: [{ match: { prefix: '/' }, route: { cluster: v.cluster } }] })) };
+    endpoints: [{ address, port, mesh: opts.mesh }],
+    sans: [SERVER_ID],
+    sni: `outbound_.9080_._.${FQDN}`,
+    ...(opts.h2 ? { protocol: 'h2' } : {}),
+  });
 }
 
 let ca: TestCa;
@@ -88,7 +41,7 @@ let appRequests = 0;
 
 before(async () => {
   ca = await makeCa('weft root');
-  const rootSecret = { name: 'ROOTCA', validationContext: { trustedCa: { inlineString: ca.certPem } } };
+  const roots = rootSecret(ca.certPem);
   app = http.createServer((req, res) => {
     appRequests++;
     req.resume();
@@ -102,28 +55,17 @@ before(async () => {
   const appAddr = await listen(app);
 
   // Server sidecar: inbound listener, TLS chain (mTLS, ALPN h2) and a plaintext chain (h2c), both to the app.
-  server = createDataPlane(info('127.0.0.1', SERVER_ID), new StaticIdentity(await ca.issue(SERVER_ID)));
+  server = createDataPlane(info('127.0.0.1', SERVER_ID), new TestIdentity(await ca.issue(SERVER_ID)));
   const inboundRoutes = routes('inbound|9080', [{ domains: ['*'], cluster: IN }]);
-  const tlsChain = {
-    filterChainMatch: { transportProtocol: 'tls' },
-    transportSocket: {
-      name: 'envoy.transport_sockets.tls',
-      typedConfig: {
-        '@type': TLS_TYPE,
-        requireClientCertificate: { value: true },
-        commonTlsContext: { alpnProtocols: ['h2', 'http/1.1', 'weft-tcp'], tlsCertificateSdsSecretConfigs: [{ name: 'default' }], validationContextSdsSecretConfig: { name: 'ROOTCA' } },
-      },
-    },
-    filters: [hcm(inboundRoutes, { statPrefix: 'inbound_0.0.0.0_9080' })],
-  };
+  const tlsChain = inboundTlsChain([hcm(inboundRoutes, { statPrefix: 'inbound_0.0.0.0_9080' })]);
   const plainChain = { filterChainMatch: { transportProtocol: 'raw_buffer' }, filters: [hcm(inboundRoutes, { statPrefix: 'inbound_0.0.0.0_9080' })] };
-  const serverSnap = snapshot([listener('virtualInbound', '127.0.0.1', 0, [tlsChain, plainChain])], [], [rootSecret]);
+  const serverSnap = snapshot([listener('virtualInbound', '127.0.0.1', 0, [tlsChain, plainChain])], [], [roots]);
   serverSnap.clusters.set(IN, staticCluster(IN, '127.0.0.1', portOf(appAddr)));
   await server.apply(serverSnap);
   const inbound = server.boundListeners()['virtualInbound']!;
 
   // Client sidecar: outbound listener, ratings:9080 over mTLS (pooled h2), ratings-h2c:9081 over plaintext h2c.
-  client = createDataPlane(info('127.0.0.1', CLIENT_ID), new StaticIdentity(await ca.issue(CLIENT_ID)));
+  client = createDataPlane(info('127.0.0.1', CLIENT_ID), new TestIdentity(await ca.issue(CLIENT_ID)));
   const clientSnap = snapshot(
     [listener('virtualOutbound', '127.0.0.1', 0, [{ filters: [hcm({ rds: '9080' }, { statPrefix: 'outbound_0.0.0.0_9080' })] }])],
     [
@@ -132,7 +74,7 @@ before(async () => {
         { domains: ['ratings-h2c', 'ratings-h2c:9081'], cluster: OUT_H2C },
       ]),
     ],
-    [rootSecret],
+    [roots],
   );
   clientSnap.clusters.set(OUT, staticCluster(OUT, '127.0.0.1', portOf(inbound), { mesh: true }));
   clientSnap.clusters.set(OUT_H2C, staticCluster(OUT_H2C, '127.0.0.1', portOf(inbound), { h2: true }));

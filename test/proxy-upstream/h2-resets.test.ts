@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
 import { UpstreamError, type ClusterManager } from '../../src/proxy/data/upstream/types.js';
-import { TestIdentity } from './helpers/pki.js';
+import { TestIdentity } from '../helpers/pki.js';
 import { cluster, get, INFO, maps, readAll } from './helpers/xds.js';
 
 const C = 'inbound|9191||';

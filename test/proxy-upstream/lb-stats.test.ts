@@ -3,39 +3,14 @@
 // set changes, the healthy panic threshold, weights.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
 import type { ClusterManager } from '../../src/proxy/data/upstream/types.js';
 import type { EnvoyObject } from '../../src/proxy/types.js';
-import { TestIdentity } from './helpers/pki.js';
+import { backend, stopBackend as stop, type Backend } from '../helpers/backend.js';
+import { TestIdentity } from '../helpers/pki.js';
 import { cla, cluster, get, INFO, maps, readAll, type Ep } from './helpers/xds.js';
 
 const C = 'outbound|80||lb.default.svc.cluster.local';
-
-interface Backend {
-  name: string;
-  port: number;
-  delayMs: number;
-  server: http.Server;
-}
-
-async function backend(name: string, delayMs = 0): Promise<Backend> {
-  const b: Backend = { name, port: 0, delayMs, server: http.createServer() };
-  b.server.on('request', (_req, res) => {
-    if (b.delayMs > 0) setTimeout(() => res.end(name), b.delayMs);
-    else res.end(name);
-  });
-  b.server.keepAliveTimeout = 10_000;
-  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', r));
-  b.port = (b.server.address() as AddressInfo).port;
-  return b;
-}
-
-async function stop(b: Backend): Promise<void> {
-  b.server.closeAllConnections();
-  await new Promise<void>((r) => b.server.close(() => r()));
-}
 
 /** Run `n` requests with `concurrency` workers; returns the endpoint name each key/index reached. */
 async function run(cm: ClusterManager, n: number, concurrency: number, keyOf: (i: number) => string | undefined): Promise<string[]> {
@@ -63,7 +38,7 @@ describe('load balancing over real endpoints', () => {
   const apply = (lbPolicy: string, endpoints: Ep[], extra: EnvoyObject = {}): void => cm.update(...maps([{ ...cluster(C, { lbPolicy }), ...extra }], [cla(C, endpoints)]));
 
   before(async () => {
-    [fast, slow] = await Promise.all([backend('fast'), backend('slow', 20)]);
+    [fast, slow] = await Promise.all([backend('fast'), backend('slow', { delayMs: 20 })]);
     five = await Promise.all(['e0', 'e1', 'e2', 'e3', 'e4'].map((n) => backend(n)));
     cm = createClusterManager(INFO, new TestIdentity());
   });

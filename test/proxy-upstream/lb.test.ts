@@ -1,35 +1,14 @@
 // Load balancing, health, membership updates and config validation.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
 import { UpstreamError, type ClusterManager } from '../../src/proxy/data/upstream/types.js';
 import { ConfigRejectedError, type EnvoyObject } from '../../src/proxy/types.js';
-import { TestIdentity } from './helpers/pki.js';
+import { backend, type Backend } from '../helpers/backend.js';
+import { TestIdentity } from '../helpers/pki.js';
 import { cla, cluster, get, INFO, maps, readAll, type Ep } from './helpers/xds.js';
 
 const C = 'outbound|80||app.default.svc.cluster.local';
-
-interface Backend {
-  name: string;
-  port: number;
-  connections: number;
-  closed: number;
-  server: http.Server;
-}
-
-async function backend(name: string): Promise<Backend> {
-  const b: Backend = { name, port: 0, connections: 0, closed: 0, server: http.createServer((_req, res) => res.end(name)) };
-  b.server.keepAliveTimeout = 10_000;
-  b.server.on('connection', (s) => {
-    b.connections++;
-    s.on('close', () => b.closed++);
-  });
-  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', r));
-  b.port = (b.server.address() as AddressInfo).port;
-  return b;
-}
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 

@@ -5,7 +5,8 @@ import net, { type AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
 import { UpstreamError, type ClusterManager } from '../../src/proxy/data/upstream/types.js';
-import { createPki, TestIdentity, type Leaf, type TestPki } from './helpers/pki.js';
+import type { WorkloadCertificate } from '../../src/proxy/types.js';
+import { makeCa, TestIdentity, type TestCa } from '../helpers/pki.js';
 import { startPeer, type Peer } from './helpers/peer.js';
 import { cla, cluster, get, INFO, maps, readAll, rootSecret } from './helpers/xds.js';
 
@@ -18,21 +19,21 @@ function fingerprint(pem: string): string {
 }
 
 describe('mTLS upstream', () => {
-  let pki: TestPki;
-  let serverLeaf: Leaf;
-  let clientLeaf: Leaf;
+  let pki: TestCa;
+  let serverLeaf: WorkloadCertificate;
+  let clientLeaf: WorkloadCertificate;
   let peer: Peer;
   let identity: TestIdentity;
   let cm: ClusterManager;
 
   before(async () => {
-    pki = await createPki();
+    pki = await makeCa();
     serverLeaf = await pki.issue(SERVER_ID);
     clientLeaf = await pki.issue(CLIENT_ID);
     peer = await startPeer(pki, serverLeaf);
     identity = new TestIdentity(clientLeaf);
     cm = createClusterManager(INFO, identity);
-    cm.update(...maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.caPem)]));
+    cm.update(...maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.certPem)]));
   });
 
   after(async () => {
@@ -70,7 +71,7 @@ describe('mTLS upstream', () => {
     const D = 'outbound|8080||downstream.default.svc.cluster.local';
     const local = createClusterManager(INFO, identity);
     try {
-      local.update(...maps([cluster(D, { sans: [SERVER_ID], alpn: ['h2', 'http/1.1'], protocol: 'downstream' })], [cla(D, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.caPem)]));
+      local.update(...maps([cluster(D, { sans: [SERVER_ID], alpn: ['h2', 'http/1.1'], protocol: 'downstream' })], [cla(D, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.certPem)]));
       const before = peer.connections.length;
       const h1 = await local.request(D, { ...get('/one'), downstreamProtocol: 'http/1.1' });
       assert.equal((await readAll(h1.body)).toString(), 'plain h1', "answered by the peer's HTTP/1.1 server");
@@ -102,7 +103,7 @@ describe('mTLS upstream', () => {
       ...maps(
         [cluster(C, { sans: [SERVER_ID] }), cluster(other, { sans: ['spiffe://cluster.local/ns/default/sa/someone-else'] })],
         [cla(C, [{ address: peer.address, port: peer.port, mesh: true }]), cla(other, [{ address: peer.address, port: peer.port, mesh: true }])],
-        [rootSecret(pki.caPem)],
+        [rootSecret(pki.certPem)],
       ),
     );
     await assert.rejects(cm.request(other, get('/x')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF' && /SAN/.test(err.message));
@@ -124,14 +125,14 @@ describe('mTLS upstream', () => {
     const oldRes = await slow;
     assert.equal((await readAll(oldRes.body)).toString(), 'slow done');
     assert.equal(peer.connections.length, before + 1);
-    assert.equal(peer.connections.at(-1)!.clientFingerprint, fingerprint(newLeaf.certPem));
-    assert.notEqual(peer.connections[0]!.clientFingerprint, fingerprint(newLeaf.certPem));
+    assert.equal(peer.connections.at(-1)!.clientFingerprint, fingerprint(newLeaf.certChainPem));
+    assert.notEqual(peer.connections[0]!.clientFingerprint, fingerprint(newLeaf.certChainPem));
     // connect() dials fresh, so it presents the new certificate too.
     const { socket } = await cm.connect(C);
     socket.write('x');
     await new Promise((r) => socket.once('data', r));
     socket.destroy();
-    assert.equal(peer.connections.at(-1)!.clientFingerprint, fingerprint(newLeaf.certPem));
+    assert.equal(peer.connections.at(-1)!.clientFingerprint, fingerprint(newLeaf.certChainPem));
   });
 
   it('connect() speaks ALPN weft-tcp and passes bytes both ways', async () => {
@@ -167,7 +168,7 @@ describe('mTLS upstream', () => {
     const port = (sink.address() as AddressInfo).port;
     const slowC = 'outbound|9|slow|svc';
     const cm2 = createClusterManager(INFO, identity);
-    cm2.update(...maps([cluster(slowC, { sans: [SERVER_ID], connectTimeoutMs: 300 })], [cla(slowC, [{ address: '127.0.0.1', port, mesh: true }])], [rootSecret(pki.caPem)]));
+    cm2.update(...maps([cluster(slowC, { sans: [SERVER_ID], connectTimeoutMs: 300 })], [cla(slowC, [{ address: '127.0.0.1', port, mesh: true }])], [rootSecret(pki.certPem)]));
     const t0 = Date.now();
     await assert.rejects(cm2.request(slowC, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF' && /timeout/.test(err.message));
     const took = Date.now() - t0;
@@ -180,7 +181,7 @@ describe('mTLS upstream', () => {
 
   it('fails with UF before the first workload certificate, and when ROOTCA has not arrived', async () => {
     const noCert = createClusterManager(INFO, new TestIdentity());
-    noCert.update(...maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.caPem)]));
+    noCert.update(...maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], [rootSecret(pki.certPem)]));
     await assert.rejects(noCert.request(C, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF' && /certificate/.test(err.message));
     noCert.update(...maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], []));
     await assert.rejects(noCert.request(C, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF');
@@ -192,7 +193,7 @@ describe('mTLS upstream', () => {
     const [clusters, endpoints, none] = maps([cluster(C, { sans: [SERVER_ID] })], [cla(C, [{ address: peer.address, port: peer.port, mesh: true }])], []);
     late.update(clusters, endpoints, none);
     await assert.rejects(late.request(C, get('/')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UF' && /ROOTCA/.test(err.message));
-    const secrets = maps([], [], [rootSecret(pki.caPem)])[2];
+    const secrets = maps([], [], [rootSecret(pki.certPem)])[2];
     late.update(clusters, endpoints, secrets);
     const res = await late.request(C, get('/'));
     assert.equal(res.status, 200);

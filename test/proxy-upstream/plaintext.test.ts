@@ -7,7 +7,7 @@ import net, { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
 import { UpstreamError, type ClusterManager } from '../../src/proxy/data/upstream/types.js';
-import { TestIdentity } from './helpers/pki.js';
+import { TestIdentity } from '../helpers/pki.js';
 import { cluster, get, INFO, maps, readAll } from './helpers/xds.js';
 
 const H1 = 'inbound|8080||';

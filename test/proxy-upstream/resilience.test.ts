@@ -6,58 +6,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
 import { UpstreamError, type ClusterManager } from '../../src/proxy/data/upstream/types.js';
 import type { EnvoyObject } from '../../src/proxy/types.js';
-import { TestIdentity } from './helpers/pki.js';
+import { backend, deadPort, stopBackend as stop, type Backend } from '../helpers/backend.js';
+import { TestIdentity } from '../helpers/pki.js';
 import { cla, cluster, get, INFO, maps, readAll, type Ep } from './helpers/xds.js';
 
 const C = 'outbound|80||res.default.svc.cluster.local';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const dur = (ms: number): EnvoyObject => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
-
-interface Backend {
-  name: string;
-  port: number;
-  status: number;
-  delayMs: number;
-  connections: number;
-  requests: number;
-  server: http.Server;
-}
-
-async function backend(name: string, status = 200, delayMs = 0): Promise<Backend> {
-  const b: Backend = { name, port: 0, status, delayMs, connections: 0, requests: 0, server: http.createServer() };
-  b.server.on('request', (_req, res) => {
-    b.requests++;
-    const answer = (): void => {
-      res.statusCode = b.status;
-      res.end(name);
-    };
-    if (b.delayMs > 0) setTimeout(answer, b.delayMs);
-    else answer();
-  });
-  b.server.on('connection', () => b.connections++);
-  b.server.keepAliveTimeout = 10_000;
-  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', r));
-  b.port = (b.server.address() as AddressInfo).port;
-  return b;
-}
-
-async function stop(b: Backend): Promise<void> {
-  b.server.closeAllConnections();
-  await new Promise<void>((r) => b.server.close(() => r()));
-}
-
-/** A port with nothing listening (connections are refused). */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function send(cm: ClusterManager, cluster = C): Promise<{ name: string; status: number } | { flag: string }> {
   try {
@@ -81,7 +40,7 @@ describe('upstream resilience', () => {
 
   before(async () => {
     good = await Promise.all(['g0', 'g1', 'g2'].map((n) => backend(n)));
-    bad = await Promise.all(['b0', 'b1', 'b2'].map((n) => backend(n, 500)));
+    bad = await Promise.all(['b0', 'b1', 'b2'].map((n) => backend(n, { status: 500 })));
   });
 
   after(async () => {
@@ -104,16 +63,19 @@ describe('upstream resilience', () => {
         const r = await send(cm);
         if ('name' in r && r.name === 'b0') failures++;
       }
-      const ejectedAt = Date.now();
       assert.equal(failures, 3, 'exactly consecutive5xx failures reached the endpoint before it was ejected');
       assert.equal(stat('outlier_detection.ejections_active'), 1);
       assert.equal(stat('outlier_detection.ejections_enforced_consecutive_5xx'), 1);
+      const ejections = cm.outlierStatus!()[C]!;
       assert.deepEqual(
-        cm.outlierStatus!()[C]!.map((e) => [e.endpoint, e.timesEjected]),
+        ejections.map((e) => [e.endpoint, e.timesEjected]),
         [[`127.0.0.1:${bad[0]!.port}`, 1]],
       );
+      // Timed from the ejection itself, not from the end of the request loop (which a loaded machine stretches).
+      const ejectedAt = ejections[0]!.ejectedAt;
+      assert.ok(ejectedAt <= Date.now() && ejections[0]!.ejectedForMs <= 500);
       // Still out before baseEjectionTime; back within base + one interval (+ scheduling slack).
-      await sleep(300);
+      await sleep(Math.max(0, ejectedAt + 300 - Date.now()));
       assert.equal(stat('outlier_detection.ejections_active'), 1);
       while (stat('outlier_detection.ejections_active') === 1 && Date.now() - ejectedAt < 2_000) await sleep(10);
       const back = Date.now() - ejectedAt;
@@ -176,7 +138,7 @@ describe('upstream resilience', () => {
     });
 
     it('HTTP/1.1 maxConnections 1 + maxPendingRequests 1: one in flight, one waits, the rest overflow at once (UO)', async () => {
-      const slow = await backend('slow', 200, 200);
+      const slow = await backend('slow', { delayMs: 200 });
       try {
         const cb = { thresholds: [{ maxConnections: { value: 1 }, maxPendingRequests: { value: 1 }, maxRequests: { value: 100 } }] };
         apply(eps([slow]), { circuitBreakers: cb }, { protocol: 'http/1.1' });
@@ -208,7 +170,7 @@ describe('upstream resilience', () => {
     });
 
     it('raising maxConnections reaches endpoints whose HTTP/1.1 pool is already open', async () => {
-      const slow = await backend('slow', 200, 150);
+      const slow = await backend('slow', { delayMs: 150 });
       try {
         cm.update(...maps([], []));
         const limit = (n: number): EnvoyObject => ({ circuitBreakers: { thresholds: [{ maxConnections: { value: n }, maxPendingRequests: { value: 10 } }] } });
@@ -227,7 +189,7 @@ describe('upstream resilience', () => {
     });
 
     it('a queued request whose caller gives up leaves the queue', async () => {
-      const slow = await backend('slow', 200, 150);
+      const slow = await backend('slow', { delayMs: 150 });
       try {
         cm.update(...maps([], []));
         apply(eps([slow]), { circuitBreakers: { thresholds: [{ maxConnections: { value: 1 }, maxPendingRequests: { value: 1 } }] } }, { protocol: 'http/1.1' });

@@ -9,6 +9,7 @@ import { classifyNode, configForNode, proxylessClientOf } from '../../src/contro
 import type { HttpRule, MeshModel, Service, Workload } from '../../src/model/types.js';
 import type { EnvoyObject } from '../../src/proxy/types.js';
 import type { GenerateFn } from '../../src/control/pipeline.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => v as Obj;
@@ -28,20 +29,16 @@ function service(name: string, selector: Record<string, string>): Service {
 }
 
 function workload(name: string, version: string, address: string, meshed: boolean): Workload {
-  return {
+  return testWorkload({
     name,
-    namespace: 'default',
     labels: { app: 'greeter', version },
     serviceAccount: 'greeter',
-    identity: 'spiffe://cluster.local/ns/default/sa/greeter',
     address,
     appAddress: meshed ? '127.9.101.1' : address,
     ports: [{ name: 'grpc', containerPort: 7000 }],
-    ready: true,
     meshed,
     owner: `greeter-${version}`,
-    proxyType: 'sidecar',
-  };
+  });
 }
 
 function model(rules: HttpRule[]): MeshModel {

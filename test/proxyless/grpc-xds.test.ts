@@ -21,6 +21,7 @@ import { buildModel } from '../../src/model/index.js';
 import { generateForProxyless } from '../../src/xds/proxyless.js';
 import type { Workload } from '../../src/model/types.js';
 import type { ProxyStatus } from '../../src/control/ads-connection.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 // Loopback addresses of this file only (other test files use other 127.N networks).
 const NET = '127.47';
@@ -103,20 +104,15 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false, time
 
 function workload(version: 'v1' | 'v2', port: number): Workload {
   const address = SERVER_ADDRESS[version];
-  return {
+  return testWorkload({
     name: `greeter-${version}-0`,
-    namespace: 'default',
     labels: { app: 'greeter', version },
     serviceAccount: 'greeter',
-    identity: 'spiffe://cluster.local/ns/default/sa/greeter',
     address,
-    appAddress: address,
     ports: [{ name: 'grpc', containerPort: port, protocol: 'grpc' }],
-    ready: true,
     meshed: false,
     owner: `greeter-${version}`,
-    proxyType: 'sidecar',
-  };
+  });
 }
 
 const SERVICES = ['greeter', 'greeter-v1', 'greeter-v2']

@@ -2,7 +2,7 @@
 // reviews v1/v2/v3 (v3 not ready, its own service account), details without a
 // sidecar, ratings behind a named targetPort, and an ingress gateway router.
 import type { GatewayServer, HttpRouteSet, MeshModel, Service, Workload } from '../../src/model/types.js';
-import { spiffeId } from '../../src/xds/names.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 export const ROOT_PEM = '-----BEGIN CERTIFICATE-----\nMIIBtestroot\n-----END CERTIFICATE-----\n';
 
@@ -21,21 +21,16 @@ function service(name: string, ns: string, port: number, targetPort: number | st
 let podIndex = 0;
 function pod(owner: string, app: string, version: string, sa: string, opts: Partial<Workload> = {}): Workload {
   podIndex++;
-  return {
+  return testWorkload({
     name: `${owner}-5f7c9d-${String(podIndex).padStart(2, '0')}x`,
-    namespace: 'default',
     labels: { app, version },
     serviceAccount: sa,
-    identity: spiffeId('default', sa),
     address: `127.10.0.${podIndex}`,
     appAddress: `127.10.100.${podIndex}`,
     ports: [{ name: 'http', containerPort: 9080 }],
-    ready: true,
-    meshed: true,
     owner,
-    proxyType: 'sidecar',
     ...opts,
-  };
+  });
 }
 
 const src = (kind: string, name: string, ns = 'default') => ({ kind, namespace: ns, name });
@@ -50,20 +45,16 @@ export function bookinfo(): MeshModel {
     pod('reviews-v2', 'reviews', 'v2', 'bookinfo-reviews'),
     pod('reviews-v3', 'reviews', 'v3', 'bookinfo-reviews-v3', { ready: false }),
     pod('ratings-v1', 'ratings', 'v1', 'bookinfo-ratings', { ports: [{ name: 'http-api', containerPort: 9080 }, { name: 'metrics', containerPort: 9100 }] }),
-    {
+    testWorkload({
       name: 'istio-ingressgateway-6d8f-gw01',
       namespace: 'istio-system',
       labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
       serviceAccount: 'istio-ingressgateway',
-      identity: spiffeId('istio-system', 'istio-ingressgateway'),
       address: '127.10.0.200',
-      appAddress: '127.10.0.200',
       ports: [{ name: 'http2', containerPort: 8080 }, { name: 'https', containerPort: 8443 }],
-      ready: true,
-      meshed: true,
       owner: 'istio-ingressgateway',
       proxyType: 'router',
-    },
+    }),
   ];
   const services: Service[] = [
     service('productpage', 'default', 9080, 9080, { app: 'productpage' }),

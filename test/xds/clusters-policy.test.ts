@@ -9,8 +9,8 @@ import { parseYaml } from '../../src/resources/index.js';
 import { buildModel, type MeshModel, type Workload } from '../../src/model/index.js';
 import { decode, encode, TYPE } from '../../src/xds/codec.js';
 import { generateForProxy, type ProxyResources } from '../../src/xds/generate.js';
-import { spiffeId } from '../../src/xds/names.js';
 import type { EnvoyObject } from '../../src/proxy/types.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 type Obj = Record<string, unknown>;
 const o = (v: unknown): Obj => v as Obj;
@@ -18,21 +18,16 @@ const a = (v: unknown): Obj[] => v as Obj[];
 const KINDS = { listeners: TYPE.listener, routes: TYPE.route, clusters: TYPE.cluster, endpoints: TYPE.endpoint, secrets: TYPE.secret } as const;
 
 function pod(name: string, app: string, version: string, address: string, opts: Partial<Workload> = {}): Workload {
-  return {
+  return testWorkload({
     name,
-    namespace: 'default',
     labels: { app, version },
     serviceAccount: app,
-    identity: spiffeId('default', app),
     address,
     appAddress: address.replace('.0.', '.100.'),
     ports: [{ name: 'http', containerPort: 9080 }],
-    ready: true,
-    meshed: true,
     owner: `${app}-${version}`,
-    proxyType: 'sidecar',
     ...opts,
-  };
+  });
 }
 
 const WORKLOADS = [

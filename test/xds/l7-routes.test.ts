@@ -5,12 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseYaml, type Resource } from '../../src/resources/index.js';
-import { buildModel, type Workload } from '../../src/model/index.js';
+import { buildModel } from '../../src/model/index.js';
 import { generateForProxy } from '../../src/xds/generate.js';
 import { encode, decode, TYPE } from '../../src/xds/codec.js';
 import { structToJson, unwrap } from '../../src/xds/object-form.js';
 import { fractionalPercent } from '../../src/xds/l7-filters.js';
 import { readFixture } from '../resources/fixtures.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 type Obj = Record<string, unknown>;
 const D = (name: string) => `${name}.default.svc.cluster.local`;
@@ -64,20 +65,7 @@ spec:
     backendRefs: [{name: website-v2, port: 80}]
 `;
 
-const client: Workload = {
-  name: 'client-1',
-  namespace: 'default',
-  labels: { app: 'client' },
-  serviceAccount: 'client',
-  identity: 'spiffe://cluster.local/ns/default/sa/client',
-  address: '127.10.0.1',
-  appAddress: '127.10.100.1',
-  ports: [{ name: 'http', containerPort: 8080 }],
-  ready: true,
-  meshed: true,
-  owner: 'client',
-  proxyType: 'sidecar',
-};
+const client = testWorkload({ name: 'client-1', labels: { app: 'client' }, serviceAccount: 'client', address: '127.10.0.1', appAddress: '127.10.100.1', owner: 'client' });
 
 function load(): Resource[] {
   const files: [string, string][] = [

@@ -2,6 +2,8 @@
 //   GET  /ready          200 once LDS and CDS are applied and a workload certificate is held; else 503 + reason
 //   GET  /config_dump    JSON: resources in force, the ROOTCA secret, certificate summary, xDS status per type
 //   GET  /stats          `name: value` lines, sorted (?format=json for an object)
+//   GET  /clusters       Envoy-style `cluster::host::name::value` lines: health flags (ejected hosts
+//                        show /failed_outlier_check), breakers, outlier counters (?format=json: cluster_statuses)
 //   GET  /certs          JSON: the workload certificate chain and roots (never a private key)
 //   GET  /healthz        liveness
 //   POST /quitquitquit   drain and exit
@@ -13,6 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import { SECRET } from '../../xds/names.js';
 import type { DataPlane, EnvoyObject, WorkloadCertificate, XdsSnapshot } from '../types.js';
 import { splitPemCerts } from './cert-check.js';
+import { clustersJson, clustersText } from './clusters-view.js';
 import { errorMessage } from './errors.js';
 import type { IdentityStatus } from './identity.js';
 import { silentLogger, type Logger } from './log.js';
@@ -34,7 +37,7 @@ export interface AdminSources {
     stats(): Record<string, number>;
     readonly rootsPem: string | undefined;
   };
-  dataPlane: Pick<DataPlane, 'stats' | 'boundListeners'>;
+  dataPlane: Pick<DataPlane, 'stats' | 'boundListeners' | 'clusterStatus'>;
   /** POST /quitquitquit: start draining and exit (called once). */
   onQuit(): void;
 }
@@ -270,6 +273,11 @@ export class AdminServer {
         }
         case '/config_dump':
           return json(200, this.configDump());
+        case '/clusters': {
+          const clusters = this.sources.dataPlane.clusterStatus();
+          if (url.searchParams.get('format') === 'json') return json(200, clustersJson(clusters));
+          return send(200, clustersText(clusters));
+        }
         case '/certs':
           return json(200, this.certs());
         default:

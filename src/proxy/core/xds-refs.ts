@@ -1,22 +1,14 @@
 // Reads, from accepted Listeners and Clusters (object form), the names of the
 // other resources they depend on: RDS route configurations, EDS cluster load
 // assignments, SDS secrets. Pure functions; unknown shapes are skipped.
+import { anyType, arr, obj, str as anyStr } from '../../xds/object-form.js';
 import type { EnvoyObject } from '../types.js';
 
 type Obj = Record<string, unknown>;
 
-function obj(v: unknown): Obj | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-}
-function arr(v: unknown): Obj[] {
-  return Array.isArray(v) ? (v.map(obj).filter(Boolean) as Obj[]) : [];
-}
+/** A resource name: a non-empty string. */
 function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-function typeName(any: Obj | undefined): string {
-  const t = str(any?.['@type']) ?? '';
-  return t.slice(t.lastIndexOf('/') + 1);
+  return anyStr(v) || undefined;
 }
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -34,7 +26,7 @@ export function rdsNames(listeners: Iterable<EnvoyObject>): Set<string> {
     for (const chain of filterChains(l)) {
       for (const f of arr(chain['filters'])) {
         const tc = obj(f['typedConfig']);
-        if (typeName(tc) !== HCM) continue;
+        if (anyType(tc) !== HCM) continue;
         const name = str(obj(tc?.['rds'])?.['routeConfigName']);
         if (name) out.add(name);
       }

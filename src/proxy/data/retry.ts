@@ -69,7 +69,9 @@ export function compileRetry(p: EnvoyObject | undefined): RetryPolicy | undefine
   const codes = new Set<number>();
   if (Array.isArray(p.retriableStatusCodes)) for (const c of p.retriableStatusCodes) if (typeof c === 'number') codes.add(c);
   const backoff = obj(p.retryBackOff);
-  const base = durationMs(backoff?.baseInterval) ?? RETRY_DEFAULTS.backoffBaseMs;
+  // Envoy: a base interval under 1 ms is rounded up to 1 ms (other durations truncate).
+  const setBase = durationMs(backoff?.baseInterval);
+  const base = setBase === undefined ? RETRY_DEFAULTS.backoffBaseMs : Math.max(1, setBase);
   return {
     numRetries: num(p.numRetries) ?? RETRY_DEFAULTS.numRetries,
     retryOn: on,

@@ -3,7 +3,7 @@
 // control plane's own CA is used.)
 import grpc from '@grpc/grpc-js';
 import { CA_SERVICE, type CreateCertificateRequest, type CreateCertificateResponse } from '../../../src/xds/ads-service.js';
-import { makeServerCert, signCsr, type TestRoot } from './pki.js';
+import { makeServerCert, signCsr, type TestRoot } from '../../helpers/pki.js';
 
 export interface TestCaOptions {
   root: TestRoot;

@@ -1,6 +1,6 @@
 // A test double of the DataPlane (src/proxy/data is another module): records
 // every snapshot it is given and rejects those a test says to reject.
-import { ConfigRejectedError, type DataPlane, type XdsSnapshot } from '../../../src/proxy/types.js';
+import { ConfigRejectedError, type ClusterStatus, type DataPlane, type XdsSnapshot } from '../../../src/proxy/types.js';
 
 export class RecordingDataPlane implements DataPlane {
   readonly applied: XdsSnapshot[] = [];
@@ -27,6 +27,9 @@ export class RecordingDataPlane implements DataPlane {
   }
   boundListeners(): Record<string, string> {
     return Object.fromEntries([...(this.current?.listeners.keys() ?? [])].map((n) => [n, '127.0.0.1:0']));
+  }
+  clusterStatus(): ClusterStatus[] {
+    return [];
   }
   async close(): Promise<void> {
     this.closed = true;

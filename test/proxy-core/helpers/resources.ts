@@ -1,74 +1,38 @@
-// Envoy v3 resources in object form, as weft's generator emits them (see docs/architecture.md).
+// Envoy v3 resources as the test ADS server sends them: the shared object-form builders
+// (test/helpers/envoy.ts) wrapped as Any, with weft's names (see docs/architecture.md).
 import { TYPE } from '../../../src/xds/codec.js';
-
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const DOWNSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+import * as envoy from '../../helpers/envoy.js';
 
 export function hcmListener(name: string, port: number, routeConfigName: string): Record<string, unknown> {
-  return {
-    '@type': TYPE.listener,
-    name,
-    address: { socketAddress: { address: '0.0.0.0', portValue: port } },
-    filterChains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typedConfig: { '@type': HCM, statPrefix: name, codecType: 'AUTO', rds: { routeConfigName, configSource: { ads: {} } } },
-          },
-        ],
-      },
-    ],
-  };
+  return envoy.typed(TYPE.listener, envoy.listener(name, '0.0.0.0', port, [{ filters: [envoy.hcm({ rds: routeConfigName }, { statPrefix: name })] }]));
 }
 
+/** `inbound|<port>`: the mTLS chain to RDS `inbound|<port>`. */
 export function inboundListener(port: number): Record<string, unknown> {
-  const l = hcmListener(`inbound|${port}`, port, `inbound|${port}`);
-  (l['filterChains'] as Record<string, unknown>[])[0]!['transportSocket'] = {
-    name: 'envoy.transport_sockets.tls',
-    typedConfig: {
-      '@type': DOWNSTREAM_TLS,
-      requireClientCertificate: { value: true },
-      commonTlsContext: {
-        tlsCertificateSdsSecretConfigs: [{ name: 'default', sdsConfig: { ads: {} } }],
-        validationContextSdsSecretConfig: { name: 'ROOTCA', sdsConfig: { ads: {} } },
-      },
-    },
-  };
-  return l;
+  const name = `inbound|${port}`;
+  return envoy.typed(TYPE.listener, envoy.listener(name, '0.0.0.0', port, [envoy.inboundTlsChain([envoy.hcm({ rds: name }, { statPrefix: name })])]));
 }
 
 export function routeConfig(name: string, cluster: string): Record<string, unknown> {
-  return {
-    '@type': TYPE.route,
-    name,
-    virtualHosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster } }] }],
-  };
+  return envoy.typed(TYPE.route, envoy.catchAllRoutes(cluster, name));
 }
 
+/** A plaintext EDS cluster. */
 export function edsCluster(name: string): Record<string, unknown> {
-  return { '@type': TYPE.cluster, name, type: 'EDS', edsClusterConfig: { edsConfig: { ads: {} } }, connectTimeout: { seconds: 1 } };
+  return envoy.typed(TYPE.cluster, { name, type: 'EDS', edsClusterConfig: { edsConfig: { ads: {} } }, connectTimeout: { seconds: 1 } });
 }
 
+/** A plaintext STATIC cluster to 127.0.0.1:9080 (the app). */
 export function staticCluster(name: string): Record<string, unknown> {
-  return {
-    '@type': TYPE.cluster,
-    name,
-    type: 'STATIC',
-    loadAssignment: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: 9080 } } } }] }] },
-  };
+  return envoy.typed(TYPE.cluster, { name, type: 'STATIC', loadAssignment: envoy.cla(name, [{ address: '127.0.0.1', port: 9080 }]) });
 }
 
-export function cla(clusterName: string, ip: string, port: number): Record<string, unknown> {
-  return {
-    '@type': TYPE.endpoint,
-    clusterName,
-    endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: ip, portValue: port } } }, healthStatus: 'HEALTHY' }] }],
-  };
+export function cla(clusterName: string, eps: envoy.Ep[]): Record<string, unknown> {
+  return envoy.typed(TYPE.endpoint, envoy.cla(clusterName, eps));
 }
 
 export function rootSecret(pem: string): Record<string, unknown> {
-  return { '@type': TYPE.secret, name: 'ROOTCA', validationContext: { trustedCa: { inlineString: pem } } };
+  return envoy.typed(TYPE.secret, envoy.rootSecret(pem));
 }
 
 /** Polls until f() is truthy (bounded). */

@@ -5,7 +5,8 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
-import type { Leaf, TestPki } from './pki.js';
+import type { WorkloadCertificate } from '../../../src/proxy/types.js';
+import type { TestCa } from '../../helpers/pki.js';
 
 export interface Peer {
   address: string;
@@ -16,7 +17,7 @@ export interface Peer {
   close(): Promise<void>;
 }
 
-export async function startPeer(pki: TestPki, leaf: Leaf, address = '127.0.0.1'): Promise<Peer> {
+export async function startPeer(ca: TestCa, leaf: WorkloadCertificate, address = '127.0.0.1'): Promise<Peer> {
   const h2 = http2.createServer();
   const h1 = http.createServer();
   const connections: Peer['connections'] = [];
@@ -50,8 +51,8 @@ export async function startPeer(pki: TestPki, leaf: Leaf, address = '127.0.0.1')
   h1.on('request', (req, res) => res.end('plain h1'));
   const server = tls.createServer({
     key: leaf.keyPem,
-    cert: leaf.certPem,
-    ca: pki.caPem,
+    cert: leaf.certChainPem,
+    ca: ca.certPem,
     requestCert: true,
     rejectUnauthorized: true,
     ALPNProtocols: ['h2', 'http/1.1', 'weft-tcp'],

@@ -1,7 +1,7 @@
 // Compiles one Envoy Cluster (object form) into the settings the cluster manager runs on.
 // Pure: no sockets. Invalid input throws ConfigRejectedError naming the cluster and field.
 import type { EnvoyObject } from '../../types.js';
-import { FieldPath, isObj, optArray, optDurationMs, optObj, optString, resourceName, structToPlain } from './object-form.js';
+import { FieldPath, isObj, optArray, optDurationMs, optObj, optString, optStruct, resourceName } from './object-form.js';
 import { compileTransportSocket, PLAINTEXT, type TransportSocket } from './tls-config.js';
 import type { LbPolicy } from './lb/types.js';
 import { LB_POLICIES } from './lb/index.js';
@@ -60,8 +60,7 @@ export function compileCluster(key: string, c: EnvoyObject, secrets: Map<string,
   const loadAssignment = optObj(c['loadAssignment'], at.at('loadAssignment'));
   if (type !== 'EDS' && type !== 'ORIGINAL_DST' && !loadAssignment) throw at.at('loadAssignment').error(`required for type ${type}`);
 
-  const connectTimeoutMs = optDurationMs(c['connectTimeout'], at.at('connectTimeout')) ?? CLUSTER_DEFAULTS.connectTimeoutMs;
-  if (!(connectTimeoutMs > 0)) throw at.at('connectTimeout').error('must be greater than zero');
+  const connectTimeoutMs = optDurationMs(c['connectTimeout'], at.at('connectTimeout'), 'positive') ?? CLUSTER_DEFAULTS.connectTimeoutMs;
   const dnsRefreshMs = optDurationMs(c['dnsRefreshRate'], at.at('dnsRefreshRate')) ?? CLUSTER_DEFAULTS.dnsRefreshMs;
   if (!(dnsRefreshMs >= 1)) throw at.at('dnsRefreshRate').error('must be at least 1ms');
 
@@ -79,7 +78,7 @@ export function compileCluster(key: string, c: EnvoyObject, secrets: Map<string,
     const o = optObj(m, mAt) ?? {};
     return {
       name: optString(o['name'], mAt.at('name')) ?? `#${i}`,
-      match: structToPlain(o['match']),
+      match: optStruct(o['match'], mAt.at('match')),
       socket: o['transportSocket'] === undefined ? PLAINTEXT : compileTransportSocket(o['transportSocket'], mAt.at('transportSocket'), secrets),
     };
   });

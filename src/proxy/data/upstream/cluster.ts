@@ -13,7 +13,9 @@ import { createLoadBalancer } from './lb/index.js';
 import type { LbSettings, LoadBalancer } from './lb/types.js';
 import { OriginalDstHosts, originalDestination, type Destination } from './original-dst.js';
 import { OutlierDetector } from './outlier.js';
+import { RESILIENCE_DEFAULTS } from './resilience-config.js';
 import { ClusterStats } from './stats.js';
+import type { ClusterStatus } from '../../types.js';
 import { UpstreamError, type OutlierEjection, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
 
 function sameLb(a: LbSettings, b: LbSettings): boolean {
@@ -78,7 +80,7 @@ export class Cluster {
     this.rebuild();
   }
 
-  private hostInit(address: string, port: number, spec: Pick<EndpointSpec, 'tlsMatch' | 'healthy' | 'priority' | 'weight'>): HostInit {
+  private hostInit(address: string, port: number, spec: Pick<EndpointSpec, 'tlsMatch' | 'healthy' | 'edsHealth' | 'priority' | 'weight'>): HostInit {
     const config = this.config!;
     return {
       cluster: config.name,
@@ -90,6 +92,7 @@ export class Cluster {
       connectTimeoutMs: config.connectTimeoutMs,
       stats: this.stats,
       healthy: spec.healthy,
+      edsHealth: spec.edsHealth,
       priority: spec.priority,
       weight: spec.weight,
       pool: config.resilience.pool,
@@ -99,7 +102,7 @@ export class Cluster {
   }
 
   private originalDstHost(d: Destination): Host {
-    return new Host(this.hostInit(d.address, d.port, { tlsMatch: {}, healthy: true, priority: 0, weight: 1 }), this.dialer);
+    return new Host(this.hostInit(d.address, d.port, { tlsMatch: {}, healthy: true, edsHealth: 'HEALTHY', priority: 0, weight: 1 }), this.dialer);
   }
 
   private rebuild(): void {
@@ -199,6 +202,27 @@ export class Cluster {
   /** Endpoints the outlier detector has ejected now. */
   outlierStatus(): OutlierEjection[] {
     return this.outlier.ejected();
+  }
+
+  /** The cluster and its hosts' health and outlier state, hosts by address (admin /clusters). */
+  status(now = Date.now()): ClusterStatus {
+    const config = this.config;
+    return {
+      name: this.name,
+      outlierDetection: config !== undefined && config.type !== 'ORIGINAL_DST' && config.resilience.outlier !== undefined,
+      breakers: { ...(config?.resilience.breakers ?? RESILIENCE_DEFAULTS.breakers) },
+      hosts: this.hostList()
+        .map((h) => ({
+          address: h.address,
+          port: h.port,
+          edsHealth: h.edsHealth,
+          weight: h.weight,
+          priority: h.priority,
+          activeRequests: h.active,
+          outlier: this.outlier.status(h, now),
+        }))
+        .sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port),
+    };
   }
 
   /** Identity rotation: new mTLS sessions use the new certificate; open streams finish on the old ones. */

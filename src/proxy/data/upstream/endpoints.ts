@@ -3,9 +3,9 @@
 // `envoy.transport_socket_match` metadata), and choose the hosts the load balancer sees.
 import net from 'node:net';
 import { METADATA } from '../../../xds/names.js';
-import type { EnvoyObject } from '../../types.js';
+import type { EnvoyObject, HostStatus } from '../../types.js';
 import type { ClusterConfig } from './cluster-config.js';
-import { FieldPath, isObj, optArray, optNumber, optObj, optString, structToPlain } from './object-form.js';
+import { FieldPath, optArray, optNumber, optObj, optString, optStruct } from './object-form.js';
 import type { TransportSocket } from './tls-config.js';
 
 export interface EndpointSpec {
@@ -13,6 +13,8 @@ export interface EndpointSpec {
   address: string;
   port: number;
   healthy: boolean;
+  /** The EDS health status as Envoy reports it (admin /clusters). */
+  edsHealth: HostStatus['edsHealth'];
   priority: number;
   weight: number;
   /** filterMetadata['envoy.transport_socket_match'] as a plain object. */
@@ -22,6 +24,12 @@ export interface EndpointSpec {
 /** Health statuses that take traffic (Envoy: HEALTHY, UNKNOWN, or none reported). */
 function isHealthy(status: unknown): boolean {
   return status === undefined || status === null || status === 'HEALTHY' || status === 'UNKNOWN';
+}
+
+/** How Envoy's admin reports an EDS health status: UNKNOWN is HEALTHY, TIMEOUT is UNHEALTHY. */
+function edsHealth(status: unknown): HostStatus['edsHealth'] {
+  if (isHealthy(status)) return 'HEALTHY';
+  return status === 'DEGRADED' || status === 'DRAINING' ? status : 'UNHEALTHY';
 }
 
 export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp: boolean): EndpointSpec[] {
@@ -45,15 +53,16 @@ export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp
       if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw aAt.at('socketAddress').at('portValue').error('expected a port 1-65535');
       const weight = optNumber(e['loadBalancingWeight'], eAt.at('loadBalancingWeight')) ?? localityWeight ?? 1;
       if (!(weight >= 1)) throw eAt.at('loadBalancingWeight').error('must be at least 1');
-      const md = optObj(e['metadata'], eAt.at('metadata'));
-      const fm = md && isObj(md['filterMetadata']) ? md['filterMetadata'] : undefined;
+      const mdAt = eAt.at('metadata');
+      const fm = optObj(optObj(e['metadata'], mdAt)?.['filterMetadata'], mdAt.at('filterMetadata'));
       out.push({
         address,
         port,
         healthy: isHealthy(e['healthStatus']),
+        edsHealth: edsHealth(e['healthStatus']),
         priority,
         weight,
-        tlsMatch: fm ? structToPlain(fm[METADATA.tlsModeFilter]) : {},
+        tlsMatch: optStruct(fm?.[METADATA.tlsModeFilter], mdAt.at('filterMetadata').at(METADATA.tlsModeFilter)),
       });
     });
   });

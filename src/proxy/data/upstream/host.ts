@@ -15,6 +15,7 @@ import type { ClusterStats } from './stats.js';
 import type { TransportSocket } from './tls-config.js';
 import { UpstreamError, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
 import { upgradeRequest } from './upgrade.js';
+import type { HostStatus } from '../../types.js';
 import { ALPN_WEFT_TCP } from '../../../xds/names.js';
 
 /** The mesh's own ALPN for opaque TCP between sidecars. */
@@ -31,6 +32,7 @@ export interface HostInit {
   connectTimeoutMs: number;
   stats: ClusterStats;
   healthy: boolean;
+  edsHealth: HostStatus['edsHealth'];
   priority: number;
   weight: number;
   pool: PoolLimits;
@@ -52,6 +54,7 @@ export class Host implements LbHost, OutlierHost {
   readonly key: string;
   readonly outlier = new OutlierState();
   healthy: boolean;
+  edsHealth: HostStatus['edsHealth'];
   priority: number;
   weight: number;
   active = 0;
@@ -73,6 +76,7 @@ export class Host implements LbHost, OutlierHost {
   ) {
     this.key = init.key;
     this.healthy = init.healthy;
+    this.edsHealth = init.edsHealth;
     this.priority = init.priority;
     this.weight = init.weight;
     this.protocol = init.protocol;
@@ -90,6 +94,14 @@ export class Host implements LbHost, OutlierHost {
     };
   }
 
+  get address(): string {
+    return this.target.address;
+  }
+
+  get port(): number {
+    return this.target.port;
+  }
+
   get isTls(): boolean {
     return this.target.transport.kind === 'tls';
   }
@@ -100,6 +112,7 @@ export class Host implements LbHost, OutlierHost {
    */
   adopt(init: HostInit, graceMs: number): void {
     this.healthy = init.healthy;
+    this.edsHealth = init.edsHealth;
     this.priority = init.priority;
     this.weight = init.weight;
     this.target.connectTimeoutMs = init.connectTimeoutMs;

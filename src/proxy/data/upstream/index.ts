@@ -1,6 +1,6 @@
 // The proxy's upstream side: clusters, endpoints, load balancing and connection pools,
 // behind the ClusterManager seam (./types.ts) the router calls.
-import { ConfigRejectedError, type EnvoyObject, type IdentityProvider, type ProxyIdentityInfo } from '../../types.js';
+import { ConfigRejectedError, type ClusterStatus, type EnvoyObject, type IdentityProvider, type ProxyIdentityInfo } from '../../types.js';
 import { Cluster } from './cluster.js';
 import { compileCluster, type ClusterConfig } from './cluster-config.js';
 import { Dialer } from './dial.js';
@@ -109,6 +109,11 @@ class Manager implements ClusterManager {
       if (ejected.length > 0) out[name] = ejected;
     }
     return out;
+  }
+
+  clusterStatus(): ClusterStatus[] {
+    const now = Date.now();
+    return [...this.clusters.values()].map((c) => c.status(now)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Graceful: in-flight requests finish (up to drainGraceMs), then everything is closed. */

@@ -1,7 +1,8 @@
-// Small readers for Envoy resources in protobufjs object form (src/xds/codec.ts):
-// camelCase fields, enums as strings, Durations as {seconds, nanos}, wrappers as {value},
-// google.protobuf.Struct as {fields: {k: {stringValue | numberValue | boolValue ...}}}.
-// Each reader throws ConfigRejectedError naming the resource and the field path.
+// Checked readers for Envoy resources in object form: the shared readers of
+// src/xds/object-form.ts (one reading of wrappers, Durations and Structs), except that a
+// present value of the wrong shape throws ConfigRejectedError naming the resource and the
+// field path instead of reading as absent.
+import { Invalid, readDuration, readNumber, readStruct } from '../../../xds/object-form.js';
 import { ConfigRejectedError, type EnvoyObject } from '../../types.js';
 
 export type Obj = Record<string, unknown>;
@@ -47,59 +48,31 @@ export function optArray(v: unknown, at: FieldPath): unknown[] {
   return v;
 }
 
-export function optNumber(v: unknown, at: FieldPath): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  // google.protobuf.UInt32Value and friends appear as {value: n}.
-  // A present wrapper without `value` holds 0: proto3 leaves zeros off the wire.
-  const n = isObj(v) ? (v['value'] ?? 0) : v;
-  const num = typeof n === 'string' && n.trim() !== '' ? Number(n) : n;
-  if (typeof num !== 'number' || !Number.isFinite(num)) throw at.error('expected a number');
-  return num;
+function checked<T>(v: T | Invalid | undefined, at: FieldPath): T | undefined {
+  if (v instanceof Invalid) throw (v.field ? at.at(v.field) : at).error(v.problem);
+  return v;
 }
 
-/** google.protobuf.Duration ({seconds, nanos}, or the JSON string "1.5s") -> milliseconds. */
-export function optDurationMs(v: unknown, at: FieldPath): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') {
-    const m = /^(-?\d+(?:\.\d+)?)s$/.exec(v);
-    if (!m) throw at.error(`expected a duration like "1.5s", got ${JSON.stringify(v)}`);
-    return Number(m[1]) * 1000;
-  }
-  if (!isObj(v)) throw at.error('expected a duration {seconds, nanos}');
-  const s = v['seconds'] ?? 0;
-  const n = v['nanos'] ?? 0;
-  const sec: unknown = typeof s === 'string' ? Number(s) : s;
-  if (typeof sec !== 'number' || !Number.isFinite(sec)) throw at.at('seconds').error('expected a number');
-  if (typeof n !== 'number' || !Number.isFinite(n)) throw at.at('nanos').error('expected a number');
-  return sec * 1000 + n / 1e6;
+/** A number, numeric string or {value} wrapper (absent wrapper value: 0). */
+export function optNumber(v: unknown, at: FieldPath): number | undefined {
+  return checked(readNumber(v), at);
 }
 
 /**
- * google.protobuf.Struct -> plain object. Accepts the object form ({fields: {k: {stringValue}}})
- * and, leniently, an already-plain object ({k: 'v'}).
+ * google.protobuf.Duration -> whole milliseconds, truncated as Envoy truncates. With
+ * `positive`, the duration itself must be greater than zero (Envoy's `gt: {}` rule), so a
+ * sub-millisecond duration is accepted and reads as 0 ms, as in Envoy.
  */
-export function structToPlain(v: unknown): Record<string, unknown> {
-  if (!isObj(v)) return {};
-  const fields = v['fields'];
-  if (!isObj(fields)) return v;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(fields)) out[k] = structValue(fields[k]);
-  return out;
+export function optDurationMs(v: unknown, at: FieldPath, rule?: 'positive'): number | undefined {
+  const ms = checked(readDuration(v), at);
+  if (ms === undefined) return undefined;
+  if (rule === 'positive' && !(ms > 0)) throw at.error('must be greater than zero');
+  return Math.trunc(ms);
 }
 
-function structValue(v: unknown): unknown {
-  if (!isObj(v)) return v;
-  if ('stringValue' in v) return v['stringValue'];
-  if ('numberValue' in v) return v['numberValue'];
-  if ('boolValue' in v) return v['boolValue'];
-  if ('nullValue' in v) return null;
-  if ('structValue' in v) return structToPlain(v['structValue']);
-  if ('listValue' in v) {
-    const lv = v['listValue'];
-    const values = isObj(lv) && Array.isArray(lv['values']) ? lv['values'] : [];
-    return values.map(structValue);
-  }
-  return v;
+/** google.protobuf.Struct (object form) -> plain object; {} when absent. */
+export function optStruct(v: unknown, at: FieldPath): Record<string, unknown> {
+  return checked(readStruct(v), at) ?? {};
 }
 
 /** Inline data source: inlineString, or inlineBytes (base64 in object form). */

@@ -6,6 +6,7 @@
 import type { OutlierConfig } from './resilience-config.js';
 import type { ClusterStats } from './stats.js';
 import type { OutlierEjection } from './types.js';
+import type { OutlierHostStatus } from '../../types.js';
 
 /** Per-host detector state; lives on the Host so it survives config updates. */
 export class OutlierState {
@@ -166,14 +167,31 @@ export class OutlierDetector {
     this.stats.outlier.ejectionsActive--;
   }
 
-  /** Ejected endpoints now (ClusterManager.outlierStatus; `weft proxy-config` reads ejections_active from /stats instead). */
+  /** Ejected endpoints now (ClusterManager.outlierStatus). */
   ejected(now = Date.now()): OutlierEjection[] {
     const out: OutlierEjection[] = [];
     for (const h of this.hosts) {
       const s = h.outlier;
-      if (s.ejected) out.push({ endpoint: h.key, ejectedForMs: Math.max(0, this.ejectionMs(s.timesEjected) - (now - s.ejectedAt)), timesEjected: s.timesEjected });
+      if (s.ejected) out.push({ endpoint: h.key, ejectedAt: s.ejectedAt, ejectedForMs: this.remainingMs(s, now), timesEjected: s.timesEjected });
     }
     return out;
+  }
+
+  /** One host's detector state (admin /clusters). */
+  status(h: OutlierHost, now = Date.now()): OutlierHostStatus {
+    const s = h.outlier;
+    return {
+      ejected: s.ejected,
+      ...(s.ejected ? { ejectedAt: s.ejectedAt, ejectionRemainingMs: this.remainingMs(s, now) } : {}),
+      timesEjected: s.timesEjected,
+      consecutive5xx: s.consecutive5xx,
+      consecutiveGatewayFailure: s.consecutiveGateway,
+      consecutiveLocalOriginFailure: s.consecutiveLocal,
+    };
+  }
+
+  private remainingMs(s: OutlierState, now: number): number {
+    return this.cfg ? Math.max(0, this.ejectionMs(s.timesEjected) - (now - s.ejectedAt)) : 0;
   }
 
   private stopTimer(): void {

@@ -112,10 +112,7 @@ function percent(v: unknown, at: FieldPath, fallback: number): number {
 }
 
 function positiveMs(v: unknown, at: FieldPath, fallback: number): number {
-  const ms = optDurationMs(v, at);
-  if (ms === undefined) return fallback;
-  if (!(ms > 0)) throw at.error('must be greater than zero');
-  return ms;
+  return optDurationMs(v, at, 'positive') ?? fallback;
 }
 
 function compileLb(c: EnvoyObject, at: FieldPath): LbSettings {
@@ -198,7 +195,6 @@ function compilePool(c: EnvoyObject, at: FieldPath): PoolLimits {
   const common = optObj(opts?.['commonHttpProtocolOptions'], tAt.at('commonHttpProtocolOptions')) ?? optObj(c['commonHttpProtocolOptions'], at.at('commonHttpProtocolOptions'));
   const cAt = tAt.at('commonHttpProtocolOptions');
   const idle = optDurationMs(common?.['idleTimeout'], cAt.at('idleTimeout'));
-  if (idle !== undefined && idle < 0) throw cAt.at('idleTimeout').error('must not be negative');
   return {
     maxRequestsPerConnection: count(common?.['maxRequestsPerConnection'], cAt.at('maxRequestsPerConnection'), 0),
     // Envoy: 0 disables the idle timeout.

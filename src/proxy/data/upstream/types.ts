@@ -1,7 +1,7 @@
 // The seam between the proxy's downstream side (listeners, HTTP, router) and its
 // upstream side (clusters, endpoints, load balancing, connection pools).
 import type { Readable, Duplex } from 'node:stream';
-import type { EnvoyObject } from '../../types.js';
+import type { ClusterStatus, EnvoyObject } from '../../types.js';
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -76,6 +76,8 @@ export interface ClusterManager {
   retryPermit?(cluster: string): (() => void) | undefined;
   /** Endpoints ejected by outlier detection now, by cluster (clusters with none are left out). */
   outlierStatus?(): Record<string, OutlierEjection[]>;
+  /** Every cluster with its hosts' health and outlier state (admin /clusters). */
+  clusterStatus?(): ClusterStatus[];
   close(): Promise<void>;
 }
 
@@ -83,6 +85,8 @@ export interface ClusterManager {
 export interface OutlierEjection {
   /** host:port */
   endpoint: string;
+  /** When the ejection began (ms since the epoch). */
+  ejectedAt: number;
   /** Time left until the interval sweep may bring it back. */
   ejectedForMs: number;
   /** Ejections so far (the multiplier of baseEjectionTime). */
