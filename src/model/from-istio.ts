@@ -370,6 +370,8 @@ class VirtualServiceTranslator {
     const attachTo = this.attachTo();
     attachTo.forEach((g, i) => this.checkGateway(g, `spec.gateways[${i}]`));
     const http = spec.http ?? [];
+    // A VirtualService with only tcp[]/tls[] claims no HTTP routing for its hosts.
+    if (http.length === 0) return [];
     const items = http.map((h, i) => ({ rule: this.rule(h, i), written: h.match }));
     return this.perAttachment('http', attachTo, items).map(({ targets, rules }) => ({ source: sourceOf(this.r), hosts: [...hosts], attachTo: targets, rules }));
   }
