@@ -19,6 +19,9 @@ import { ALPN_WEFT_TCP } from '../../xds/names.js';
 
 export const DETECT_DEFAULTS = { firstBytesTimeoutMs: 10_000 } as const;
 
+/** What a listener that reads no first bytes knows of a connection. */
+const UNINSPECTED: Sniffed = { transport: 'raw_buffer', serverName: undefined, applicationProtocols: [] };
+
 /** ALPN a client sidecar uses for opaque TCP over mTLS. */
 export { ALPN_WEFT_TCP };
 
@@ -109,7 +112,9 @@ function runConnection(env: ConnectionEnv, listener: CompiledListener, names: Li
   counters.inc(names.cxActive);
   socket.once('close', () => counters.dec(names.cxActive));
   socket.on('error', () => socket.destroy());
-  sniff(socket, env.firstBytesTimeoutMs).then(
+  // Without listener filters there is nothing to read first (Envoy: transport raw_buffer, no SNI).
+  const detected = listener.inspect ? sniff(socket, env.firstBytesTimeoutMs) : Promise.resolve(UNINSPECTED);
+  detected.then(
     (s) => {
       const chain = selectChain(listener, s, meta);
       if (!chain) {

@@ -36,6 +36,13 @@ export interface CompiledListener {
   port: number;
   chains: CompiledChain[];
   defaultChain: CompiledChain | undefined;
+  /**
+   * Whether the first bytes are read before choosing a chain: when the listener has
+   * listener filters (tls_inspector), or a chain terminates TLS or runs an HTTP connection
+   * manager (codec detection). Otherwise (tcp_proxy only) the chain is chosen at once, as
+   * Envoy does, so server-first protocols (MySQL, SMTP) work.
+   */
+  inspect: boolean;
 }
 
 export class ListenerConfigError extends Error {
@@ -98,13 +105,15 @@ function compileChain(listener: string, fc: EnvoyObject, where: string): Compile
   return { name: str(fc.name) ?? '', match, tls, filter, tcpCluster };
 }
 
-/** The filter chains and default chain of a listener (at least one of them). */
-function compileChains(name: string, l: EnvoyObject): Pick<CompiledListener, 'chains' | 'defaultChain'> {
+/** The filter chains and default chain of a listener (at least one of them), and whether it inspects first bytes. */
+function compileChains(name: string, l: EnvoyObject): Pick<CompiledListener, 'chains' | 'defaultChain' | 'inspect'> {
   const chains = arr(l.filterChains).map((fc, i) => compileChain(name, fc, `Listener ${name}: filterChains[${i}]`));
   const dfc = obj(l.defaultFilterChain);
   const defaultChain = dfc ? compileChain(name, dfc, `Listener ${name}: defaultFilterChain`) : undefined;
   if (chains.length === 0 && !defaultChain) throw new ListenerConfigError(`Listener ${name}: filterChains is empty`);
-  return { chains, defaultChain };
+  const all = defaultChain ? [...chains, defaultChain] : chains;
+  const inspect = arr(l.listenerFilters).length > 0 || all.some((c) => c.tls !== undefined || c.filter.kind === 'hcm');
+  return { chains, defaultChain, inspect };
 }
 
 export function compileListener(name: string, l: EnvoyObject): CompiledListener {
