@@ -21,19 +21,7 @@ import { spiffeId } from '../../src/xds/names.js';
 import { bestByServerName, serverNameScore, EXACT_SERVER_NAME } from '../../src/proxy/data/server-names.js';
 import { startExternalTls, type ExternalTls } from '../../samples/tcp-tls-routes/src/external-tls.js';
 import { firstLine, openTunnel, startTls } from '../../samples/tcp-tls-routes/src/probe.js';
-import { info, listener, listen, portOf, snapshot, StaticIdentity, TCP_TYPE, TestClusterManager } from './helpers.js';
-
-/** A seeded uniform source (mulberry32): weighted draws are then the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { info, listener, listen, portOf, seeded, snapshot, StaticIdentity, TCP_TYPE, TestClusterManager } from './helpers.js';
 
 /** The ClientHello a Node TLS client sends for this server name (captured once, replayed cheaply). */
 async function clientHello(servername: string): Promise<Buffer> {
@@ -216,27 +204,19 @@ describe('B. sidecar: CONNECT + TLS routed by SNI (config from the xDS generator
       { name: 'mirror', port: 0 },
     ]);
     const [api, mirror] = external;
-    const yaml = `---
+    // One MESH_EXTERNAL host per server, its STATIC endpoint on loopback.
+    const entry = (host: string, port: number) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: api}
+metadata: {name: ${host.split('.')[0]}}
 spec:
-  hosts: [api.external.test]
+  hosts: [${host}]
   location: MESH_EXTERNAL
   resolution: STATIC
   ports: [{number: 443, name: tls, protocol: TLS}]
-  endpoints: [{address: 127.0.0.1, ports: {tls: ${api!.port}}}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: mirror}
-spec:
-  hosts: [mirror.external.test]
-  location: MESH_EXTERNAL
-  resolution: STATIC
-  ports: [{number: 443, name: tls, protocol: TLS}]
-  endpoints: [{address: 127.0.0.1, ports: {tls: ${mirror!.port}}}]
----
+  endpoints: [{address: 127.0.0.1, ports: {tls: ${port}}}]
+`;
+    const yaml = `${entry('api.external.test', api!.port)}${entry('mirror.external.test', mirror!.port)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: api-by-sni}
