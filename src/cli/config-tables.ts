@@ -33,7 +33,8 @@ export function listenerRows(listeners: Obj[]): Cell[][] {
   const rows: Cell[][] = [];
   for (const l of listeners) {
     const sa = rec(rec(l.address)?.socketAddress);
-    const address = str(sa?.address) ?? '';
+    // Internal listeners (tls[] SNI routing in sidecars) have no address.
+    const address = str(sa?.address) ?? (rec(l.internalListener) ? 'internal' : '');
     const port = str(sa?.portValue) ?? '';
     const chains = arr(l.filterChains).map(rec).filter((c): c is Obj => c !== undefined);
     if (!chains.length) rows.push([address, port, 'ALL', str(l.name)]);
