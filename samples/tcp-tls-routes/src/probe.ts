@@ -36,7 +36,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout: () =
 }
 
 /** CONNECT target through the proxy; resolves with the socket once the proxy answered 200. */
-export function openTunnel(proxy: ProxyAddress, target: string, timeoutMs = 5000): Promise<net.Socket> {
+export function openTunnel(proxy: ProxyAddress, target: string, timeoutMs = 10_000): Promise<net.Socket> {
   const socket = net.connect(proxy.port, proxy.host);
   const done = new Promise<net.Socket>((resolve, reject) => {
     let head = Buffer.alloc(0);
@@ -64,7 +64,7 @@ export function openTunnel(proxy: ProxyAddress, target: string, timeoutMs = 5000
 }
 
 /** The first line the peer sends. */
-export function firstLine(stream: Duplex, timeoutMs = 5000): Promise<string> {
+export function firstLine(stream: Duplex, timeoutMs = 10_000): Promise<string> {
   const p = new Promise<string>((resolve, reject) => {
     let buf = '';
     stream.setEncoding('utf8');
@@ -90,7 +90,7 @@ export interface ProbeResult {
 }
 
 /** `count` connections, `concurrency` at a time: greetings counted by their first word. */
-export async function probe(proxy: ProxyAddress, kind: 'tcp' | 'tls', target: string, sni: string | undefined, count: number, concurrency = 8): Promise<ProbeResult> {
+export async function probe(proxy: ProxyAddress, kind: 'tcp' | 'tls', target: string, sni: string | undefined, count: number, concurrency = 4): Promise<ProbeResult> {
   const out: ProbeResult = { counts: {}, errors: [] };
   let next = 0;
   const one = async (): Promise<void> => {
