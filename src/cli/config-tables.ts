@@ -32,7 +32,8 @@ export function listenerRows(listeners: Obj[]): Cell[][] {
   const rows: Cell[][] = [];
   for (const l of listeners) {
     const sa = obj(obj(l.address)?.socketAddress);
-    const address = str(sa?.address) ?? '';
+    // Internal listeners (tls[] SNI routing in sidecars) have no address.
+    const address = str(sa?.address) ?? (obj(l.internalListener) ? 'internal' : '');
     const port = str(sa?.portValue) ?? '';
     const chains = arr(l.filterChains).map(obj).filter((c): c is Obj => c !== undefined);
     if (!chains.length) rows.push([address, port, 'ALL', str(l.name)]);

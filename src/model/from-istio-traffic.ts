@@ -281,7 +281,12 @@ export function applyDestinationRules(rules: Resource<DestinationRuleSpec>[], se
 export function checkSubsets(virtualServices: Resource<VirtualServiceSpec>[], services: readonly Service[], hosts: HostContext, findings: Finding[]): void {
   const byHost = new Map(services.map((s) => [s.hostname, s]));
   for (const r of virtualServices) {
-    r.spec.http?.forEach((h, i) =>
+    const sections = [
+      ['http', r.spec.http],
+      ['tcp', r.spec.tcp],
+      ['tls', r.spec.tls],
+    ] as const;
+    for (const [section, rules] of sections) rules?.forEach((h, i) =>
       h.route?.forEach((d, j) => {
         const subset = d.destination.subset;
         if (subset === undefined) return;
@@ -293,8 +298,8 @@ export function checkSubsets(virtualServices: Resource<VirtualServiceSpec>[], se
             r,
             'warning',
             'WEFT_UNKNOWN_SUBSET',
-            `spec.http[${i}].route[${j}].destination.subset`,
-            `VirtualService ${r.metadata.namespace}/${r.metadata.name}: subset "${subset}" of ${service.hostname} is defined by no DestinationRule; the route answers 503 (no healthy upstream) until one is`,
+            `spec.${section}[${i}].route[${j}].destination.subset`,
+            `VirtualService ${r.metadata.namespace}/${r.metadata.name}: subset "${subset}" of ${service.hostname} is defined by no DestinationRule; ${section === 'http' ? 'the route answers 503 (no healthy upstream)' : 'connections routed there are closed'} until one is`,
           ),
         );
       }),

@@ -1,4 +1,4 @@
-// Istio networking (Gateway, VirtualService) -> model GatewayServers and HttpRouteSets.
+// Istio networking (Gateway, VirtualService) -> model GatewayServers, HttpRouteSets and L4RouteSets (tcp[], tls[]).
 
 import { Buffer } from 'node:buffer';
 import type { Finding, Resource } from '../resources/types.js';
@@ -11,12 +11,32 @@ import type {
   HttpRoute,
   Headers,
   IstioStringMatch,
+  L4MatchAttributes,
+  TcpRoute,
+  TlsRoute,
   VirtualServiceSpec,
 } from '../resources/istio-networking.js';
 import { parseDuration } from '../resources/duration.js';
 import { expandHost, gatewayRef, type HostContext } from './hosts.js';
 import { findingFor, sourceOf } from './source.js';
-import type { CorsPolicy, FaultPolicy, GatewayServer, HeaderOps, HttpMatch, HttpRouteSet, HttpRule, MirrorPolicy, RetryPolicy, RouteAction, StringMatch, WeightedDestination } from './types.js';
+import type {
+  CorsPolicy,
+  FaultPolicy,
+  GatewayServer,
+  HeaderOps,
+  HttpMatch,
+  HttpRouteSet,
+  HttpRule,
+  L4Match,
+  L4Rule,
+  L4RouteSet,
+  MirrorPolicy,
+  PortProtocol,
+  RetryPolicy,
+  RouteAction,
+  StringMatch,
+  WeightedDestination,
+} from './types.js';
 
 /** What the Istio translator needs to know about the rest of the mesh. */
 export interface IstioContext {
@@ -26,6 +46,8 @@ export interface IstioContext {
   /** "<ns>/<name>" of known Gateways. */
   gateways: ReadonlySet<string>;
   findings: Finding[];
+  /** Protocols of each known host's ports, to say when tcp/tls routes have no port to apply to. */
+  serviceProtocols?: ReadonlyMap<string, readonly PortProtocol[]>;
 }
 
 // Istio's default when `retries` gives no retryOn.
@@ -76,6 +98,10 @@ export function gatewayServersFromIstio(r: Resource<GatewaySpec>, findings: Find
       const mode = TLS_MODES[modeName];
       if (mode === undefined) {
         findings.push(findingFor(r, 'warning', 'WEFT_UNSUPPORTED_FIELD', `${path}.tls.mode`, `accepted, not acted on: TLS mode ${modeName} is not supported yet; this server is skipped`));
+        return;
+      }
+      if (s.port.protocol === 'TLS' && mode !== 'PASSTHROUGH') {
+        findings.push(findingFor(r, 'warning', 'WEFT_UNSUPPORTED_FIELD', `${path}.tls.mode`, `accepted, not acted on: a TLS server that terminates (mode ${modeName}) and then routes tcp[] is not supported yet; this server is skipped (PASSTHROUGH routes tls[] by SNI)`));
         return;
       }
       server.tls = { mode };
@@ -201,6 +227,25 @@ class VirtualServiceTranslator {
     return fqdn;
   }
 
+  /** Route destinations with their weights, as Istio reads them. */
+  private destinations(route: readonly { destination: Destination; weight?: number }[], path: string): WeightedDestination[] {
+    const out = route.map((d, j) => {
+      const dest: WeightedDestination = {
+        host: this.destinationHost(d.destination.host, `${path}.route[${j}].destination.host`),
+        // A single destination takes all traffic; otherwise an absent weight is 0 (Istio).
+        weight: d.weight ?? (route.length === 1 ? 100 : 0),
+      };
+      if (d.destination.port?.number !== undefined) dest.port = d.destination.port.number;
+      if (d.destination.subset !== undefined) dest.subset = d.destination.subset;
+      return dest;
+    });
+    if (out.every((d) => d.weight === 0)) {
+      // No weights given at all: split evenly rather than send nothing.
+      for (const d of out) d.weight = 1;
+    }
+    return out;
+  }
+
   private action(h: HttpRoute, path: string): RouteAction | undefined {
     if (h.redirect) {
       const red: RouteAction = { kind: 'redirect', responseCode: h.redirect.redirectCode ?? 301 };
@@ -221,21 +266,7 @@ class VirtualServiceTranslator {
       this.warn('WEFT_UNSUPPORTED_FIELD', path, 'accepted, not acted on: a delegating rule is not supported yet; the rule is skipped');
       return undefined;
     }
-    const destinations: WeightedDestination[] = h.route.map((d, j) => {
-      const dest: WeightedDestination = {
-        host: this.destinationHost(d.destination.host, `${path}.route[${j}].destination.host`),
-        // A single destination takes all traffic; otherwise an absent weight is 0 (Istio).
-        weight: d.weight ?? (h.route!.length === 1 ? 100 : 0),
-      };
-      if (d.destination.port?.number !== undefined) dest.port = d.destination.port.number;
-      if (d.destination.subset !== undefined) dest.subset = d.destination.subset;
-      return dest;
-    });
-    if (destinations.every((d) => d.weight === 0)) {
-      // No weights given at all: split evenly rather than send nothing.
-      for (const d of destinations) d.weight = 1;
-    }
-    const fwd: RouteAction = { kind: 'forward', destinations };
+    const fwd: RouteAction = { kind: 'forward', destinations: this.destinations(h.route, path) };
     if (h.rewrite) {
       const rw: NonNullable<typeof fwd.rewrite> = {};
       if (h.rewrite.uri !== undefined) rw.uriPrefix = h.rewrite.uri;
@@ -335,44 +366,121 @@ class VirtualServiceTranslator {
 
   translate(): HttpRouteSet[] {
     const spec = this.r.spec;
-    const hosts = spec.hosts.map((h) => expandHost(h, this.ns, this.ctx.hosts));
-    const attachTo = (spec.gateways ?? ['mesh']).map((g) => gatewayRef(g, this.ns));
+    const hosts = this.hosts();
+    const attachTo = this.attachTo();
     attachTo.forEach((g, i) => this.checkGateway(g, `spec.gateways[${i}]`));
-
     const http = spec.http ?? [];
-    const rules = http.map((h, i) => ({ rule: this.rule(h, i), src: h, i }));
-    const usesMatchGateways = http.some((h) => h.match?.some((m) => m.gateways !== undefined));
-    const build = (targets: string[], rs: HttpRule[]): HttpRouteSet => ({ source: sourceOf(this.r), hosts: [...hosts], attachTo: targets, rules: rs });
-    if (!usesMatchGateways) return [build(attachTo, rules.flatMap((x) => (x.rule ? [x.rule] : [])))];
+    // A VirtualService with only tcp[]/tls[] claims no HTTP routing for its hosts.
+    if (http.length === 0) return [];
+    const items = http.map((h, i) => ({ rule: this.rule(h, i), written: h.match }));
+    return this.perAttachment('http', attachTo, items).map(({ targets, rules }) => ({ source: sourceOf(this.r), hosts: [...hosts], attachTo: targets, rules }));
+  }
 
-    // match[].gateways overrides the top-level gateways for that match: one route set per target,
-    // each keeping the rule order, holding only the matches that apply there.
+  /** tcp[] and tls[] -> L4 route sets (spec.gateways are checked by translate()). */
+  translateL4(): L4RouteSet[] {
+    const spec = this.r.spec;
+    const hosts = this.hosts();
+    const attachTo = this.attachTo();
+    const out: L4RouteSet[] = [];
+    const sections = [
+      ['tcp', spec.tcp ?? []],
+      ['tls', spec.tls ?? []],
+    ] as const;
+    for (const [protocol, written] of sections) {
+      if (written.length === 0) continue;
+      const items = written.map((t: TcpRoute | TlsRoute, i: number) => ({ rule: this.l4Rule(t, protocol, i, attachTo), written: t.match }));
+      for (const { targets, rules } of this.perAttachment(protocol, attachTo, items)) {
+        out.push({ source: sourceOf(this.r), protocol, hosts: [...hosts], attachTo: targets, rules });
+      }
+      if (attachTo.includes('mesh') || written.some((t) => t.match?.some((m) => m.gateways?.includes('mesh')))) this.checkPorts(protocol);
+    }
+    return out;
+  }
+
+  private hosts(): string[] {
+    return this.r.spec.hosts.map((h) => expandHost(h, this.ns, this.ctx.hosts));
+  }
+
+  private attachTo(): string[] {
+    return (this.r.spec.gateways ?? ['mesh']).map((g) => gatewayRef(g, this.ns));
+  }
+
+  private l4Rule(t: TcpRoute | TlsRoute, protocol: 'tcp' | 'tls', i: number, attachTo: readonly string[]): L4Rule {
+    const path = `spec.${protocol}[${i}]`;
+    const written: readonly (L4MatchAttributes & { sniHosts?: string[] })[] = t.match ?? [];
+    const matches = written.map((m, j): L4Match => {
+      const out: L4Match = {};
+      if (m.port !== undefined) out.port = m.port;
+      if (m.destinationSubnets?.length) {
+        out.destinationSubnets = [...m.destinationSubnets];
+        const targets = m.gateways ? m.gateways.map((g) => gatewayRef(g, this.ns)) : attachTo;
+        if (targets.includes('mesh')) {
+          this.warn(
+            'WEFT_UNSUPPORTED_FIELD',
+            `${path}.match[${j}].destinationSubnets`,
+            'accepted, not acted on for sidecars: a sidecar routes CONNECT tunnels by host name and never sees a destination IP, so this match does not apply there (gateways honour it)',
+          );
+        }
+      }
+      if (m.sourceLabels !== undefined) out.sourceLabels = { ...m.sourceLabels };
+      if (m.sourceNamespace !== undefined) out.sourceNamespace = m.sourceNamespace;
+      if (m.sniHosts) out.sniHosts = m.sniHosts.map((h) => h.toLowerCase());
+      return out;
+    });
+    return { matches, destinations: this.destinations(t.route, path) };
+  }
+
+  /** tcp[] applies to opaque TCP ports, tls[] to TLS and HTTPS ports (Istio): say so when a known host has none. */
+  private checkPorts(protocol: 'tcp' | 'tls'): void {
+    const protocols = this.ctx.serviceProtocols;
+    if (!protocols) return;
+    this.hosts().forEach((host, i) => {
+      const ports = protocols.get(host);
+      if (!ports) return;
+      const fits = protocol === 'tls' ? ports.some((p) => p === 'tls' || p === 'https') : ports.some((p) => p === 'tcp' || p === 'tls' || p === 'https');
+      if (fits) return;
+      const wanted = protocol === 'tls' ? 'TLS or HTTPS' : 'opaque TCP (or TLS)';
+      this.warn('WEFT_ROUTE_UNUSED', `spec.hosts[${i}]`, `${protocol} routes apply to ${wanted} ports; ${host} has none (ports: ${ports.join(', ')}), so sidecars do not use them`);
+    });
+  }
+
+  /**
+   * match[].gateways overrides the top-level gateways for that match: one route set per
+   * target, each keeping the rule order and only the matches that apply there. Without
+   * such overrides, one set for every target.
+   */
+  private perAttachment<R extends { matches: unknown[] }>(
+    section: 'http' | 'tcp' | 'tls',
+    attachTo: string[],
+    items: { rule: R | undefined; written: readonly { gateways?: string[] }[] | undefined }[],
+  ): { targets: string[]; rules: R[] }[] {
+    const present = (x: (typeof items)[number]): x is { rule: R; written: (typeof items)[number]['written'] } => x.rule !== undefined;
+    if (!items.some((x) => x.written?.some((m) => m.gateways !== undefined))) return [{ targets: attachTo, rules: items.filter(present).map((x) => x.rule) }];
     const targets = new Set(attachTo);
-    rules.forEach(({ src, i }) =>
-      src.match?.forEach((m, j) =>
+    items.forEach(({ written }, i) =>
+      written?.forEach((m, j) =>
         m.gateways?.forEach((g, k) => {
           const ref = gatewayRef(g, this.ns);
-          if (!targets.has(ref)) this.checkGateway(ref, `spec.http[${i}].match[${j}].gateways[${k}]`);
+          if (!targets.has(ref)) this.checkGateway(ref, `spec.${section}[${i}].match[${j}].gateways[${k}]`);
           targets.add(ref);
         }),
       ),
     );
     return [...targets].map((target) => {
-      const rs: HttpRule[] = [];
-      for (const { rule, src } of rules) {
-        if (!rule) continue;
-        const ms = src.match ?? [];
+      const rules: R[] = [];
+      for (const { rule, written } of items.filter(present)) {
+        const ms = written ?? [];
         if (ms.length === 0) {
-          if (attachTo.includes(target)) rs.push(rule);
+          if (attachTo.includes(target)) rules.push(rule);
           continue;
         }
         const keep = ms.flatMap((m, j) => {
           const applies = m.gateways ? m.gateways.map((g) => gatewayRef(g, this.ns)).includes(target) : attachTo.includes(target);
-          return applies ? [rule.matches[j]!] : [];
+          return applies ? [rule.matches[j]] : [];
         });
-        if (keep.length > 0) rs.push({ ...rule, matches: keep });
+        if (keep.length > 0) rules.push({ ...rule, matches: keep });
       }
-      return build([target], rs);
+      return { targets: [target], rules };
     });
   }
 
@@ -385,4 +493,9 @@ class VirtualServiceTranslator {
 
 export function routesFromIstio(r: Resource<VirtualServiceSpec>, ctx: IstioContext): HttpRouteSet[] {
   return new VirtualServiceTranslator(r, ctx).translate();
+}
+
+/** A VirtualService's tcp[] and tls[] routes (call after routesFromIstio, which reports its gateways). */
+export function l4RoutesFromIstio(r: Resource<VirtualServiceSpec>, ctx: IstioContext): L4RouteSet[] {
+  return new VirtualServiceTranslator(r, ctx).translateL4();
 }

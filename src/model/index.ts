@@ -7,7 +7,7 @@ import type { GatewaySpec, VirtualServiceSpec } from '../resources/istio-network
 import { ISTIO_NETWORKING_VERSIONS } from '../resources/istio-networking.js';
 import { DEFAULT_TRUST_DOMAIN } from '../xds/names.js';
 import { serviceFromKubernetes } from './from-kubernetes.js';
-import { gatewayServersFromIstio, routesFromIstio } from './from-istio.js';
+import { gatewayServersFromIstio, l4RoutesFromIstio, routesFromIstio } from './from-istio.js';
 import { applyIstioTraffic } from './from-istio-traffic.js';
 import type { HostContext } from './hosts.js';
 import type { GatewayApiGatewaySpec, GrpcRouteSpec, HttpRouteSpec } from '../resources/gateway-api.js';
@@ -19,9 +19,9 @@ import { SMI_SPECS_VERSIONS, TRAFFIC_SPLIT_VERSIONS } from '../resources/smi.js'
 import { gatewayServersFromGatewayApi, routesFromGrpcRoute, routesFromHttpRoute } from './from-gateway-api.js';
 import { fromServiceProfile } from './from-linkerd.js';
 import { routesFromTrafficSplit } from './from-smi.js';
-import { applyPrecedence } from './precedence.js';
+import { applyL4Precedence, applyPrecedence } from './precedence.js';
 import { isOf } from './source.js';
-import type { MeshModel, ServiceHttpPolicy, Workload } from './types.js';
+import type { L4RouteSet, MeshModel, PortProtocol, ServiceHttpPolicy, Workload } from './types.js';
 
 export { protocolOfPort } from './protocol.js';
 export { expandHost, gatewayRef, type HostContext } from './hosts.js';
@@ -63,10 +63,16 @@ export function buildModel(resources: Resource[], workloads: Workload[], opts: B
     model.gatewayServers.push(...gatewayServersFromIstio(r as Resource<GatewaySpec>, findings));
   }
   const serviceHosts = new Set(model.services.map((s) => s.hostname));
+  const serviceProtocols = new Map<string, PortProtocol[]>(model.services.map((s) => [s.hostname, s.ports.map((p) => p.protocol)]));
   const ctx = { hosts, serviceHosts, gateways, findings };
+  const l4: L4RouteSet[] = [];
   for (const r of resources) {
-    if (isOf(r, 'VirtualService', ISTIO_NETWORKING_VERSIONS)) model.routes.push(...routesFromIstio(r as Resource<VirtualServiceSpec>, ctx));
+    if (!isOf(r, 'VirtualService', ISTIO_NETWORKING_VERSIONS)) continue;
+    model.routes.push(...routesFromIstio(r as Resource<VirtualServiceSpec>, ctx));
+    l4.push(...l4RoutesFromIstio(r as Resource<VirtualServiceSpec>, { ...ctx, serviceProtocols }));
   }
+  const l4Routes = applyL4Precedence(l4, findings);
+  if (l4Routes.length) model.l4Routes = l4Routes;
   const policies = addDialectRoutes(resources, model, ctx);
   // One precedence rule across dialects (src/model/precedence.ts), after every translator.
   const decided = applyPrecedence(model.routes, policies, findings);

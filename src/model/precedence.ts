@@ -15,7 +15,7 @@
 //      winner's, as Istio merges them.
 
 import type { Finding } from '../resources/types.js';
-import type { HttpRouteSet, ServiceHttpPolicy, SourceRef } from './types.js';
+import type { HttpRouteSet, L4RouteSet, ServiceHttpPolicy, SourceRef } from './types.js';
 
 /** Dialect rank by source kind; lower wins. Unknown kinds rank last. */
 const DIALECT_RANK: Record<string, number> = { VirtualService: 0, HTTPRoute: 1, GRPCRoute: 1, TrafficSplit: 2, ServiceProfile: 3 };
@@ -58,29 +58,38 @@ export interface PrecedenceResult {
   policies: ServiceHttpPolicy[];
 }
 
-/** Applies the rule above; `policies` are the per-service policies translators produced (extended for shadowed profiles). */
-export function applyPrecedence(routes: readonly HttpRouteSet[], policies: readonly ServiceHttpPolicy[], findings: Finding[]): PrecedenceResult {
+/** What precedence needs of a route set: who wrote it, which hosts it claims, where. */
+interface ClaimingSet {
+  source: SourceRef;
+  hosts: string[];
+  attachTo: string[];
+}
+
+/**
+ * The rule above over one kind of route sets: per set, the (attachment, host) keys it
+ * lost. `onShadowed` may add a clause to the finding (what of the loser still applies).
+ */
+function decideClaims<T extends ClaimingSet>(sets: readonly T[], findings: Finding[], onShadowed?: (loser: T, host: string) => string): Set<string>[] {
   // (attachment, host) -> indexes of the sets claiming it.
   const claims = new Map<string, number[]>();
-  routes.forEach((set, i) => {
+  sets.forEach((set, i) => {
     for (const a of set.attachTo) for (const h of set.hosts) claims.set(`${a}\u0000${h}`, [...(claims.get(`${a}\u0000${h}`) ?? []), i]);
   });
-  const lost = routes.map(() => new Set<string>());
-  const outPolicies = policies.map((p) => ({ ...p }));
+  const lost = sets.map(() => new Set<string>());
   for (const [key, idx] of claims) {
     if (idx.length < 2) continue;
     const [target, host] = key.split('\u0000') as [string, string];
-    const order = [...idx].sort((a, b) => rank(routes[a]!.source) - rank(routes[b]!.source) || byName(routes[a]!.source, routes[b]!.source) || a - b);
-    const winner = routes[order[0]!]!;
+    const order = [...idx].sort((a, b) => rank(sets[a]!.source) - rank(sets[b]!.source) || byName(sets[a]!.source, sets[b]!.source) || a - b);
+    const winner = sets[order[0]!]!;
     for (const i of order.slice(1)) {
-      const loser = routes[i]!;
+      const loser = sets[i]!;
       if (`${loser.source.namespace}/${loser.source.name}` === `${winner.source.namespace}/${winner.source.name}` && loser.source.kind === winner.source.kind) continue;
       if (rank(loser.source) === rank(winner.source)) {
         findings.push(findingForSource(loser.source, 'WEFT_ROUTE_CONFLICT', hostsPath(loser.source), `host "${host}" on ${target} is already routed by ${ref(winner.source)}, which takes precedence`));
         continue;
       }
       lost[i]!.add(key);
-      const kept = loser.source.kind === 'ServiceProfile' ? keepProfilePolicy(loser, host, outPolicies) : '';
+      const kept = onShadowed ? onShadowed(loser, host) : '';
       findings.push(
         findingForSource(
           loser.source,
@@ -91,7 +100,28 @@ export function applyPrecedence(routes: readonly HttpRouteSet[], policies: reado
       );
     }
   }
+  return lost;
+}
+
+/** Applies the rule above; `policies` are the per-service policies translators produced (extended for shadowed profiles). */
+export function applyPrecedence(routes: readonly HttpRouteSet[], policies: readonly ServiceHttpPolicy[], findings: Finding[]): PrecedenceResult {
+  const outPolicies = policies.map((p) => ({ ...p }));
+  const lost = decideClaims(routes, findings, (loser, host) => (loser.source.kind === 'ServiceProfile' ? keepProfilePolicy(loser, host, outPolicies) : ''));
   return { routes: routes.flatMap((set, i) => without(set, lost[i]!)), policies: outPolicies };
+}
+
+/**
+ * The same rule for tcp[] and tls[] route sets, each protocol on its own (a host's TCP
+ * and TLS routing never collide: they serve different ports).
+ */
+export function applyL4Precedence(sets: readonly L4RouteSet[], findings: Finding[]): L4RouteSet[] {
+  const out: L4RouteSet[] = [];
+  for (const protocol of ['tcp', 'tls'] as const) {
+    const of = sets.filter((s) => s.protocol === protocol);
+    const lost = decideClaims(of, findings);
+    out.push(...of.flatMap((set, i) => without(set, lost[i]!)));
+  }
+  return out;
 }
 
 /** Records a shadowed profile's route timeouts on its service policy; returns the clause for the finding. */
@@ -109,9 +139,9 @@ function keepProfilePolicy(profile: HttpRouteSet, host: string, policies: Servic
 }
 
 /** A route set minus the (attachment, host) pairs it lost; split per attachment when they differ. */
-function without(set: HttpRouteSet, lost: ReadonlySet<string>): HttpRouteSet[] {
+function without<T extends ClaimingSet>(set: T, lost: ReadonlySet<string>): T[] {
   if (lost.size === 0) return [set];
-  const out: HttpRouteSet[] = [];
+  const out: T[] = [];
   for (const a of set.attachTo) {
     const hosts = set.hosts.filter((h) => !lost.has(`${a}\u0000${h}`));
     if (hosts.length === 0) continue;

@@ -166,6 +166,42 @@ export interface HttpRouteSet {
   rules: HttpRule[];
 }
 
+/**
+ * Conditions of an L4 rule (Istio tcp[]/tls[] match). Port and source conditions are
+ * decided per proxy when config is generated; destinationSubnets and sniHosts per connection.
+ */
+export interface L4Match {
+  /** The service port (sidecar) or gateway server port the connection is for. */
+  port?: number;
+  /** Destination IPs or CIDR blocks ("10.0.0.0/8"). */
+  destinationSubnets?: string[];
+  sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
+  /** TLS rules only: SNI names or "*.suffix" wildcards ("*" = any SNI). */
+  sniHosts?: string[];
+}
+
+/** One L4 rule: the first rule with a matching condition decides the destination(s). */
+export interface L4Rule {
+  /** OR of matches; empty means match everything (TCP only: a TLS rule always has matches). */
+  matches: L4Match[];
+  destinations: WeightedDestination[];
+}
+
+/**
+ * The opaque-TCP (`tcp`) or TLS-passthrough (`tls`, routed by SNI without terminating)
+ * routing of one set of hosts: Istio VirtualService tcp[] / tls[].
+ */
+export interface L4RouteSet {
+  source: SourceRef;
+  protocol: 'tcp' | 'tls';
+  /** FQDNs or wildcards, as HttpRouteSet.hosts. */
+  hosts: string[];
+  /** "mesh" or "<namespace>/<gateway-name>". */
+  attachTo: string[];
+  rules: L4Rule[];
+}
+
 /** One server block of a gateway (Istio Gateway server, Gateway API listener). */
 export interface GatewayServer {
   source: SourceRef;
@@ -209,6 +245,8 @@ export interface MeshModel {
   gatewayServers: GatewayServer[];
   /** Per-service HTTP policies (Linkerd ServiceProfile retry budgets); absent when there are none. */
   serviceHttpPolicies?: ServiceHttpPolicy[];
+  /** tcp[] and tls[] route sets; absent when there are none. */
+  l4Routes?: L4RouteSet[];
 }
 
 // ---- traffic policy (Istio DestinationRule, ServiceEntry, mesh config): additive

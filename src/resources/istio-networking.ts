@@ -1,4 +1,4 @@
-// networking.istio.io (v1, v1beta1, v1alpha3): Gateway and VirtualService.
+// networking.istio.io (v1, v1beta1, v1alpha3): Gateway and VirtualService (http[], tcp[], tls[]).
 // Every recognised field is typed; what weft does not act on yet is kept and warned about.
 
 import type { KindDef } from './envelope.js';
@@ -9,6 +9,7 @@ import {
   enumOf,
   indexPath,
   int,
+  ipSubnet,
   map,
   num,
   obj,
@@ -18,6 +19,7 @@ import {
   unsupported,
   withDefault,
   type Schema,
+  type Validation,
 } from './schema.js';
 
 export const ISTIO_NETWORKING_VERSIONS = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] as const;
@@ -279,12 +281,12 @@ export interface TlsMatchAttributes extends L4MatchAttributes {
 
 export interface TcpRoute {
   match?: L4MatchAttributes[];
-  route?: RouteDestination[];
+  route: RouteDestination[];
 }
 
 export interface TlsRoute {
   match: TlsMatchAttributes[];
-  route?: RouteDestination[];
+  route: RouteDestination[];
 }
 
 export interface VirtualServiceSpec {
@@ -395,33 +397,86 @@ const httpRouteSchema = obj<HttpRoute>(
   },
 );
 
+// ---- VirtualService tcp[] and tls[] (opaque TCP and TLS passthrough)
+
+/** A host name, "*.suffix" or "*" (Istio's wildcard domain), or an IP. */
+const SNI_HOST = /^(\*|(\*\.)?[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9_]*[A-Za-z0-9])?)*)$/;
+
 const l4MatchFields = {
-  destinationSubnets: arr(str()),
+  destinationSubnets: arr(ipSubnet()),
   port: portNumber(),
   sourceLabels: map(str()),
   sourceNamespace: str(),
-  gateways: arr(str()),
-};
-const routeDestinationSchema = obj<RouteDestination>({ destination: required(destinationSchema), weight: int({ min: 0 }) });
-
-const tcpRouteSchema = obj<TcpRoute>({
-  match: arr(obj<L4MatchAttributes>(l4MatchFields)),
-  route: arr(routeDestinationSchema),
-});
-
-const tlsRouteSchema = obj<TlsRoute>({
-  match: required(arr(obj<TlsMatchAttributes>({ ...l4MatchFields, sniHosts: required(arr(str(), { minItems: 1 })) }), { minItems: 1 })),
-  route: arr(routeDestinationSchema),
-});
-
-export const virtualServiceSpecSchema: Schema<VirtualServiceSpec> = obj<VirtualServiceSpec>({
-  hosts: required(arr(str({ nonEmpty: true }), { minItems: 1 }), '(weft does not support delegate VirtualServices without hosts)'),
   gateways: arr(str({ nonEmpty: true })),
-  http: arr(httpRouteSchema),
-  tcp: unsupported(NOT_YET, arr(tcpRouteSchema)),
-  tls: unsupported(NOT_YET, arr(tlsRouteSchema)),
-  exportTo: unsupported('every VirtualService is visible mesh-wide in weft', arr(str())),
-});
+};
+
+/** Istio: with several destinations the weights may not all be 0 (there would be nowhere to send). */
+function checkWeights(route: readonly RouteDestination[] | undefined, v: Validation, path: string): void {
+  if (!route || route.length < 2) return;
+  if (route.every((d) => (d.weight ?? 0) === 0)) v.error('WEFT_INVALID_FIELD', `${path}.route`, 'total destination weight = 0: give the destinations weights');
+}
+
+const routeDestinationSchema = obj<RouteDestination>({ destination: required(destinationSchema), weight: int({ min: 0 }) });
+const l4RouteList = (what: string) => required(arr(routeDestinationSchema, { minItems: 1 }), `(a ${what} route needs at least one destination)`);
+
+const tcpRouteSchema = obj<TcpRoute>(
+  { match: arr(obj<L4MatchAttributes>(l4MatchFields)), route: l4RouteList('TCP') },
+  { check: (r, v, path) => checkWeights(r.route, v, path) },
+);
+
+const tlsRouteSchema = obj<TlsRoute>(
+  {
+    match: required(
+      arr(
+        obj<TlsMatchAttributes>({
+          ...l4MatchFields,
+          sniHosts: required(arr(str({ pattern: SNI_HOST, patternHint: 'a host name, "*.suffix" or "*"' }), { minItems: 1 }), '(a TLS match needs at least one SNI host)'),
+        }),
+        { minItems: 1 },
+      ),
+      '(a TLS route needs at least one match with sniHosts)',
+    ),
+    route: l4RouteList('TLS'),
+  },
+  { check: (r, v, path) => checkWeights(r.route, v, path) },
+);
+
+/**
+ * Istio's host.Name.SubsetOf: every name `a` covers is covered by `b` ("*" covers all;
+ * "*.x" covers names ending in ".x" and narrower wildcards).
+ */
+export function hostSubsetOf(a: string, b: string): boolean {
+  const wa = a.startsWith('*');
+  const wb = b.startsWith('*');
+  if (wa) return wb && a.slice(1).endsWith(b.slice(1));
+  if (wb) return a.endsWith(b.slice(1));
+  return a === b;
+}
+
+export const virtualServiceSpecSchema: Schema<VirtualServiceSpec> = obj<VirtualServiceSpec>(
+  {
+    hosts: required(arr(str({ nonEmpty: true }), { minItems: 1 }), '(weft does not support delegate VirtualServices without hosts)'),
+    gateways: arr(str({ nonEmpty: true })),
+    http: arr(httpRouteSchema),
+    tcp: arr(tcpRouteSchema),
+    tls: arr(tlsRouteSchema),
+    exportTo: unsupported('every VirtualService is visible mesh-wide in weft', arr(str())),
+  },
+  {
+    check(spec, v, path) {
+      if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length) v.error('WEFT_MISSING_FIELD', path, 'http, tcp or tls must be provided');
+      // Istio: an SNI host must fall within one of the VirtualService's hosts.
+      spec.tls?.forEach((t, i) =>
+        t.match.forEach((m, j) =>
+          m.sniHosts.forEach((sni, k) => {
+            if (spec.hosts.some((h) => hostSubsetOf(sni.toLowerCase(), h.toLowerCase()))) return;
+            v.error('WEFT_INVALID_FIELD', `${path}.tls[${i}].match[${j}].sniHosts[${k}]`, `SNI host "${sni}" is not within any of the VirtualService hosts [${spec.hosts.join(', ')}]`);
+          }),
+        ),
+      );
+    },
+  },
+);
 
 // ---- kinds
 

@@ -4,6 +4,7 @@
 
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair } from 'yaml';
 import type { Finding, Severity } from './types.js';
+import { isIP } from 'node:net';
 import { parseDuration } from './duration.js';
 
 export { parseDuration, DurationError } from './duration.js';
@@ -258,6 +259,35 @@ export function regex(): Schema<string> {
       }
     },
   };
+}
+
+/** An IP address or a CIDR block ("10.1.0.0/16", "fd00::/8"), as Istio's destinationSubnets. */
+export function ipSubnet(): Schema<string> {
+  return {
+    expected: 'an IP address or CIDR block',
+    read(node, v, path) {
+      const val = scalarOf(node);
+      if (typeof val !== 'string') return mismatch(v, path, node, this.expected);
+      if (parseSubnet(val) === undefined) {
+        v.error('WEFT_INVALID_FIELD', path, `${JSON.stringify(val)} is not an IP address or CIDR block (a.b.c.d/len)`, v.lineOfNode(node));
+        return INVALID;
+      }
+      return val;
+    },
+  };
+}
+
+/** "a.b.c.d[/len]" or "v6[/len]" -> address and prefix length (full length when absent). */
+export function parseSubnet(s: string): { address: string; prefixLen: number } | undefined {
+  const slash = s.indexOf('/');
+  const address = slash < 0 ? s : s.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (slash < 0) return { address, prefixLen: max };
+  const text = s.slice(slash + 1);
+  const prefixLen = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  return prefixLen >= 0 && prefixLen <= max ? { address, prefixLen } : undefined;
 }
 
 // ---- composites

@@ -1,5 +1,6 @@
 // LDS and RDS for routers (gateways): one listener per Gateway server port, routed by
-// `http.<port>` built from the route sets bound to those gateways.
+// `http.<port>` built from the route sets bound to those gateways, plus the TCP and TLS
+// passthrough chains of gateway-l4.ts.
 import type { GatewayServer, HttpRouteSet, MeshModel, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { LISTENER, ROUTE, SECRET } from './names.js';
@@ -7,6 +8,7 @@ import { ANY, meshCertificates, nonEmpty, sdsSecret, socketAddress, sortBy, tlsS
 import { hcmFilter, tlsInspector } from './listeners.js';
 import { intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
 import { translateRules } from './routes.js';
+import { gatewayL4Chains } from './gateway-l4.js';
 
 /** ALPN a gateway offers to clients on TLS servers. */
 export const GATEWAY_ALPN = ['h2', 'http/1.1'];
@@ -16,7 +18,7 @@ export function serversFor(model: MeshModel, proxy: Workload): GatewayServer[] {
   return model.gatewayServers.filter((s) => Object.entries(s.selector).every(([k, v]) => proxy.labels[k] === v));
 }
 
-/** Servers weft can terminate as HTTP: plain HTTP ones and TLS-terminating HTTPS ones. TCP/TLS/passthrough need TCP routes the model lacks. */
+/** Servers weft can terminate as HTTP: plain HTTP ones and TLS-terminating HTTPS ones (TCP and passthrough servers: gateway-l4.ts). */
 function servesHttp(s: GatewayServer): boolean {
   switch (s.port.protocol) {
     case 'HTTP':
@@ -64,9 +66,10 @@ function serverTlsContext(tls: NonNullable<GatewayServer['tls']>): EnvoyObject {
   return { commonTlsContext: common };
 }
 
-function gatewayListener(model: MeshModel, proxy: Workload, port: number, servers: GatewayServer[]): EnvoyObject | undefined {
+function gatewayListener(model: MeshModel, proxy: Workload, port: number, servers: GatewayServer[], clusterDomain: string | undefined, targets: Map<string, OutboundTarget>): EnvoyObject | undefined {
   const http = servers.filter(servesHttp);
-  if (!http.length) return undefined;
+  const l4 = gatewayL4Chains(model, proxy, port, servers, clusterDomain, targets);
+  if (!http.length && !l4.length) return undefined;
   const targetPort = gatewayTargetPort(model, proxy, port);
   const hcm = () => hcmFilter(`outbound_0.0.0.0_${targetPort}`, { rds: ROUTE.gateway(port) });
   const tlsChains = http.filter(terminatesTls).map((s) => {
@@ -81,10 +84,16 @@ function gatewayListener(model: MeshModel, proxy: Workload, port: number, server
   return {
     name: LISTENER.gateway(port),
     address: socketAddress('0.0.0.0', targetPort),
-    filterChains: [...tlsChains, ...plain],
-    ...(tlsChains.length ? { listenerFilters: [tlsInspector()] } : {}),
+    filterChains: [...tlsChains, ...l4, ...plain],
+    ...(tlsChains.length || l4.some(readsClientHello) ? { listenerFilters: [tlsInspector()] } : {}),
     trafficDirection: 'OUTBOUND',
   };
+}
+
+/** A chain that needs the ClientHello read (SNI or transport protocol). */
+function readsClientHello(chain: EnvoyObject): boolean {
+  const m = chain['filterChainMatch'] as EnvoyObject | undefined;
+  return m !== undefined && (m['serverNames'] !== undefined || m['transportProtocol'] !== undefined);
 }
 
 function byPort(servers: GatewayServer[]): Map<number, GatewayServer[]> {
@@ -150,10 +159,11 @@ export function gatewayResources(
   const listeners: EnvoyObject[] = [];
   const routes: EnvoyObject[] = [];
   for (const [port, servers] of byPort(serversFor(model, proxy))) {
-    const listener = gatewayListener(model, proxy, port, servers);
+    const listener = gatewayListener(model, proxy, port, servers, clusterDomain, targets);
     if (!listener) continue;
     listeners.push(listener);
-    routes.push(gatewayRouteConfig(model, proxy, port, servers.filter(servesHttp), clusterDomain, targets));
+    const http = servers.filter(servesHttp);
+    if (http.length) routes.push(gatewayRouteConfig(model, proxy, port, http, clusterDomain, targets));
   }
   return { listeners, routes };
 }

@@ -7,8 +7,9 @@
 // it built, keyed by what each resource actually depends on:
 //   - outbound clusters + ClusterLoadAssignments (EDS clusters only): the set of referenced targets
 //     (for sidecars: the http_proxy key below), same objects for every proxy;
-//   - http_proxy: the proxy's namespace (short names, sourceNamespace) plus, only
-//     when some mesh route matches on sourceLabels, the values of those label keys;
+//   - http_proxy (and the SNI internal listeners/clusters of tls[] routes): the proxy's
+//     namespace (short names, sourceNamespace) plus, only when some mesh route matches on
+//     sourceLabels, the values of those label keys;
 //   - inbound listeners: the container ports and their protocols; inbound clusters
 //     also the app address;
 //   - ROOTCA: the roots.
@@ -16,7 +17,7 @@
 // resource keeps its identity and the control plane never re-encodes it
 // (src/control/snapshot.ts memoizes encodings by object identity). Generated
 // objects are shared: callers must treat them as immutable.
-import type { MeshModel, PortProtocol, Workload } from '../model/types.js';
+import type { L4RouteSet, MeshModel, PortProtocol, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { canonicalModel, attachedRouteSets, type OutboundTarget, type ServiceTarget } from './mesh.js';
 import { sortBy } from './envoy.js';
@@ -27,6 +28,7 @@ import { loadAssignment } from './endpoints.js';
 import { targetClusterName } from './passthrough.js';
 import { rootCaSecret } from './secrets.js';
 import { gatewayResources } from './gateway.js';
+import { l4SourceLabelKeys, meshL4Sets, type SidecarL4 } from './l4-routes.js';
 
 export interface ProxyResources {
   listeners: EnvoyObject[];
@@ -98,12 +100,14 @@ interface OutboundGroups {
 interface ModelCache {
   model: MeshModel;
   meshRoutes: ReturnType<typeof attachedRouteSets>;
+  /** tcp[]/tls[] route sets bound to sidecars. */
+  meshL4: L4RouteSet[];
   /** Label keys some mesh route matches on (sourceLabels), sorted; empty when none. */
   sourceLabelKeys: string[];
   /** Workloads by namespace, then by "key=value" of each label (model order kept). */
   byLabel: Map<string, Map<string, Workload[]>>;
   clusterDomain: string | undefined;
-  sidecar: Map<string, { routes: EnvoyObject[]; targets: Map<string, OutboundTarget>; outbound: OutboundGroups }>;
+  sidecar: Map<string, { routes: EnvoyObject[]; targets: Map<string, OutboundTarget>; outbound: OutboundGroups; internal: SidecarL4 }>;
   outbound: Map<string, OutboundGroups>;
   outboundByName: Map<string, { cluster: EnvoyObject; endpoints?: EnvoyObject }>;
   protocols: Map<string, PortProtocol[]>;
@@ -123,7 +127,8 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
   newGeneration();
   const model = canonicalModel(input);
   const meshRoutes = attachedRouteSets(model, new Set([MESH]));
-  const keys = new Set<string>();
+  const meshL4 = meshL4Sets(model);
+  const keys = new Set<string>(l4SourceLabelKeys(meshL4));
   for (const r of meshRoutes) for (const rule of r.rules) for (const m of rule.matches) for (const k of Object.keys(m.sourceLabels ?? {})) keys.add(k);
   const byLabel = new Map<string, Map<string, Workload[]>>();
   for (const w of model.workloads) {
@@ -139,6 +144,7 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
   c = {
     model,
     meshRoutes,
+    meshL4,
     sourceLabelKeys: [...keys].sort(),
     byLabel,
     clusterDomain,
@@ -214,8 +220,11 @@ function sidecarShared(c: ModelCache, proxy: Workload) {
   let s = c.sidecar.get(key);
   if (!s) {
     const targets = new Map<string, OutboundTarget>();
-    const route = httpProxyRouteConfig(c.model, proxy, c.meshRoutes, c.clusterDomain, targets);
-    s = { routes: [intern(`rds:${key}:${String(route['name'])}`, route)], targets, outbound: outboundGroups(c, targets) };
+    const internal: SidecarL4 = { listeners: [], clusters: [] };
+    const route = httpProxyRouteConfig(c.model, proxy, c.meshRoutes, c.clusterDomain, targets, { sets: c.meshL4, out: internal });
+    internal.listeners = byName(internal.listeners.map((l) => intern(`lds:${key}:${String(l['name'])}`, l)));
+    internal.clusters = byName(internal.clusters.map((cl) => intern(`cds:${key}:${String(cl['name'])}`, cl)));
+    s = { routes: [intern(`rds:${key}:${String(route['name'])}`, route)], targets, outbound: outboundGroups(c, targets), internal };
     c.sidecar.set(key, s);
   }
   return s;
@@ -274,10 +283,12 @@ export function generateGroupsForProxy(input: MeshModel, proxy: Workload, ctx: G
   }
   const shared = sidecarShared(c, proxy);
   const inbound = sidecarInbound(c, proxy);
+  // SNI internal listeners (tls[] routes) and their clusters only when some exist: most proxies keep one listener group.
+  const internal = shared.internal;
   return {
-    listeners: [inbound.listeners],
+    listeners: internal.listeners.length ? [inbound.listeners, internal.listeners] : [inbound.listeners],
     routes: [shared.routes],
-    clusters: [inbound.clusters, shared.outbound.clusters],
+    clusters: internal.clusters.length ? [inbound.clusters, shared.outbound.clusters, internal.clusters] : [inbound.clusters, shared.outbound.clusters],
     endpoints: [shared.outbound.endpoints],
     secrets,
   };

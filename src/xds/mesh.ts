@@ -1,6 +1,6 @@
 // Queries over the mesh model that several generator modules share: who selects
 // whom, which container port a service port lands on, which hosts a pattern covers.
-import type { GatewayServer, HttpRouteSet, MeshModel, PortProtocol, Service, ServicePort, Workload } from '../model/types.js';
+import type { GatewayServer, HttpRouteSet, L4RouteSet, MeshModel, PortProtocol, Service, ServicePort, Workload } from '../model/types.js';
 import { serviceFqdn } from './names.js';
 import { sortBy } from './envoy.js';
 
@@ -73,8 +73,8 @@ export function findService(model: MeshModel, fqdn: string, clusterDomain?: stri
   return model.services.find((s) => fqdnOf(s, clusterDomain) === fqdn);
 }
 
-function routeSetKey(r: HttpRouteSet): string {
-  return [r.source.namespace, r.source.name, r.source.kind, r.hosts.join(','), r.attachTo.join(',')].join('\u0000');
+function routeSetKey(r: HttpRouteSet | L4RouteSet): string {
+  return [r.source.namespace, r.source.name, r.source.kind, 'protocol' in r ? r.protocol : '', r.hosts.join(','), r.attachTo.join(',')].join('\u0000');
 }
 
 function serverKey(s: GatewayServer): string {
@@ -99,6 +99,7 @@ export function canonicalModel(model: MeshModel): MeshModel {
     routes: sortBy(model.routes, routeSetKey),
     gatewayServers: sortBy(model.gatewayServers, serverKey),
     ...(model.serviceHttpPolicies ? { serviceHttpPolicies: sortBy(model.serviceHttpPolicies, (p) => p.host) } : {}),
+    ...(model.l4Routes ? { l4Routes: sortBy(model.l4Routes, routeSetKey) } : {}),
   };
 }
 

@@ -51,6 +51,12 @@ export const LISTENER = {
   inbound: (port: number) => `inbound|${port}`,
   /** A gateway listener on <address>:<port>. */
   gateway: (port: number) => `gateway|${port}`,
+  /**
+   * A sidecar's internal listener (no address) that routes the TLS bytes of a CONNECT
+   * tunnel to <fqdn>:<port> by SNI (VirtualService tls[]); the cluster that reaches it
+   * has the same name.
+   */
+  tlsSni: (port: number, fqdn: string) => `tls_sni|${port}|${fqdn}`,
 } as const;
 
 export const ROUTE = {

@@ -1,6 +1,6 @@
 // RDS: model HTTP rules -> Envoy routes, and the sidecar's `http_proxy` route
 // configuration (one virtual host per reachable service port).
-import type { HeaderOps, HttpMatch, HttpRouteSet, HttpRule, MeshModel, RetryPolicy, RouteAction, Service, ServicePort, StringMatch, Workload } from '../model/types.js';
+import type { HeaderOps, HttpMatch, HttpRouteSet, HttpRule, L4RouteSet, MeshModel, RetryPolicy, RouteAction, Service, ServicePort, StringMatch, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { outboundClusterName, ROUTE } from './names.js';
 import { duration, nonEmpty, wrapped } from './envoy.js';
@@ -8,6 +8,7 @@ import { fqdnOf, hostMatches, hostSpecificity, isHttpProtocol, resolveDestinatio
 import { routeHashPolicy } from './cluster-policy.js';
 import { catchAllVirtualHost } from './passthrough.js';
 import { mirrorPolicy, perFilterConfig } from './l7-filters.js';
+import { sidecarConnectRoutes, type SidecarL4 } from './l4-routes.js';
 
 /** What rule translation needs to know about where the routes will run. */
 export interface RuleContext {
@@ -199,8 +200,8 @@ export function defaultRoute(cluster: string, http: boolean, hashPolicy?: EnvoyO
  * The route sets that cover a host, most specific host pattern first, then in model
  * order; their rules are concatenated (first match wins, so the first set dominates).
  */
-export function coveringRouteSets(sets: readonly HttpRouteSet[], host: string): HttpRouteSet[] {
-  const best = (r: HttpRouteSet) => Math.max(...r.hosts.filter((h) => hostMatches(h, host)).map(hostSpecificity));
+export function coveringRouteSets<T extends { hosts: string[] }>(sets: readonly T[], host: string): T[] {
+  const best = (r: T) => Math.max(...r.hosts.filter((h) => hostMatches(h, host)).map(hostSpecificity));
   return sets
     .filter((r) => r.hosts.some((h) => hostMatches(h, host)))
     .map((r, i) => ({ r, i, s: best(r) }))
@@ -227,12 +228,18 @@ export function serviceDomains(service: Service, port: number, fqdn: string, pro
   return unique.flatMap((n) => (port === 80 ? [n, `${n}:${port}`] : [`${n}:${port}`]));
 }
 
-function serviceVirtualHost(service: Service, sp: ServicePort, meshRoutes: readonly HttpRouteSet[], ctx: Omit<RuleContext, 'port'>): EnvoyObject {
+/** The mesh tcp[]/tls[] route sets and where the SNI internal listeners they need are collected. */
+export interface SidecarL4Input {
+  sets: readonly L4RouteSet[];
+  out: SidecarL4;
+}
+
+function serviceVirtualHost(service: Service, sp: ServicePort, meshRoutes: readonly HttpRouteSet[], ctx: Omit<RuleContext, 'port'>, l4?: SidecarL4Input): EnvoyObject {
   const fqdn = fqdnOf(service, ctx.clusterDomain);
   const http = isHttpProtocol(sp.protocol);
-  // Route sets are HTTP rules: on TCP ports the virtual host only serves CONNECT tunnels.
+  // Route sets are HTTP rules: on TCP ports the virtual host only serves CONNECT tunnels, routed by tcp[]/tls[] (l4-routes.ts).
   const rules = http ? coveringRouteSets(meshRoutes, fqdn).flatMap((r) => r.rules) : [];
-  const routes = translateRules(rules, { ...ctx, port: sp.port });
+  const routes = http ? translateRules(rules, { ...ctx, port: sp.port }) : l4 ? sidecarConnectRoutes(service, sp, l4.sets, ctx, l4.out) ?? [] : [];
   return {
     name: `${fqdn}:${sp.port}`,
     domains: serviceDomains(service, sp.port, fqdn, ctx.proxy.namespace),
@@ -247,9 +254,10 @@ export function httpProxyRouteConfig(
   meshRoutes: readonly HttpRouteSet[],
   clusterDomain?: string,
   targets?: Map<string, OutboundTarget>,
+  l4?: SidecarL4Input,
 ): EnvoyObject {
   const ctx = { model, proxy, clusterDomain, targets };
-  const virtualHosts = model.services.flatMap((s) => s.ports.map((p) => serviceVirtualHost(s, p, meshRoutes, ctx)));
+  const virtualHosts = model.services.flatMap((s) => s.ports.map((p) => serviceVirtualHost(s, p, meshRoutes, ctx, l4)));
   virtualHosts.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
   virtualHosts.push(catchAllVirtualHost(model.outboundTrafficPolicy, targets));
   return { name: ROUTE.outboundHttpProxy, ...nonEmpty('virtualHosts', virtualHosts) };

@@ -96,6 +96,18 @@ export class TestClusterManager implements ClusterManager {
   }
 }
 
+/** mulberry32: a small seeded PRNG, uniform in [0, 1) (weighted draws and sampling the same on every run). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function info(ip = '127.0.0.1', identity = 'spiffe://cluster.local/ns/default/sa/proxy'): ProxyIdentityInfo {
   return { type: 'sidecar', pod: 'p', namespace: 'default', serviceAccount: 'proxy', identity, ip, listenAddress: ip, labels: {}, trustDomain: 'cluster.local' };
 }

@@ -10,20 +10,8 @@ import net from 'node:net';
 import { createDataPlane } from '../../src/proxy/data/index.js';
 import type { DataPlane, EnvoyObject } from '../../src/proxy/types.js';
 import { RetryBudget } from '../../src/proxy/data/retry-budget.js';
-import { TestClusterManager, info, hcm, listener, snapshot, listen, portOf } from './helpers.js';
+import { TestClusterManager, info, hcm, listener, snapshot, listen, portOf, seeded } from './helpers.js';
 import { TestIdentity } from '../helpers/pki.js';
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Seen {
   authority: string;

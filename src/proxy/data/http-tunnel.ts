@@ -27,7 +27,7 @@ function flagOf(err: unknown): string {
   return err instanceof UpstreamError ? err.flag : 'UF';
 }
 
-/** How one protocol answers a CONNECT: an error reply, or the go-ahead before bytes flow. */
+/** How one protocol answers a CONNECT: an error reply (flag '' = none), or the go-ahead before bytes flow. */
 interface TunnelReplies {
   fail(status: number, flag: string, body: string): void;
   established(): void;
@@ -45,6 +45,11 @@ function openTunnel(env: HttpEnv, conn: ConnInfo, authority: string, headers: In
     reply.fail(status, flag, body);
   };
   const d = decide(env, conn.hcm, authority, '/', 'CONNECT', headers);
+  if (d?.kind === 'direct') {
+    // e.g. REGISTRY_ONLY's catch-all: the tunnel is refused with the route's answer.
+    fail(d.status, '', d.body);
+    return;
+  }
   if (!d || d.kind !== 'route') {
     env.counters.inc(names.noRoute);
     fail(404, 'NR', 'route not found\n');
@@ -56,7 +61,9 @@ function openTunnel(env: HttpEnv, conn: ConnInfo, authority: string, headers: In
     fail(503, 'NC', `cluster not found: ${d.cluster}\n`);
     return;
   }
-  cm.connect(d.cluster).then(
+  // The CONNECT target is the tunnel's original destination (ORIGINAL_DST clusters, and
+  // through an SNI internal listener to the clusters behind it).
+  cm.connect(d.cluster, { originalDestination: authority }).then(
     ({ socket: up }) => {
       if (downstream.destroyed) {
         up.destroy();
@@ -84,7 +91,7 @@ export function handleConnect1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
 export function handleConnect2(env: HttpEnv, conn: ConnInfo, req: IncomingMessage | { headers: Record<string, string | string[] | undefined>; stream: Duplex }, res: DownRes): void {
   const stream = (req as { stream: Duplex }).stream;
   openTunnel(env, conn, String(req.headers[':authority'] ?? ''), req.headers as IncomingMessage['headers'], stream, {
-    fail: (status, flag, body) => localReply(res, status, body, { 'x-weft-flags': flag }),
+    fail: (status, flag, body) => localReply(res, status, body, flag ? { 'x-weft-flags': flag } : {}),
     established: () => res.writeHead(200),
   });
 }

@@ -13,6 +13,7 @@ import type { HttpEnv } from './http-handler.js';
 import { ListenerManager } from './listeners.js';
 import { DETECT_DEFAULTS, type ConnectionEnv } from './filter-chain.js';
 import { RetryBudgets } from './retry-budget.js';
+import { InternalAwareClusterManager } from './internal-listener.js';
 
 export interface DataPlaneDeps {
   clusterManager?: ClusterManager;
@@ -55,7 +56,7 @@ class WeftDataPlane implements DataPlane {
     private readonly identity: IdentityProvider,
     deps: DataPlaneDeps,
   ) {
-    this.cm = deps.clusterManager;
+    if (deps.clusterManager) this.cm = this.withInternal(deps.clusterManager);
     this.tls = new DownstreamTls(identity, this.counters);
     const httpEnv: HttpEnv = {
       counters: this.counters,
@@ -80,8 +81,14 @@ class WeftDataPlane implements DataPlane {
       http: this.http,
       clusterManager: () => this.clusterManager(),
       firstBytesTimeoutMs: deps.firstBytesTimeoutMs ?? DETECT_DEFAULTS.firstBytesTimeoutMs,
+      random: httpEnv.random,
     };
     this.listeners = new ListenerManager(info, connEnv);
+  }
+
+  /** Clusters whose endpoint is an internal listener are connected in memory (internal-listener.ts). */
+  private withInternal(cm: ClusterManager): ClusterManager {
+    return new InternalAwareClusterManager(cm, (name, meta) => this.listeners.openInternal(name, meta));
   }
 
   private clusterManager(): ClusterManager {
@@ -110,7 +117,7 @@ class WeftDataPlane implements DataPlane {
       throw new ConfigRejectedError((err as Error).message);
     }
     // 2. Clusters (the cluster manager validates and throws ConfigRejectedError itself).
-    if (!this.cm) this.cm = await loadClusterManager(this.info, this.identity);
+    if (!this.cm) this.cm = this.withInternal(await loadClusterManager(this.info, this.identity));
     this.cm.update(snapshot.clusters, snapshot.endpoints, snapshot.secrets);
     // 3. Listeners: a bind failure leaves the previous listeners (and clusters) in force.
     try {

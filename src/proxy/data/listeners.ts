@@ -1,12 +1,15 @@
 // The listener manager: on apply, diff by name; bind new listeners, close removed ones
 // (their open connections carry on), and swap the config of listeners whose address did
-// not change in place (no rebind, no dropped connections).
+// not change in place (no rebind, no dropped connections). Internal listeners are not
+// bound: openInternal connects to them in memory.
 import net from 'node:net';
 import type { ProxyIdentityInfo } from '../types.js';
 import { ConfigRejectedError } from '../types.js';
 import type { CompiledListener } from './listener-config.js';
 import { listenerStatNames, type ListenerStatNames } from './stats.js';
-import { handleConnection, type ConnectionEnv } from './filter-chain.js';
+import { handleConnection, handleInternalConnection, type ConnectionEnv } from './filter-chain.js';
+import { duplexPair, type InternalConnectionMeta } from './internal-listener.js';
+import type { Duplex } from 'node:stream';
 import { BindError } from './errors.js';
 
 interface Running {
@@ -25,6 +28,8 @@ function formatAddress(host: string, port: number): string {
 
 export class ListenerManager {
   private running = new Map<string, Running>();
+  /** Internal listeners (no address): reached through openInternal. */
+  private internal = new Map<string, { config: CompiledListener; names: ListenerStatNames }>();
   private readonly sockets = new Set<net.Socket>();
   private accepting = true;
 
@@ -72,8 +77,14 @@ export class ListenerManager {
     const next = new Map<string, Running>();
     const fresh: Running[] = [];
     const reused = new Set<Running>();
+    const internal = new Map<string, { config: CompiledListener; names: ListenerStatNames }>();
     try {
       for (const [name, cfg] of listeners) {
+        if (cfg.internal) {
+          const prev = this.internal.get(name);
+          internal.set(name, { config: cfg, names: prev?.names ?? listenerStatNames(name) });
+          continue;
+        }
         const host = this.bindHost(cfg.host);
         const key = `${host}|${cfg.port}`;
         const same = this.running.get(name);
@@ -106,6 +117,20 @@ export class ListenerManager {
     for (const r of fresh) this.start(r);
     for (const r of this.running.values()) if (!reused.has(r)) r.server.close();
     this.running = next;
+    this.internal = internal;
+  }
+
+  /**
+   * A connection to an internal listener: the client end of an in-memory pair whose
+   * server end runs through the listener's filter chains. undefined when there is no such
+   * listener or the proxy is draining.
+   */
+  openInternal(name: string, meta: InternalConnectionMeta): Duplex | undefined {
+    const l = this.internal.get(name);
+    if (!l || !this.accepting) return undefined;
+    const [client, server] = duplexPair();
+    handleInternalConnection(this.env, l.config, l.names, server, { originalDestination: meta.originalDestination });
+    return client;
   }
 
   boundListeners(): Record<string, string> {

@@ -1,7 +1,7 @@
 // Reads the first bytes of an accepted connection without consuming them (read, then
 // unshift): TLS ClientHello (SNI, ALPN) or plaintext (HTTP/2 prior-knowledge preface,
 // HTTP/1.x request line).
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface Sniffed {
   transport: 'tls' | 'raw_buffer';
@@ -89,7 +89,7 @@ export function parseClientHello(b: Buffer): { sni: string | undefined; alpn: st
 }
 
 /** Peek at the first bytes; they are unshifted back so the next reader sees them. */
-export function sniff(socket: Socket, timeoutMs: number): Promise<Sniffed> {
+export function sniff(socket: Duplex, timeoutMs: number): Promise<Sniffed> {
   return new Promise((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
     const done = (err: Error | undefined, v?: Sniffed): void => {

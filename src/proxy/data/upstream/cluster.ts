@@ -11,7 +11,7 @@ import { endpointKey, lbCandidates, selectTransport, type EndpointSpec } from '.
 import { Host, reuseKey, type HostInit } from './host.js';
 import { createLoadBalancer } from './lb/index.js';
 import type { LbSettings, LoadBalancer } from './lb/types.js';
-import { OriginalDstHosts, originalDestination, type Destination } from './original-dst.js';
+import { OriginalDstHosts, originalDestination, parseDestination, type Destination } from './original-dst.js';
 import { OutlierDetector } from './outlier.js';
 import { RESILIENCE_DEFAULTS } from './resilience-config.js';
 import { ClusterStats } from './stats.js';
@@ -186,8 +186,12 @@ export class Cluster {
   connect(opts: RequestOptions | undefined): Promise<{ socket: Duplex; endpoint: string; peerIdentity?: string }> {
     let h: Host | Promise<Host>;
     try {
-      if (this.originalDst) throw new UpstreamError('UH', `${this.name}: ORIGINAL_DST needs an HTTP request to name the destination`);
-      h = this.pick(undefined, opts);
+      if (this.originalDst) {
+        // A tunnel names its destination in the CONNECT target (port always given).
+        const d = opts?.originalDestination !== undefined ? parseDestination(opts.originalDestination, 'https') : undefined;
+        if (!d) throw new UpstreamError('UH', `${this.name}: ORIGINAL_DST needs the downstream's destination (a CONNECT target or an HTTP request)`);
+        h = this.originalDst.hostFor(d);
+      } else h = this.pick(undefined, opts);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -57,6 +57,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** For consistent-hash load balancing. */
   hashKey?: string;
+  /** connect() only: the host:port the downstream asked for (a CONNECT target); ORIGINAL_DST clusters connect there. */
+  originalDestination?: string;
 }
 
 export interface ClusterManager {
