@@ -26,19 +26,11 @@ async function adminGet(pod: MeshPod, path: string): Promise<unknown> {
   return res.json() as Promise<unknown>;
 }
 
-/** Active outlier ejections per cluster from the proxy's stats; undefined when the proxy does not say. */
-async function ejections(pod: MeshPod): Promise<Map<string, number> | undefined> {
+/** Endpoints ("host:port") the proxy's outlier detection has ejected now, per cluster; undefined when the proxy does not say. */
+async function ejections(pod: MeshPod): Promise<Map<string, Set<string>> | undefined> {
   try {
-    const stats = await adminGet(pod, '/stats?format=json');
-    const entries: [string, unknown][] = Array.isArray((stats as { stats?: unknown }).stats)
-      ? ((stats as { stats: { name?: string; value?: unknown }[] }).stats.map((s) => [String(s.name), s.value]))
-      : Object.entries(stats as Record<string, unknown>);
-    const m = new Map<string, number>();
-    for (const [k, v] of entries) {
-      const match = /^cluster\.(.+)\.outlier_detection\.ejections_active$/.exec(k);
-      if (match) m.set(match[1]!, Number(v));
-    }
-    return m;
+    const byCluster = (await adminGet(pod, '/outlier_ejections')) as Record<string, { endpoint: string }[]>;
+    return new Map(Object.entries(byCluster).map(([cluster, list]) => [cluster, new Set(list.map((e) => e.endpoint))]));
   } catch {
     return undefined;
   }
@@ -79,7 +71,7 @@ export function proxyConfigCommand(): Command {
           return print(renderTable(ROUTE_HEADERS, routeRows(cfg.routes)));
         case 'endpoints': {
           const ej = await ejections(pod);
-          return print(renderTable(ENDPOINT_HEADERS, endpointRows(cfg.endpoints, ej ? (c) => (ej.get(c) ?? 0) > 0 : undefined)));
+          return print(renderTable(ENDPOINT_HEADERS, endpointRows(cfg.endpoints, ej ? (c, ep) => ej.get(c)?.has(ep) ?? false : undefined)));
         }
       }
     });

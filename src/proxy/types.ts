@@ -56,6 +56,16 @@ export class ConfigRejectedError extends Error {
   }
 }
 
+/** One endpoint out of its cluster's load balancing because of outlier detection. */
+export interface OutlierEjectionInfo {
+  /** host:port */
+  endpoint: string;
+  /** Time left until the interval sweep may bring it back. */
+  ejectedForMs: number;
+  /** Ejections so far (the multiplier of baseEjectionTime). */
+  timesEjected: number;
+}
+
 export interface DataPlane {
   /**
    * Validate and switch to a new snapshot. Throws ConfigRejectedError with a message naming
@@ -69,5 +79,7 @@ export interface DataPlane {
   stats(): Record<string, number>;
   /** Addresses actually bound, by listener name (for status and tests). */
   boundListeners(): Record<string, string>;
+  /** Endpoints outlier detection has ejected now, by cluster (clusters with none are left out). */
+  outlierEjections?(): Record<string, OutlierEjectionInfo[]>;
   close(): Promise<void>;
 }

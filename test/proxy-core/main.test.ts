@@ -152,6 +152,9 @@ test('runProxy: ready once LDS+CDS are applied and a certificate is held; admin 
     assert.deepEqual(certs.certificate.chain[0]!.subjectAltNames, ['URI:spiffe://cluster.local/ns/shop/sa/reviews']);
     assert.equal(certs.roots.length, 1);
 
+    h.dp.ejections = { [OUT]: [{ endpoint: '127.10.0.7:9080', ejectedForMs: 1200, timesEjected: 1 }] };
+    assert.deepEqual(JSON.parse((await get(h.proxy, '/outlier_ejections')).text), h.dp.ejections);
+
     assert.equal((await get(h.proxy, '/nope')).status, 404);
     assert.equal((await get(h.proxy, '/quitquitquit')).status, 405);
   } finally {

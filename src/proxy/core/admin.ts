@@ -3,6 +3,7 @@
 //   GET  /config_dump    JSON: resources in force, the ROOTCA secret, certificate summary, xDS status per type
 //   GET  /stats          `name: value` lines, sorted (?format=json for an object)
 //   GET  /certs          JSON: the workload certificate chain and roots (never a private key)
+//   GET  /outlier_ejections  JSON: endpoints outlier detection has ejected now, by cluster
 //   GET  /healthz        liveness
 //   POST /quitquitquit   drain and exit
 import http from 'node:http';
@@ -31,7 +32,7 @@ export interface AdminSources {
     stats(): Record<string, number>;
     readonly rootsPem: string | undefined;
   };
-  dataPlane: Pick<DataPlane, 'stats' | 'boundListeners'>;
+  dataPlane: Pick<DataPlane, 'stats' | 'boundListeners' | 'outlierEjections'>;
   /** POST /quitquitquit: start draining and exit (called once). */
   onQuit(): void;
 }
@@ -246,6 +247,8 @@ export class AdminServer {
           return json(200, this.configDump());
         case '/certs':
           return json(200, this.certs());
+        case '/outlier_ejections':
+          return json(200, this.sources.dataPlane.outlierEjections?.() ?? {});
         default:
           return send(404, `no such admin path: ${path}\n`);
       }

@@ -1,7 +1,7 @@
 // The proxy's data path: createDataPlane(info, identity) implements DataPlane
 // (src/proxy/types.ts) from listeners, protocol detection, TLS, HTTP, router and tcp_proxy
 // stages; the upstream side is a ClusterManager (src/proxy/data/upstream/).
-import type { DataPlane, IdentityProvider, ProxyIdentityInfo, XdsSnapshot } from '../types.js';
+import type { DataPlane, IdentityProvider, OutlierEjectionInfo, ProxyIdentityInfo, XdsSnapshot } from '../types.js';
 import { ConfigRejectedError } from '../types.js';
 import type { ClusterManager } from './upstream/types.js';
 import { Counters } from './stats.js';
@@ -151,6 +151,10 @@ class WeftDataPlane implements DataPlane {
 
   boundListeners(): Record<string, string> {
     return this.listeners.boundListeners();
+  }
+
+  outlierEjections(): Record<string, OutlierEjectionInfo[]> {
+    return this.cm?.outlierStatus?.() ?? {};
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // A test double of the DataPlane (src/proxy/data is another module): records
 // every snapshot it is given and rejects those a test says to reject.
-import { ConfigRejectedError, type DataPlane, type XdsSnapshot } from '../../../src/proxy/types.js';
+import { ConfigRejectedError, type DataPlane, type OutlierEjectionInfo, type XdsSnapshot } from '../../../src/proxy/types.js';
 
 export class RecordingDataPlane implements DataPlane {
   readonly applied: XdsSnapshot[] = [];
@@ -10,6 +10,8 @@ export class RecordingDataPlane implements DataPlane {
   drained: number[] = [];
   closed = false;
   current: XdsSnapshot | undefined;
+  /** What outlierEjections() reports. */
+  ejections: Record<string, OutlierEjectionInfo[]> = {};
 
   async apply(snapshot: XdsSnapshot): Promise<void> {
     this.attempted.push(snapshot);
@@ -27,6 +29,9 @@ export class RecordingDataPlane implements DataPlane {
   }
   boundListeners(): Record<string, string> {
     return Object.fromEntries([...(this.current?.listeners.keys() ?? [])].map((n) => [n, '127.0.0.1:0']));
+  }
+  outlierEjections(): Record<string, OutlierEjectionInfo[]> {
+    return this.ejections;
   }
   async close(): Promise<void> {
     this.closed = true;

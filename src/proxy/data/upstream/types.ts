@@ -1,7 +1,7 @@
 // The seam between the proxy's downstream side (listeners, HTTP, router) and its
 // upstream side (clusters, endpoints, load balancing, connection pools).
 import type { Readable, Duplex } from 'node:stream';
-import type { EnvoyObject } from '../../types.js';
+import type { EnvoyObject, OutlierEjectionInfo } from '../../types.js';
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -79,12 +79,5 @@ export interface ClusterManager {
   close(): Promise<void>;
 }
 
-/** One endpoint out of its cluster's load balancing because of outlier detection. */
-export interface OutlierEjection {
-  /** host:port */
-  endpoint: string;
-  /** Time left until the interval sweep may bring it back. */
-  ejectedForMs: number;
-  /** Ejections so far (the multiplier of baseEjectionTime). */
-  timesEjected: number;
-}
+/** One endpoint out of its cluster's load balancing because of outlier detection (the admin server shows these). */
+export type OutlierEjection = OutlierEjectionInfo;
