@@ -18,6 +18,7 @@ import { INGRESS, defaultIngressHttpsPort, exposedUrls, ingressServiceYaml } fro
 import { tailLog } from './logs.js';
 import { readMeshFile, removeMeshFile, weftPaths, writeMeshFile, type MeshFile, type MeshPod, type WeftPaths } from './mesh-file.js';
 import { PodRunner } from './pod.js';
+import { pruneStaleWorkloads } from './registry-sync.js';
 import { containerArgv, planDeploymentPods, podEnv, type PlannedPod } from './pod-plan.js';
 import { resolveReadinessProbe } from './probe.js';
 import { DEFAULT_RESTART, SupervisedProcess, pidAlive, type ProcessSpec } from './process.js';
@@ -350,7 +351,9 @@ export async function runLocalMesh(opts: LocalMeshOptions): Promise<LocalMesh> {
     }
     log(`applied ${resources.length} resource${resources.length === 1 ? '' : 's'} from ${files.length} file${files.length === 1 ? '' : 's'}`);
 
-    // 4. Pods.
+    // 4. Pods, once the registry holds none of a previous run's.
+    const stale = await pruneStaleWorkloads(api, plans);
+    if (stale.length) log(`removed ${stale.length} workload${stale.length === 1 ? '' : 's'} a previous run left in the registry`);
     const rootFile = join(paths.pods, 'root-cert.pem');
     writeFileSync(rootFile, await api.rootCert(), { mode: 0o644 });
     timer = setInterval(() => {
