@@ -12,26 +12,11 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { makeMesh, repoRoot, httpGet, eventually, processesUsingHome, type TestMesh } from '../helpers/mesh.js';
+import type { MeshPod } from '../../src/platform/local/mesh-file.js';
+import type { Stats } from '../../samples/resilience/src/server.js';
 
-interface PodStatus {
-  name: string;
-  namespace: string;
-  address: string;
-  appAddress: string;
-  adminPort: number;
-  proxyType: 'sidecar' | 'router';
-}
-
-interface AppStats {
-  pod: string;
-  requests: number;
-  answered: number;
-  aborted: number;
-  inFlight: number;
-  peakInFlight: number;
-  byStatus: Record<string, number>;
-  byHost: Record<string, number>;
-}
+type PodStatus = MeshPod;
+type AppStats = Stats & { pod: string };
 
 interface Answer {
   status: number;
@@ -54,7 +39,7 @@ const agents = new Map<string, ProxyAgent>();
 // The "external" service: a plain server on the host's loopback, outside the mesh's 127.N range.
 let external: http.Server;
 let externalPort = 0;
-const externalSeen: { host: string; path: string }[] = [];
+const externalSeen: { host: string; path: string; xfcc: string }[] = [];
 
 function pod(prefix: string, namespace = 'default'): PodStatus {
   const found = pods.find((p) => p.name.startsWith(prefix) && p.namespace === namespace);
@@ -110,7 +95,7 @@ function quantile(xs: number[], q: number): number {
 
 before(async () => {
   external = http.createServer((req, res) => {
-    externalSeen.push({ host: req.headers.host ?? '', path: req.url ?? '' });
+    externalSeen.push({ host: req.headers.host ?? '', path: req.url ?? '', xfcc: String(req.headers['x-forwarded-client-cert'] ?? '') });
     const body = JSON.stringify({ external: true, path: req.url });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -395,7 +380,9 @@ test('egress gateway: mesh traffic for a ServiceEntry host leaves through istio-
     assert.equal(a.status, 200);
     assert.deepEqual(JSON.parse(a.text), { external: true, path: '/hello' });
   }
-  assert.deepEqual(externalSeen.slice(seen), Array.from({ length: 5 }, () => ({ host: 'api.example.com', path: '/hello' })));
+  // The gateway names the peer it verified: the calling sidecar's identity (Envoy's SANITIZE_SET).
+  const xfcc = 'By=spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account;URI=spiffe://cluster.local/ns/default/sa/backend';
+  assert.deepEqual(externalSeen.slice(seen), Array.from({ length: 5 }, () => ({ host: 'api.example.com', path: '/hello', xfcc })));
   const afterStats = { caller: await proxyStats(caller), gateway: await proxyStats(gateway) };
   const delta = (s: 'caller' | 'gateway', k: string) => (afterStats[s][k] ?? 0) - (before[s][k] ?? 0);
   // The sidecar sent them to the gateway (over its mTLS cluster), never to the host itself;

@@ -12,7 +12,7 @@
 // Any other request is answered JSON {pod, version, method, path, host, status}.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
-interface Stats {
+export interface Stats {
   requests: number;
   answered: number;
   aborted: number;

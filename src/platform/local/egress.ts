@@ -2,7 +2,7 @@
 // Unlike the ingress gateway it is not exposed on the host: it listens on its own pod
 // address, on the Service's target ports, where sidecars reach it over EDS.
 
-import { stringify } from 'yaml';
+import { gatewayServiceYaml } from './ingress.js';
 
 export const EGRESS = {
   name: 'istio-egressgateway',
@@ -17,14 +17,5 @@ export const EGRESS = {
 } as const;
 
 export function egressServiceYaml(): string {
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: EGRESS.name, namespace: EGRESS.namespace, labels: EGRESS.labels },
-    spec: {
-      type: 'ClusterIP',
-      selector: EGRESS.labels,
-      ports: EGRESS.ports.map((p) => ({ ...p, protocol: 'TCP' })),
-    },
-  });
+  return gatewayServiceYaml(EGRESS, 'ClusterIP', EGRESS.ports);
 }
