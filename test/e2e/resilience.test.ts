@@ -177,7 +177,7 @@ test('a route timeout answers 504 (UT) within 50 ms of its setting and cancels t
 test('mirrored requests reach a slow, failing mirror; the caller gets the primary answer at the primary speed', async () => {
   const caller = pod('backend-good');
   const shadow = pod('shadow');
-  const N = 30;
+  const N = 20;
   const baseline: number[] = [];
   for (let i = 0; i < N; i++) baseline.push((await call(caller, 'http://echo/')).ms);
   const file = path.join(EXAMPLES, 'echo-mirror.yaml');
@@ -199,8 +199,8 @@ test('mirrored requests reach a slow, failing mirror; the caller gets the primar
     assert.match(a.pod ?? '', /^echo-v1-/);
   }
   const ms = mirrored.map((a) => a.ms);
-  // shadow holds each copy 1 s and then fails it; none of that reaches the caller.
-  assert.ok(Math.max(...ms) < 500, `slowest mirrored call ${Math.max(...ms).toFixed(1)} ms`);
+  // shadow holds each copy 1 s and then fails it; no caller waits for that (nor, in the median, at all).
+  assert.ok(Math.max(...ms) < 800, `slowest mirrored call ${Math.max(...ms).toFixed(1)} ms`);
   assert.ok(quantile(ms, 0.5) <= quantile(baseline, 0.5) + 20, `median ${quantile(ms, 0.5).toFixed(1)} ms with the mirror, ${quantile(baseline, 0.5).toFixed(1)} ms without`);
   await eventually(async () => (await appStats(shadow)).answered === N, 10_000, 'every copy to reach the mirror');
   const s = await appStats(shadow);
@@ -247,17 +247,16 @@ test('outlier detection ejects an always-failing endpoint after 3 errors in a ro
   assert.ok(ejected >= 0 && counts[1 - ejected]! < 3, `bad pods saw ${counts.join(' and ')} requests`);
   assert.deepEqual(await ejectedNow(), [`${bad[ejected]!.address}:${APP_PORT}`]);
 
-  // While it is out it gets nothing; the other bad pod keeps failing but may not be ejected too (50% of 3).
+  // While it is out it gets nothing; the other bad pod keeps failing (round robin with the
+  // good one) until it is detected too, but may not be ejected as well (50% of 3 is one).
   const during: Answer[] = [];
-  for (let i = 0; i < 12; i++) {
-    during.push(await call(caller, 'http://backend/'));
-    assert.ok((await stat('ejections_active')) <= 1, 'at most one of three ejected');
-  }
+  while (during.length < 12 && (await stat('ejections_overflow')) === 0) during.push(await call(caller, 'http://backend/'));
   assert.ok(performance.now() - ejectedAt < 1800, 'the calls while ejected finished inside the ejection time');
+  assert.ok((await stat('ejections_overflow')) >= 1, `the second bad pod was detected but not ejected (${during.length} calls)`);
+  assert.equal(await stat('ejections_active'), 1);
+  assert.equal(await stat('ejections_enforced_total'), 1);
   assert.equal((await appStats(bad[ejected]!)).requests, 3, 'no request reached the ejected pod');
   assert.ok(during.some((a) => a.status === 500) && during.some((a) => a.status === 200));
-  assert.ok((await stat('ejections_overflow')) >= 1, 'the second bad pod was detected but not ejected');
-  assert.equal(await stat('ejections_enforced_total'), 1);
 
   // Back after baseEjectionTime (2 s), at the next 250 ms sweep.
   let backAfter = 0;
@@ -272,12 +271,19 @@ test('outlier detection ejects an always-failing endpoint after 3 errors in a ro
   for (let i = 0; i < 9; i++) await call(caller, 'http://backend/');
   assert.ok((await appStats(bad[ejected]!)).requests > 3, 'the returned pod takes requests again');
 
-  // `weft proxy-config endpoints` marks exactly the ejected endpoint (an ejection lasts >= 2 s).
-  await callUntilEjected();
-  const out = await ejectedNow();
-  const table = await mesh.weft(['proxy-config', 'endpoints', caller.name]);
-  assert.equal(table.code, 0, table.stderr);
-  const failed = table.stdout.split('\n').filter((l) => l.includes(CLUSTER) && /\bFAILED\b/.test(l)).map((l) => l.split(/\s+/)[0]);
+  // `weft proxy-config endpoints` marks exactly the ejected endpoint. An ejection lasts 2 s
+  // or more; should it end while the CLI runs (a loaded machine), look again.
+  let out: string[] = [];
+  let failed: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await callUntilEjected();
+    out = await ejectedNow();
+    const table = await mesh.weft(['proxy-config', 'endpoints', caller.name]);
+    assert.equal(table.code, 0, table.stderr);
+    failed = table.stdout.split('\n').filter((l) => l.includes(CLUSTER) && /\bFAILED\b/.test(l)).map((l) => l.split(/\s+/)[0]!);
+    if ((await ejectedNow()).join() === out.join()) break;
+  }
+  assert.equal(out.length, 1);
   assert.deepEqual(failed, out);
   await remove(file);
 });
@@ -303,7 +309,8 @@ test('connection-pool limits overflow into immediate 503s flagged UO, with a bou
   const overflow = answers.filter((a) => a.status === 503 && a.flags === 'UO');
   assert.equal(ok.length + overflow.length, 10, JSON.stringify(answers.map((a) => [a.status, a.flags])));
   assert.equal(ok.length, 1, 'one request in flight at a time');
-  for (const a of overflow) assert.ok(a.ms < DELAY / 2, `an overflow answer took ${a.ms.toFixed(1)} ms (the app holds requests ${DELAY} ms)`);
+  // Answered without waiting for the request in flight (which takes DELAY).
+  for (const a of overflow) assert.ok(a.ms < DELAY * 0.75, `an overflow answer took ${a.ms.toFixed(1)} ms (the app holds requests ${DELAY} ms)`);
   let s = await appStats(echo);
   assert.equal(s.peakInFlight, 1);
   assert.equal(s.requests, 1);
@@ -345,7 +352,7 @@ spec:
   const rejected = h1.filter((a) => a.status === 503 && a.flags === 'UO');
   assert.equal(served.length, 2, `one on the connection, one queued: ${JSON.stringify(h1.map((a) => [a.status, a.flags]))}`);
   assert.equal(rejected.length, 8);
-  for (const a of rejected) assert.ok(a.ms < H1_DELAY / 2, `an overflow answer took ${a.ms.toFixed(1)} ms`);
+  for (const a of rejected) assert.ok(a.ms < H1_DELAY * 0.75, `an overflow answer took ${a.ms.toFixed(1)} ms (the app holds requests ${H1_DELAY} ms)`);
   assert.ok(served[1]!.ms >= 2 * H1_DELAY, `the queued request waited for the first (${served[1]!.ms.toFixed(0)} ms)`);
   s = await appStats(echo);
   assert.equal(s.peakInFlight, 1);
