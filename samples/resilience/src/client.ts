@@ -18,7 +18,7 @@ interface Options {
 
 const LIMITS = { count: 100_000, concurrency: 256, timeoutMs: 120_000 } as const;
 
-export function parseArgs(argv: string[]): Options {
+function parseArgs(argv: string[]): Options {
   const out: Options = { url: '', count: 1, concurrency: 1, headers: {}, timeoutMs: 10_000 };
   const num = (flag: string, v: string | undefined, max: number): number => {
     const n = Number(v);
@@ -42,7 +42,7 @@ export function parseArgs(argv: string[]): Options {
   return out;
 }
 
-export interface Report {
+interface Report {
   requests: number;
   statuses: Record<string, number>;
   flags: Record<string, number>;
@@ -60,7 +60,7 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-export async function run(o: Options, dispatcher: Dispatcher): Promise<Report> {
+async function run(o: Options, dispatcher: Dispatcher): Promise<Report> {
   const report: Report = { requests: 0, statuses: {}, flags: {}, pods: {}, errors: {}, latencyMs: { min: 0, p50: 0, p99: 0, max: 0 } };
   const latencies: number[] = [];
   let next = 0;
