@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { ProxyAgent, request } from 'undici';
 import { makeMesh, repoRoot, httpGet, eventually, processesUsingHome, type TestMesh } from '../helpers/mesh.js';
 import type { MeshPod } from '../../src/platform/local/mesh-file.js';
@@ -133,7 +134,7 @@ test('sourceLabels and sourceNamespace route by the calling workload', async () 
   }
   // From namespace sandbox, with the sample's client run in the pod's context by `weft exec`.
   const sleep = pod('sleep', 'sandbox');
-  const client = path.join(repoRoot, 'dist/samples/resilience/src/client.js');
+  const client = fileURLToPath(new URL('../../samples/resilience/src/client.js', import.meta.url)); // this compiled tree's
   const res = await mesh.weft(['exec', sleep.name, '-n', 'sandbox', '--', process.execPath, client, 'http://echo.default/', '--count', '10', '--concurrency', '2']);
   assert.equal(res.code, 0, res.stderr);
   const report = JSON.parse(res.stdout) as { requests: number; pods: Record<string, number>; errors: Record<string, number> };
