@@ -145,7 +145,7 @@ test('sourceLabels and sourceNamespace route by the calling workload', async () 
   await remove(file);
 });
 
-test('a route timeout answers 504 (UT) within 50 ms of its setting and cancels the request at the app', async () => {
+test('a route timeout answers 504 (UT) within 50 ms of its setting and cancels the request at the app', async (t) => {
   const caller = pod('backend-good');
   const echo = pod('echo-v1');
   const file = path.join(EXAMPLES, 'echo-timeout.yaml');
@@ -164,6 +164,7 @@ test('a route timeout answers 504 (UT) within 50 ms of its setting and cancels t
   // Never early; within 50 ms of the setting, allowing one sample a descheduled process
   // delayed on a loaded machine, and that one still far below the app's 5 s.
   const seen = `answered after ${ms.map((m) => m.toFixed(0)).join(', ')} ms; setting ${SETTING_MS} ms`;
+  t.diagnostic(seen);
   assert.ok(ms.every((m) => m >= SETTING_MS && m < SETTING_MS + 500), seen);
   assert.ok(ms.filter((m) => m <= SETTING_MS + 50).length >= N - 1, seen);
   // The app held each request for 5 s; it sees each one closed long before that, none answered.
@@ -175,7 +176,7 @@ test('a route timeout answers 504 (UT) within 50 ms of its setting and cancels t
   await remove(file);
 });
 
-test('mirrored requests reach a slow, failing mirror; the caller gets the primary answer at the primary speed', async () => {
+test('mirrored requests reach a slow, failing mirror; the caller gets the primary answer at the primary speed', async (t) => {
   const caller = pod('backend-good');
   const shadow = pod('shadow');
   const N = 20;
@@ -200,6 +201,7 @@ test('mirrored requests reach a slow, failing mirror; the caller gets the primar
     assert.match(a.pod ?? '', /^echo-v1-/);
   }
   const ms = mirrored.map((a) => a.ms);
+  t.diagnostic(`median ${quantile(ms, 0.5).toFixed(1)} ms with the mirror (max ${Math.max(...ms).toFixed(1)}), ${quantile(baseline, 0.5).toFixed(1)} ms without`);
   // shadow holds each copy 1 s and then fails it; no caller waits for that (nor, in the median, at all).
   assert.ok(Math.max(...ms) < 800, `slowest mirrored call ${Math.max(...ms).toFixed(1)} ms`);
   assert.ok(quantile(ms, 0.5) <= quantile(baseline, 0.5) + 20, `median ${quantile(ms, 0.5).toFixed(1)} ms with the mirror, ${quantile(baseline, 0.5).toFixed(1)} ms without`);
@@ -212,7 +214,7 @@ test('mirrored requests reach a slow, failing mirror; the caller gets the primar
   await remove(file);
 });
 
-test('outlier detection ejects an always-failing endpoint after 3 errors in a row, never more than maxEjectionPercent, and returns it after baseEjectionTime', async () => {
+test('outlier detection ejects an always-failing endpoint after 3 errors in a row, never more than maxEjectionPercent, and returns it after baseEjectionTime', async (t) => {
   const caller = pod('echo-v1');
   const good = pod('backend-good');
   const bad = pods.filter((p) => p.name.startsWith('backend-bad'));
@@ -268,6 +270,7 @@ test('outlier detection ejects an always-failing endpoint after 3 errors in a ro
     }
     await new Promise((r) => setTimeout(r, 25));
   }
+  t.diagnostic(`ejected after 3 errors; back after ${backAfter.toFixed(0)} ms (baseEjectionTime 2000, interval 250)`);
   assert.ok(backAfter >= 1900 && backAfter <= 2000 + 250 + 300, `returned after ${backAfter.toFixed(0)} ms`);
   for (let i = 0; i < 9; i++) await call(caller, 'http://backend/');
   assert.ok((await appStats(bad[ejected]!)).requests > 3, 'the returned pod takes requests again');
@@ -289,7 +292,7 @@ test('outlier detection ejects an always-failing endpoint after 3 errors in a ro
   await remove(file);
 });
 
-test('connection-pool limits overflow into immediate 503s flagged UO, with a bounded queue; the app never sees more than the limit', async () => {
+test('connection-pool limits overflow into immediate 503s flagged UO, with a bounded queue; the app never sees more than the limit', async (t) => {
   const caller = pod('backend-good');
   const echo = pod('echo-v1');
   const file = path.join(EXAMPLES, 'echo-connection-pool.yaml');
@@ -312,6 +315,7 @@ test('connection-pool limits overflow into immediate 503s flagged UO, with a bou
   assert.equal(ok.length, 1, 'one request in flight at a time');
   // Answered without waiting for the request in flight (which takes DELAY).
   for (const a of overflow) assert.ok(a.ms < DELAY * 0.75, `an overflow answer took ${a.ms.toFixed(1)} ms (the app holds requests ${DELAY} ms)`);
+  t.diagnostic(`HTTP/2: 1 served, ${overflow.length} UO in at most ${Math.max(...overflow.map((a) => a.ms)).toFixed(0)} ms`);
   let s = await appStats(echo);
   assert.equal(s.peakInFlight, 1);
   assert.equal(s.requests, 1);
@@ -355,6 +359,7 @@ spec:
   assert.equal(rejected.length, 8);
   for (const a of rejected) assert.ok(a.ms < H1_DELAY * 0.75, `an overflow answer took ${a.ms.toFixed(1)} ms (the app holds requests ${H1_DELAY} ms)`);
   assert.ok(served[1]!.ms >= 2 * H1_DELAY, `the queued request waited for the first (${served[1]!.ms.toFixed(0)} ms)`);
+  t.diagnostic(`HTTP/1.1: 2 served (the queued one after ${served[1]!.ms.toFixed(0)} ms), ${rejected.length} UO in at most ${Math.max(...rejected.map((a) => a.ms)).toFixed(0)} ms`);
   s = await appStats(echo);
   assert.equal(s.peakInFlight, 1);
   assert.equal(s.requests, 2);
