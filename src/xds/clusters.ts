@@ -64,7 +64,12 @@ export function serviceIdentities(model: MeshModel, service: Service): string[] 
   return [...new Set(selectedWorkloads(model, service).map((w) => w.identity))].sort();
 }
 
-function meshTlsContext(target: OutboundTarget, servicePort: ServicePort, identities: string[]): EnvoyObject {
+/**
+ * Mesh mTLS toward a target. SNI is Istio's `outbound_.<port>_.<subset>_.<fqdn>` unless
+ * an ISTIO_MUTUAL DestinationRule names one (an egress gateway's server picks its filter
+ * chain by the external host's name).
+ */
+function meshTlsContext(target: OutboundTarget, servicePort: ServicePort, identities: string[], sni?: string): EnvoyObject {
   const sans = identities.map((id) => ({ sanType: 'URI', matcher: { exact: id } }));
   return {
     commonTlsContext: {
@@ -75,7 +80,7 @@ function meshTlsContext(target: OutboundTarget, servicePort: ServicePort, identi
       },
       alpnProtocols: [...(isHttpProtocol(servicePort.protocol) ? MESH_ALPN.http : MESH_ALPN.tcp)],
     },
-    sni: meshSni(target.port, target.fqdn, target.subset),
+    sni: sni ?? meshSni(target.port, target.fqdn, target.subset),
   };
 }
 
@@ -105,16 +110,18 @@ export function userTlsContext(tls: ClientTlsPolicy, host: string): EnvoyObject 
 /**
  * How the cluster secures its connections. Meshed services: auto mTLS (mesh TLS to
  * endpoints tagged tlsMode=istio, plaintext to the rest) unless the DestinationRule
- * says DISABLE (plaintext) or SIMPLE/MUTUAL (the user's TLS to every endpoint).
- * MESH_EXTERNAL hosts never get mesh mTLS: plaintext unless the rule asks for TLS.
+ * says DISABLE (plaintext), SIMPLE/MUTUAL (the user's TLS to every endpoint) or
+ * ISTIO_MUTUAL (mesh TLS to every endpoint, as Istio does when the mode is written
+ * rather than detected: a gateway's endpoints carry no tlsMode, yet its ISTIO_MUTUAL
+ * servers want mesh TLS). MESH_EXTERNAL hosts never get auto mTLS.
  */
 function transportFields(model: MeshModel, target: ServiceTarget, policy: ClusterPolicy | undefined): EnvoyObject {
   const mode = policy?.tls?.mode;
   if (mode === 'DISABLE') return {};
   if ((mode === 'SIMPLE' || mode === 'MUTUAL') && policy?.tls) return { transportSocket: tlsSocket(ANY.upstreamTls, userTlsContext(policy.tls, target.fqdn)) };
-  const meshSocket = () => tlsSocket(ANY.upstreamTls, meshTlsContext(target, target.servicePort, serviceIdentities(model, target.service)));
-  const external = target.service.external;
-  if (external?.location === 'MESH_EXTERNAL') return mode === 'ISTIO_MUTUAL' ? { transportSocket: meshSocket() } : {};
+  const meshSocket = () => tlsSocket(ANY.upstreamTls, meshTlsContext(target, target.servicePort, serviceIdentities(model, target.service), policy?.tls?.sni));
+  if (mode === 'ISTIO_MUTUAL') return { transportSocket: meshSocket() };
+  if (target.service.external?.location === 'MESH_EXTERNAL') return {};
   return {
     transportSocketMatches: [
       { name: 'tlsMode-istio', match: struct({ [METADATA.tlsModeKey]: METADATA.tlsModeMesh }), transportSocket: meshSocket() },

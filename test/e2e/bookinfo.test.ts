@@ -35,6 +35,15 @@ interface ProxyStatusJson {
 let mesh: TestMesh;
 let pods: PodStatus[] = [];
 
+/**
+ * SYNCED on every type, except RDS of a gateway that runs no Gateway server: it has no
+ * route to ask for (Istio's proxy-status shows the idle egress gateway the same way).
+ */
+function inSync(p: ProxyStatusJson, type: string): boolean {
+  const st = p.xds[type]?.status;
+  return st === 'SYNCED' || (type === 'RDS' && st === 'NOT SENT' && p.id.startsWith('router~') && p.id.includes('istio-egressgateway'));
+}
+
 async function status(): Promise<StatusJson> {
   const res = await mesh.weft(['status', '-o', 'json']);
   assert.equal(res.code, 0, res.stderr);
@@ -125,7 +134,7 @@ test('every proxy is SYNCED on every xDS type', async () => {
   const proxies = JSON.parse(res.stdout) as ProxyStatusJson[];
   assert.equal(proxies.length, pods.length);
   for (const p of proxies) {
-    for (const type of ['LDS', 'CDS', 'EDS', 'RDS', 'SDS']) assert.equal(p.xds[type]?.status, 'SYNCED', `${p.id} ${type}`);
+    for (const type of ['LDS', 'CDS', 'EDS', 'RDS', 'SDS']) assert.ok(inSync(p, type), `${p.id} ${type}: ${p.xds[type]?.status}`);
   }
   const table = await mesh.weft(['proxy-status']);
   assert.match(table.stdout, /NAME\s+NAMESPACE\s+CDS\s+LDS\s+EDS\s+RDS\s+SDS/);
@@ -343,7 +352,7 @@ test('with the control plane killed, traffic keeps flowing; restarted, proxies r
       const res = await mesh.weft(['proxy-status', '-o', 'json']);
       if (res.code !== 0) return false;
       const proxies = JSON.parse(res.stdout) as ProxyStatusJson[];
-      return proxies.length === pods.length && proxies.every((p) => Object.values(p.xds).every((t) => t.status === 'SYNCED'));
+      return proxies.length === pods.length && proxies.every((p) => Object.keys(p.xds).every((type) => inSync(p, type)));
     },
     45_000,
     'every proxy to reconnect and resync',

@@ -4,6 +4,7 @@ import type { ContainerSpec, DeploymentSpec, ServiceSpec } from '../../src/resou
 import type { Resource } from '../../src/resources/types.js';
 import { containerArgv, expandVars, planDeploymentPods, podEnv, podName, serviceEnv, templateHash } from '../../src/platform/local/pod-plan.js';
 import { exposedUrls, ingressServiceYaml } from '../../src/platform/local/ingress.js';
+import { egressServiceYaml } from '../../src/platform/local/egress.js';
 import { parse } from 'yaml';
 
 const meta = (name: string, namespace = 'default') => ({ name, namespace, labels: {}, annotations: {} });
@@ -89,6 +90,15 @@ test('ingress Service: istio labels and selector, http2 80 and https 443 to the 
   assert.equal(s.metadata.namespace, 'istio-system');
   assert.deepEqual(s.spec.selector, { istio: 'ingressgateway', app: 'istio-ingressgateway' });
   assert.deepEqual(s.spec.ports.map((p) => [p.name, p.port, p.targetPort]), [['http2', 80, 18080], ['https', 443, 18443]]);
+});
+
+test('egress Service: istio labels and selector, http2 80 and https 443 to 8080 and 8443 (Istio\'s unprivileged ports), not exposed on the host', () => {
+  const s = parse(egressServiceYaml()) as { metadata: { name: string; namespace: string }; spec: { type: string; selector: Record<string, string>; ports: { name: string; port: number; targetPort: number }[] } };
+  assert.equal(s.metadata.name, 'istio-egressgateway');
+  assert.equal(s.metadata.namespace, 'istio-system');
+  assert.equal(s.spec.type, 'ClusterIP');
+  assert.deepEqual(s.spec.selector, { istio: 'egressgateway', app: 'istio-egressgateway' });
+  assert.deepEqual(s.spec.ports.map((p) => [p.name, p.port, p.targetPort]), [['http2', 80, 8080], ['https', 443, 8443]]);
 });
 
 test('exposedUrls: bookinfo-like VirtualService on a Gateway yields the product page first', () => {

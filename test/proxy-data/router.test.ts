@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { routeRequest, compileRouteConfig, RouteConfigError } from '../../src/proxy/data/router.js';
 import type { EnvoyObject } from '../../src/proxy/types.js';
+import { catchAllVirtualHost } from '../../src/xds/passthrough.js';
 
 const config: EnvoyObject = {
   name: 'http_proxy',
@@ -137,4 +138,15 @@ test('the weighted cluster drawn brings its own request header mutations; a sing
   const solo = routeRequest(split, { authority: 'h', path: '/one', method: 'GET', headers: {} });
   assert.ok(solo.kind === 'route');
   assert.equal(solo.clusterHeaders, undefined);
+});
+
+test('direct response bodies expand %REQ(...)%: the REGISTRY_ONLY catch-all names the blocked host', () => {
+  const blocked = routeRequest({ name: 'http_proxy', virtualHosts: [catchAllVirtualHost('REGISTRY_ONLY')] }, { authority: '127.0.0.1:9999', path: '/x', method: 'GET', headers: {} });
+  assert.deepEqual(blocked.kind === 'direct' && [blocked.status, blocked.body], [502, 'weft: REGISTRY_ONLY blocks 127.0.0.1:9999']);
+  const body = 'host=%REQ(:AUTHORITY)% path=%REQ(:path)% who=%REQ(x-user?x-fallback)% short=%REQ(x-long):3% none=%REQ(x-missing)% 100%';
+  const d = routeRequest(
+    { name: 'r', virtualHosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, directResponse: { status: 200, body: { inlineString: body } } }] }] },
+    { authority: 'a.example', path: '/p?q=1', method: 'GET', headers: { 'x-fallback': 'fb', 'x-long': 'abcdef' } },
+  );
+  assert.equal(d.kind === 'direct' && d.body, 'host=a.example path=/p?q=1 who=fb short=abc none=- 100%');
 });

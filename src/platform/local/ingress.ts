@@ -17,20 +17,25 @@ export function defaultIngressHttpsPort(httpPort: number): number {
   return httpPort + 363;
 }
 
-export function ingressServiceYaml(httpPort: number, httpsPort: number): string {
+/** The Service of a built-in gateway, selecting its labels. */
+export function gatewayServiceYaml(
+  g: { name: string; namespace: string; labels: Record<string, string> },
+  type: 'LoadBalancer' | 'ClusterIP',
+  ports: readonly { name: string; port: number; targetPort: number }[],
+): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: INGRESS.name, namespace: INGRESS.namespace, labels: INGRESS.labels },
-    spec: {
-      type: 'LoadBalancer',
-      selector: INGRESS.labels,
-      ports: [
-        { name: 'http2', port: 80, targetPort: httpPort, protocol: 'TCP' },
-        { name: 'https', port: 443, targetPort: httpsPort, protocol: 'TCP' },
-      ],
-    },
+    metadata: { name: g.name, namespace: g.namespace, labels: g.labels },
+    spec: { type, selector: g.labels, ports: ports.map((p) => ({ ...p, protocol: 'TCP' })) },
   });
+}
+
+export function ingressServiceYaml(httpPort: number, httpsPort: number): string {
+  return gatewayServiceYaml(INGRESS, 'LoadBalancer', [
+    { name: 'http2', port: 80, targetPort: httpPort },
+    { name: 'https', port: 443, targetPort: httpsPort },
+  ]);
 }
 
 /**

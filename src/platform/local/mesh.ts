@@ -1,4 +1,4 @@
-// runLocalMesh: `weft up DIR` — control plane, ingress gateway and every Deployment's pods
+// runLocalMesh: `weft up DIR` — control plane, ingress and egress gateways and every Deployment's pods
 // as local processes on loopback addresses, until stop().
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,10 +13,12 @@ import { loadResources } from './adapters.js';
 import { DEFAULT_NETWORK, checkNetwork, controlAddress, podAddresses, type PodAddresses } from './addresses.js';
 import { ControlApiClient } from './control-api.js';
 import { LocalPlatformError } from './errors.js';
+import { EGRESS, egressServiceYaml } from './egress.js';
 import { INGRESS, defaultIngressHttpsPort, exposedUrls, ingressServiceYaml } from './ingress.js';
 import { tailLog } from './logs.js';
 import { readMeshFile, removeMeshFile, weftPaths, writeMeshFile, type MeshFile, type MeshPod, type WeftPaths } from './mesh-file.js';
 import { PodRunner } from './pod.js';
+import { pruneStaleWorkloads } from './registry-sync.js';
 import { containerArgv, planDeploymentPods, podEnv, type PlannedPod } from './pod-plan.js';
 import { resolveReadinessProbe } from './probe.js';
 import { DEFAULT_RESTART, SupervisedProcess, pidAlive, type ProcessSpec } from './process.js';
@@ -87,7 +89,7 @@ function childEnv(): NodeJS.ProcessEnv {
 }
 
 interface PodPlan {
-  planned: PlannedPod | undefined; // undefined: the ingress gateway
+  planned: PlannedPod | undefined; // undefined: a gateway
   name: string;
   namespace: string;
   deployment: string;
@@ -95,6 +97,8 @@ interface PodPlan {
   labels: Record<string, string>;
   addr: PodAddresses;
   proxyType: 'sidecar' | 'router';
+  /** Where the proxy binds its listeners: the pod address, or 127.0.0.1 for the ingress (host ports). */
+  listenAddress: string;
   ports: Workload['ports'];
   env: Record<string, string>;
   argv?: string[];
@@ -129,6 +133,7 @@ function planPods(resources: Resource[], network: number, ingressPort: number, i
         labels: p.labels,
         addr,
         proxyType: 'sidecar',
+        listenAddress: addr.address,
         ports: (p.container.ports ?? []).map((cp) => ({ ...(cp.name ? { name: cp.name } : {}), containerPort: cp.containerPort })),
         env,
         argv,
@@ -137,22 +142,27 @@ function planPods(resources: Resource[], network: number, ingressPort: number, i
     }
   }
   if (problems.length) throw new LocalPlatformError('WEFT_ERR_INVALID_INPUT', 'these Deployments cannot run locally:', problems);
-  const addr = podAddresses(network, ++k);
-  plans.push({
+  const gateway = (g: typeof INGRESS | typeof EGRESS, addr: PodAddresses, listenAddress: string, ports: Workload['ports']): PodPlan => ({
     planned: undefined,
-    name: `${INGRESS.name}-${'0'.repeat(10)}-local`,
-    namespace: INGRESS.namespace,
-    deployment: INGRESS.name,
-    serviceAccount: INGRESS.serviceAccount,
-    labels: { ...INGRESS.labels },
+    name: `${g.name}-${'0'.repeat(10)}-local`,
+    namespace: g.namespace,
+    deployment: g.name,
+    serviceAccount: g.serviceAccount,
+    labels: { ...g.labels },
     addr,
     proxyType: 'router',
-    ports: [
-      { name: 'http2', containerPort: ingressPort },
-      { name: 'https', containerPort: ingressHttpsPort },
-    ],
+    listenAddress,
+    ports,
     env: {},
   });
+  plans.push(
+    gateway(INGRESS, podAddresses(network, ++k), '127.0.0.1', [
+      { name: 'http2', containerPort: ingressPort },
+      { name: 'https', containerPort: ingressHttpsPort },
+    ]),
+  );
+  const egress = podAddresses(network, ++k);
+  plans.push(gateway(EGRESS, egress, egress.address, EGRESS.ports.map((p) => ({ name: p.name, containerPort: p.targetPort }))));
   return plans;
 }
 
@@ -164,7 +174,7 @@ function proxyArgs(plan: PodPlan, o: { control: string; trustDomain: string; roo
     '--namespace', plan.namespace,
     '--service-account', plan.serviceAccount,
     '--ip', plan.addr.address,
-    '--listen-address', plan.proxyType === 'router' ? '127.0.0.1' : plan.addr.address,
+    '--listen-address', plan.listenAddress,
     '--labels', Object.entries(plan.labels).map(([k, v]) => `${k}=${v}`).join(','),
     '--trust-domain', o.trustDomain,
     '--xds-address', `${o.control}:${PORTS.xdsTls}`,
@@ -269,7 +279,7 @@ export async function runLocalMesh(opts: LocalMeshOptions): Promise<LocalMesh> {
         name: p.name,
         namespace: p.namespace,
         address: p.addr.address,
-        appAddress: p.proxyType === 'router' ? '127.0.0.1' : p.addr.appAddress,
+        appAddress: p.proxyType === 'router' ? p.listenAddress : p.addr.appAddress,
         adminPort: PORTS.proxyAdmin,
         proxyType: p.proxyType,
         deployment: p.deployment,
@@ -337,10 +347,11 @@ export async function runLocalMesh(opts: LocalMeshOptions): Promise<LocalMesh> {
     }
     const api = new ControlApiClient(apiUrl, readFileSync(state.adminTokenFile, 'utf8').trim());
 
-    // 3. Resources: every file as written, then the ingress gateway's Service.
+    // 3. Resources: every file as written, then the gateways' Services.
     const files = [...new Set(resources.map((r) => r.origin?.file).filter((f): f is string => f !== undefined))];
     const docs: { text: string; source: string }[] = files.map((f) => ({ text: readFileSync(f, 'utf8'), source: f }));
     docs.push({ text: ingressServiceYaml(ingressPort, ingressHttpsPort), source: 'weft:ingress-gateway' });
+    docs.push({ text: egressServiceYaml(), source: 'weft:egress-gateway' });
     for (const d of docs) {
       checkAbort();
       const res = await api.apply(d.text, d.source);
@@ -352,7 +363,9 @@ export async function runLocalMesh(opts: LocalMeshOptions): Promise<LocalMesh> {
     }
     log(`applied ${resources.length} resource${resources.length === 1 ? '' : 's'} from ${files.length} file${files.length === 1 ? '' : 's'}`);
 
-    // 4. Pods.
+    // 4. Pods, once the registry holds none of a previous run's.
+    const stale = await pruneStaleWorkloads(api, plans);
+    if (stale.length) log(`removed ${stale.length} workload${stale.length === 1 ? '' : 's'} a previous run left in the registry`);
     const rootFile = join(paths.pods, 'root-cert.pem');
     writeFileSync(rootFile, await api.rootCert(), { mode: 0o644 });
     timer = setInterval(() => {

@@ -5,7 +5,7 @@
 // by SNI (src/xds/l4-routes.ts). The wrapper below keeps such clusters away from the
 // upstream cluster manager, which only dials sockets.
 import { Duplex } from 'node:stream';
-import type { EnvoyObject } from '../types.js';
+import type { ClusterStatus, EnvoyObject } from '../types.js';
 import { arr, obj, str } from '../../xds/object-form.js';
 import type { ClusterManager, OutlierEjection, RequestOptions, UpstreamRequest, UpstreamResponse } from './upstream/types.js';
 import { UpstreamError } from './upstream/types.js';
@@ -135,6 +135,10 @@ export class InternalAwareClusterManager implements ClusterManager {
 
   outlierStatus(): Record<string, OutlierEjection[]> {
     return this.upstream.outlierStatus?.() ?? {};
+  }
+
+  clusterStatus(): ClusterStatus[] {
+    return this.upstream.clusterStatus?.() ?? [];
   }
 
   close(): Promise<void> {

@@ -9,6 +9,7 @@ import { compileCors, type CorsConfig } from './cors.js';
 import { L7_FILTER } from '../../xds/l7-filters.js';
 import { compileMirrors, type MirrorTarget } from './mirror.js';
 import { compileHashPolicy, type HashPolicy } from './hash-key.js';
+import { compileBodyFormat, type BodyFormat } from './body-format.js';
 
 export type { RetryOn, RetryPolicy } from './retry.js';
 
@@ -90,7 +91,7 @@ export type RouteAction =
       status: number;
       stripQuery: boolean;
     }
-  | { type: 'direct'; status: number; body: string };
+  | { type: 'direct'; status: number; body: string; format: BodyFormat | undefined };
 
 export interface CompiledRoute {
   index: number;
@@ -249,7 +250,8 @@ function compileRewrite(rc: string, field: string, v: unknown): { re: RegExp; su
 function compileAction(rc: string, field: string, r: EnvoyObject, vhostRetry: EnvoyObject | undefined): RouteAction {
   const direct = obj(r.directResponse);
   if (direct) {
-    return { type: 'direct', status: num(direct.status) ?? 200, body: str(obj(direct.body)?.inlineString) ?? '' };
+    const body = str(obj(direct.body)?.inlineString) ?? '';
+    return { type: 'direct', status: num(direct.status) ?? 200, body, format: compileBodyFormat(body) };
   }
   const redirect = obj(r.redirect);
   if (redirect) {
@@ -574,7 +576,7 @@ export function routeRequest(config: EnvoyObject | CompiledRouteConfig, input: R
       routeName: r.name,
     };
     const a = r.action;
-    if (a.type === 'direct') return { kind: 'direct', status: a.status, body: a.body, route: r, why };
+    if (a.type === 'direct') return { kind: 'direct', status: a.status, body: a.format ? a.format((name) => headerValue(input, name)) : a.body, route: r, why };
     if (a.type === 'redirect') return { kind: 'redirect', status: a.status, location: redirectLocation(a, input, pathOnly, query, r.match), route: r, why };
     const w = pickWeighted(a, input.random ?? Math.random());
     const path = isConnect ? input.path : rewritePath(pathOnly, query, r.match, a.prefixRewrite, a.regexRewrite);
