@@ -71,6 +71,7 @@ function listenerServer(r: Resource<GatewayApiGatewaySpec>, l: Listener, i: numb
     selector: { ...selector },
     port: { number: l.port, name: l.name, protocol: l.protocol },
     hosts: [l.hostname ?? '*'],
+    path,
   };
   if (!l.tls) return server;
   if ((l.tls.mode ?? 'Terminate') === 'Passthrough') {
@@ -84,10 +85,15 @@ function listenerServer(r: Resource<GatewayApiGatewaySpec>, l: Listener, i: numb
     return undefined;
   }
   if (cert.namespace !== undefined && cert.namespace !== r.metadata.namespace) {
-    warn(`${path}.tls.certificateRefs[0].namespace`, 'ReferenceGrants are not checked; the certificate is looked up by name as credentialName');
+    // The spec allows a Secret in another namespace only through a ReferenceGrant, which weft does not read: refused.
+    findings.push(
+      findingFor(r, 'warning', 'WEFT_REF_NOT_PERMITTED', `${path}.tls.certificateRefs[0].namespace`, `Secret ${cert.namespace}/${cert.name} is in another namespace and ReferenceGrants are not read; this listener is skipped`),
+    );
+    return undefined;
   }
   if (refs.length > 1) warn(`${path}.tls.certificateRefs[1]`, 'one certificate per listener; the first is served');
-  server.tls = { mode: 'SIMPLE', credentialName: cert.name };
+  // The Secret is the Gateway's (certificateRefs' namespace defaults to the Gateway's), whichever workload runs it.
+  server.tls = { mode: 'SIMPLE', credentialName: cert.name, credentialNamespace: r.metadata.namespace };
   return server;
 }
 

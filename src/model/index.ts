@@ -20,12 +20,14 @@ import { gatewayServersFromGatewayApi, routesFromGrpcRoute, routesFromHttpRoute 
 import { fromServiceProfile } from './from-linkerd.js';
 import { routesFromTrafficSplit } from './from-smi.js';
 import { applyPrecedence } from './precedence.js';
+import { credentialFindings, credentialsFromSecrets } from './credentials.js';
 import { isOf } from './source.js';
 import type { MeshModel, ServiceHttpPolicy, Workload } from './types.js';
 
 export { protocolOfPort } from './protocol.js';
 export { expandHost, gatewayRef, type HostContext } from './hosts.js';
 export * from './types.js';
+export { resolveServerCredential, usesCredential, MISSING_CREDENTIAL, type ServerCredential } from './credentials.js';
 
 export interface BuildModelOptions {
   /** SPIFFE trust domain (default cluster.local). */
@@ -68,6 +70,9 @@ export function buildModel(resources: Resource[], workloads: Workload[], opts: B
     if (isOf(r, 'VirtualService', ISTIO_NETWORKING_VERSIONS)) model.routes.push(...routesFromIstio(r as Resource<VirtualServiceSpec>, ctx));
   }
   const policies = addDialectRoutes(resources, model, ctx);
+  const credentials = credentialsFromSecrets(resources);
+  if (credentials.length) model.credentials = credentials;
+  findings.push(...credentialFindings(model));
   // One precedence rule across dialects (src/model/precedence.ts), after every translator.
   const decided = applyPrecedence(model.routes, policies, findings);
   model.routes = decided.routes;

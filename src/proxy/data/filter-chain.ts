@@ -1,6 +1,6 @@
-// Per accepted connection: detect the protocol from the first bytes, pick the first filter
-// chain whose match fits, terminate TLS if the chain says so, and hand the socket to the
-// chain's network filter (HTTP connection manager or tcp_proxy).
+// Per accepted connection: detect the protocol from the first bytes, pick the filter chain
+// by Envoy's FilterChainMatch rules (selectChain), terminate TLS if the chain says so, and
+// hand the socket to the chain's network filter (HTTP connection manager or tcp_proxy).
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ClusterManager } from './upstream/types.js';
@@ -27,27 +27,66 @@ export interface ConnectionEnv {
   firstBytesTimeoutMs: number;
 }
 
-function serverNameMatches(names: string[], sni: string | undefined): boolean {
-  if (names.length === 0) return true;
-  if (!sni) return false;
-  for (const n of names) {
-    if (n === sni) return true;
-    if (n.startsWith('*.') && sni.endsWith(n.slice(1))) return true;
-  }
-  return false;
+/** The chains `has` holds for when there are any, else those that leave the criterion unset (no backtracking). */
+function narrow(chains: readonly CompiledChain[], has: (c: CompiledChain) => boolean, unset: (c: CompiledChain) => boolean): CompiledChain[] {
+  const hit = chains.filter(has);
+  return hit.length > 0 ? hit : chains.filter(unset);
 }
 
-/** The first chain whose filterChainMatch fits (then the default chain). */
-export function selectChain(l: CompiledListener, s: Sniffed, localPort: number | undefined): CompiledChain | undefined {
-  for (const c of l.chains) {
-    const m = c.match;
-    if (m.transportProtocol !== undefined && m.transportProtocol !== s.transport) continue;
-    if (m.destinationPort !== undefined && m.destinationPort !== localPort) continue;
-    if (!serverNameMatches(m.serverNames, s.serverName)) continue;
-    if (m.applicationProtocols.length > 0 && !m.applicationProtocols.some((p) => s.applicationProtocols.includes(p))) continue;
-    return c;
+/**
+ * The length of the most specific `serverNames` entry of a chain matching `sni`: an exact
+ * name beats any wildcard ("*.example.com" matches "a.example.com" and "a.b.example.com",
+ * not "example.com"), a longer wildcard beats a shorter one; -1 when none matches.
+ */
+function serverNameScore(names: readonly string[], sni: string): number {
+  let best = -1;
+  for (const n of names) {
+    if (n === sni) return Number.MAX_SAFE_INTEGER;
+    if (n.startsWith('*.') && sni.length > n.length - 1 && sni.endsWith(n.slice(1))) best = Math.max(best, n.length);
   }
-  return l.defaultChain;
+  return best;
+}
+
+function byServerName(chains: readonly CompiledChain[], sni: string | undefined): CompiledChain[] {
+  const unset = chains.filter((c) => c.match.serverNames.length === 0);
+  if (!sni) return unset;
+  const name = sni.toLowerCase();
+  let best = -1;
+  let hit: CompiledChain[] = [];
+  for (const c of chains) {
+    const score = serverNameScore(c.match.serverNames, name);
+    if (score < 0 || score < best) continue;
+    if (score > best) hit = [];
+    best = score;
+    hit.push(c);
+  }
+  return hit.length > 0 ? hit : unset;
+}
+
+/** Envoy takes the client's ALPN in its order: the first protocol some chain lists decides. */
+function byApplicationProtocol(chains: readonly CompiledChain[], offered: readonly string[]): CompiledChain[] {
+  for (const p of offered) {
+    const hit = chains.filter((c) => c.match.applicationProtocols.includes(p));
+    if (hit.length > 0) return hit;
+  }
+  return chains.filter((c) => c.match.applicationProtocols.length === 0);
+}
+
+/**
+ * The filter chain for a connection, by Envoy's FilterChainMatch rules: destination port,
+ * then server name (SNI), then transport protocol, then application protocols (ALPN). At
+ * each step the most specific value any remaining chain names wins and the chains naming
+ * another value drop out; chains that leave the criterion unset stay only when none names
+ * a match. There is no backtracking. Several chains left (Envoy would refuse such a
+ * listener): the first. None left: the listener's default chain.
+ */
+export function selectChain(l: CompiledListener, s: Sniffed, localPort: number | undefined): CompiledChain | undefined {
+  let chains: readonly CompiledChain[] = l.chains;
+  chains = narrow(chains, (c) => c.match.destinationPort !== undefined && c.match.destinationPort === localPort, (c) => c.match.destinationPort === undefined);
+  chains = byServerName(chains, s.serverName);
+  chains = narrow(chains, (c) => c.match.transportProtocol !== undefined && c.match.transportProtocol === s.transport, (c) => c.match.transportProtocol === undefined);
+  chains = byApplicationProtocol(chains, s.applicationProtocols);
+  return chains[0] ?? l.defaultChain;
 }
 
 const tcpNamesCache = new Map<string, ReturnType<typeof tcpStatNames>>();

@@ -44,7 +44,7 @@ function openTunnel(env: HttpEnv, conn: ConnInfo, authority: string, headers: In
     countStatus(env, conn, status);
     reply.fail(status, flag, body);
   };
-  const d = decide(env, conn.hcm, authority, '/', 'CONNECT', headers);
+  const d = decide(env, conn, authority, '/', 'CONNECT', headers);
   if (!d || d.kind !== 'route') {
     env.counters.inc(names.noRoute);
     fail(404, 'NR', 'route not found\n');
@@ -94,7 +94,7 @@ export function handleUpgrade1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
   const names = conn.hcm.names;
   env.counters.inc(names.rqTotal);
   socket.on('error', () => socket.destroy());
-  const d = decide(env, conn.hcm, authority, path, req.method ?? 'GET', req.headers);
+  const d = decide(env, conn, authority, path, req.method ?? 'GET', req.headers);
   if (!d || d.kind === 'none') {
     env.counters.inc(names.noRoute);
     countStatus(env, conn, 404);
