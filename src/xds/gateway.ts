@@ -7,7 +7,7 @@ import { CREDENTIAL, LISTENER, ROUTE, SECRET } from './names.js';
 import { certificateSecret, validationSecret } from './secrets.js';
 import { ANY, meshCertificates, nonEmpty, sdsSecret, socketAddress, sortBy, tlsSocket, wrapped } from './envoy.js';
 import { hcmFilter, tlsInspector } from './listeners.js';
-import { intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
+import { hostMatches, intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
 import { translateRules } from './routes.js';
 
 /** ALPN a gateway offers to clients on TLS servers. */
@@ -157,7 +157,8 @@ function gatewayRouteConfig(
     name: `${domain}:${port}`,
     domains: [domain],
     routes: translateRules(sets.flatMap((s) => s.rules), ctx),
-    ...(redirectHosts.some((h) => intersectHosts(h, domain) !== undefined) ? { requireTls: 'ALL' } : {}),
+    // Only hosts an httpsRedirect server covers: a redirect server for one host leaves a "*" server's other hosts plain.
+    ...(redirectHosts.some((h) => hostMatches(h, domain)) ? { requireTls: 'ALL' } : {}),
   }));
   virtualHosts.push(...redirectOnlyHosts(redirectHosts, byDomain, port));
   const sorted = sortBy(virtualHosts, (vh) => (vh['domains'] as string[])[0]!);

@@ -38,6 +38,23 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** An ingress port whose https companion (`weft up`: the port + 363) is free too. */
+export async function freeIngressPort(): Promise<number> {
+  for (let i = 0; ; i++) {
+    const port = await freePort();
+    if (port + 363 <= 65535 && (await portFree(port + 363))) return port;
+    if (i >= 20) throw new Error('no free ingress port pair (http, http + 363)');
+  }
+}
+
 /**
  * A network octet for an end-to-end mesh, within 150..249: a range no other test uses
  * (unit tests take fixed octets below 100), varied by pid so parallel runs differ.
@@ -49,7 +66,7 @@ export function uniqueNetwork(salt: number): number {
 export async function makeMesh(salt: number): Promise<TestMesh> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-e2e-'));
   const network = uniqueNetwork(salt);
-  const ingressPort = await freePort();
+  const ingressPort = await freeIngressPort();
   const env: NodeJS.ProcessEnv = { ...process.env, WEFT_HOME: home };
   delete env.HTTP_PROXY;
   delete env.http_proxy;

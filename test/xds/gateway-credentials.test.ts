@@ -213,3 +213,85 @@ test('httpsRedirect: every host of the HTTP server requires TLS, with or without
   ]);
   assert.equal(arr(res.routes.find((r) => r.name === 'http.443')!.virtualHosts).every((v) => v.requireTls === undefined), true);
 });
+
+test('an httpsRedirect server for one host leaves the other hosts of a "*" server on the same port plain', () => {
+  const yaml = `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: plain, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: secure, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: redirect, protocol: HTTP}, hosts: [www.example.com], tls: {httpsRedirect: true}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: all, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [plain, secure]
+  http: [{route: [{destination: {host: web, port: {number: 8080}}}]}]
+`;
+  const rc = gen(yaml).res.routes.find((r) => r.name === 'http.80')!;
+  assert.deepEqual(arr(rc.virtualHosts).map((v) => [v.domains, v.requireTls]), [
+    [['*'], undefined],
+    [['www.example.com'], 'ALL'],
+  ]);
+});
+
+test('Gateway API: HTTPRoutes narrowed by sectionName serve their listener\'s port only, without a conflict (redirect on http, backend on https)', () => {
+  const yaml = `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, hostname: api.example.com}
+  - {name: https, port: 443, protocol: HTTPS, hostname: api.example.com, tls: {mode: Terminate, certificateRefs: [{name: api-cert}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: https}]
+  hostnames: [api.example.com]
+  rules: [{backendRefs: [{name: web, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api-redirect, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: http}]
+  hostnames: [api.example.com]
+  rules: [{filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]}]
+---
+${tlsSecretYaml('api-cert', 'default', api)}
+`;
+  const { res, findings } = gen(yaml);
+  assert.deepEqual(findings.filter((f) => f.severity === 'warning' && f.resource?.kind === 'HTTPRoute'), []);
+  const routesOn = (port: number) => arr(arr(res.routes.find((r) => r.name === `http.${port}`)!.virtualHosts)[0]!.routes);
+  assert.deepEqual(routesOn(80).map((r) => Object.keys(r).filter((k) => k === 'route' || k === 'redirect')), [['redirect']]);
+  assert.deepEqual(obj(routesOn(80)[0]!.redirect).schemeRedirect, 'https');
+  assert.deepEqual(routesOn(443).map((r) => obj(r.route).cluster), ['outbound|8080||web.default.svc.cluster.local']);
+});
