@@ -168,7 +168,7 @@ export function certsFromConfigDump(dump: unknown): CertInfo[] {
       notBefore: str(c.notBefore) ?? str(c.validFrom),
     });
   }
-  // ROOTCA from SDS: secrets by name, list or map, possibly under a type-URL key.
+  // SDS secrets (ROOTCA; a gateway's credentials): by name, list or map, possibly under a type-URL key.
   const secretSources = [d.secrets, d.SDS, ...Object.entries(d).filter(([k]) => k.toLowerCase().includes('secret')).map(([, v]) => v)];
   const seen = new Set<string>();
   for (const src of secretSources) {
@@ -176,9 +176,11 @@ export function certsFromConfigDump(dump: unknown): CertInfo[] {
     for (const s of list.map(rec)) {
       const name = str(s?.name);
       const ca = str(rec(rec(rec(s?.validationContext)?.trustedCa))?.inlineString);
-      if (name && ca && !seen.has(name)) {
+      // A gateway's certificates from Secrets (the dump carries their chains, never their keys).
+      const chain = str(rec(rec(rec(s?.tlsCertificate)?.certificateChain))?.inlineString);
+      if (name && (ca || chain) && !seen.has(name)) {
         seen.add(name);
-        out.push({ name, type: 'CA', pem: ca });
+        out.push(chain ? { name, type: 'Cert Chain', pem: chain } : { name, type: 'CA', pem: ca });
       }
     }
   }

@@ -9,6 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
@@ -89,7 +90,7 @@ test('Istio Gateway: HTTPS from a Secret, 301 from http, rotation by weft apply,
   }, 15_000, 'https://bookinfo.example.com/productpage');
   assert.match(page.body, /The Comedy of Errors/);
   assert.equal(page.cn, 'bookinfo.example.com');
-  assert.equal(page.serial, new (await import('node:crypto')).X509Certificate(first.certPem).serialNumber);
+  assert.equal(page.serial, new X509Certificate(first.certPem).serialNumber);
 
   // Plain http for that host: 301 to https, Envoy's require_tls Location (the Host as sent + path).
   assert.deepEqual(await plainGet('bookinfo.example.com', '/productpage?u=normal'), { status: 301, location: 'https://bookinfo.example.com/productpage?u=normal' });
@@ -99,17 +100,25 @@ test('Istio Gateway: HTTPS from a Secret, 301 from http, rotation by weft apply,
   // Rotation: a new certificate, applied; new handshakes see it.
   const second = await ca.issue(['bookinfo.example.com']);
   await apply('secret.yaml', tlsSecretYaml('bookinfo-credential', 'istio-system', second));
-  const want = new (await import('node:crypto')).X509Certificate(second.certPem).serialNumber;
+  const want = new X509Certificate(second.certPem).serialNumber;
   await eventually(async () => (await httpsGet('bookinfo.example.com', '/productpage')).serial === want, 10_000, 'the rotated certificate');
 
+  const shown: string[] = [];
   for (const args of [['get', 'secret', '-n', 'istio-system'], ['get', 'secret', 'bookinfo-credential', '-n', 'istio-system', '-o', 'yaml'], ['get', 'secrets', '-A', '-o', 'json']]) {
     const out = await mesh.weft(args);
     assert.equal(out.code, 0, out.stderr);
     assert.doesNotMatch(out.stdout, /BEGIN|PRIVATE|LS0tLS1/, args.join(' '));
     assert.match(out.stdout, /bookinfo-credential/);
+    shown.push(out.stdout);
   }
-  const table = (await mesh.weft(['get', 'secret', '-n', 'istio-system'])).stdout;
-  assert.match(table, /kubernetes\.io\/tls\s+tls\.crt,tls\.key\s+CN=bookinfo\.example\.com\s+\d{4}-/);
+  assert.match(shown[0]!, /kubernetes\.io\/tls\s+tls\.crt,tls\.key\s+CN=bookinfo\.example\.com\s+\d{4}-/);
+  // The gateway holds it (chain shown, key never): weft proxy-config secret, like istioctl's.
+  const st = JSON.parse((await mesh.weft(['status', '-o', 'json'])).stdout) as { pods: { name: string; namespace: string; proxyType: string }[] };
+  const gw = st.pods.find((p) => p.proxyType === 'router')!;
+  const held = await mesh.weft(['proxy-config', 'secret', gw.name, '-n', gw.namespace]);
+  assert.equal(held.code, 0, held.stderr);
+  assert.match(held.stdout, /kubernetes:\/\/bookinfo-credential\s+Cert Chain\s+ACTIVE\s+true/);
+  assert.doesNotMatch(held.stdout, /PRIVATE/);
 });
 
 test('Gateway API: an HTTPS listener with certificateRefs terminates TLS for its hostname; an HTTPRoute redirect sends http to https', async () => {
