@@ -206,7 +206,7 @@ export function certsFromConfigDump(dump: unknown): CertInfo[] {
       notBefore: str(c.notBefore) ?? str(c.validFrom),
     });
   }
-  // ROOTCA from SDS: secrets by name, list or map, possibly under a type-URL key.
+  // SDS secrets (ROOTCA; a gateway's credentials): by name, list or map, possibly under a type-URL key.
   const secretSources = [d.secrets, d.SDS, ...Object.entries(d).filter(([k]) => k.toLowerCase().includes('secret')).map(([, v]) => v)];
   const seen = new Set<string>();
   for (const src of secretSources) {
@@ -214,9 +214,11 @@ export function certsFromConfigDump(dump: unknown): CertInfo[] {
     for (const s of list.map(obj)) {
       const name = str(s?.name);
       const ca = str(obj(obj(obj(s?.validationContext)?.trustedCa))?.inlineString);
-      if (name && ca && !seen.has(name)) {
+      // A gateway's certificates from Secrets (the dump carries their chains, never their keys).
+      const chain = str(obj(obj(obj(s?.tlsCertificate)?.certificateChain))?.inlineString);
+      if (name && (ca || chain) && !seen.has(name)) {
         seen.add(name);
-        out.push({ name, type: 'CA', pem: ca });
+        out.push(chain ? { name, type: 'Cert Chain', pem: chain } : { name, type: 'CA', pem: ca });
       }
     }
   }

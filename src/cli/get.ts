@@ -7,6 +7,7 @@ import { meshContext } from './context.js';
 import { isWorkloadKind, resolveKind, unknownKind } from './kinds.js';
 import { CliError, outputOption, print, printData, type OutputFormat } from './output.js';
 import { renderTable } from './table.js';
+import { redactSecret, type RedactedSecretSpec } from '../resources/kubernetes-secret.js';
 
 interface GetFlags {
   namespace: string;
@@ -40,16 +41,31 @@ export function getCommand(): Command {
       const resourceNs = resolved.clusterScoped ? undefined : ns;
       const items = (await api.resources(kind, resourceNs)).filter((r) => !name || r.metadata.name === name);
       if (name && !items.length) throw new CliError('WEFT_ERR_NOT_FOUND', `${kind} "${name}" not found${resourceNs ? ` in namespace ${resourceNs}` : ''}`);
-      const clean = items.map((r): StoredResource => ({ apiVersion: r.apiVersion, kind: r.kind, metadata: r.metadata, spec: r.spec }));
+      // The control plane already redacts Secrets; redacting again here keeps an older one from leaking key material.
+      const clean = items.map((r): StoredResource => redactSecret({ apiVersion: r.apiVersion, kind: r.kind, metadata: r.metadata, spec: r.spec }));
       if (printData(flags.output, name ? clean[0] : clean)) return;
       if (!items.length) return print(`No ${kind} resources found${resourceNs ? ` in ${resourceNs} namespace` : ''}.`);
-      print(resourceTable(items, !ns && !resolved.clusterScoped));
+      const withNs = !ns && !resolved.clusterScoped;
+      print(kind === 'Secret' ? secretTable(clean, withNs) : resourceTable(items, withNs));
     });
 }
 
 function workloadTable(ws: Workload[], withNs: boolean): string {
   const head = [...(withNs ? ['NAMESPACE'] : []), 'NAME', 'READY', 'ADDRESS', 'IDENTITY'];
   return renderTable(head, ws.map((w) => [...(withNs ? [w.namespace] : []), w.name, w.ready ? 'true' : 'false', w.address, w.identity]));
+}
+
+/** Secrets: never a value; the keys, and the certificate's subject and expiry when there is one. */
+function secretTable(items: StoredResource[], withNs: boolean): string {
+  const head = [...(withNs ? ['NAMESPACE'] : []), 'NAME', 'TYPE', 'KEYS', 'SUBJECT', 'NOT AFTER'];
+  return renderTable(
+    head,
+    items.map((r) => {
+      const spec = r.spec as RedactedSecretSpec;
+      const keys = Object.keys(spec.data ?? {}).join(',');
+      return [...(withNs ? [r.metadata.namespace] : []), r.metadata.name, spec.type, keys || '-', spec.certificate?.subject ?? '-', spec.certificate?.notAfter ?? '-'];
+    }),
+  );
 }
 
 function resourceTable(items: StoredResource[], withNs: boolean): string {

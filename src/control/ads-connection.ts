@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest, DiscoveryResponse } from '../xds/ads-service.js';
 import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
 import type { ProxyType } from '../xds/names.js';
+import { withoutPrivateKeys } from '../xds/secrets.js';
 import type { ControlMetrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { PUSH_ORDER, TYPE_URL, XDS_TYPES, changedResources, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
@@ -88,6 +89,8 @@ let connectionSeq = 0;
 
 export class ProxyConnection {
   readonly seq = ++connectionSeq;
+  /** Set at stream start: a router authenticated as its workload gets its gateway credentials. */
+  gatewayCredentials = false;
   readonly connectedAt = new Date();
   readonly #stream: AdsStream;
   readonly #metrics: ControlMetrics;
@@ -236,10 +239,10 @@ export class ProxyConnection {
     };
   }
 
-  /** The resources last sent, by type. */
+  /** The resources last sent, by type; secrets without their private keys. */
   config(): Record<XdsType, Record<string, unknown>[]> {
     const out = {} as Record<XdsType, Record<string, unknown>[]>;
-    for (const t of XDS_TYPES) out[t] = this.#types.get(t)!.sentResources.map((r) => r.object);
+    for (const t of XDS_TYPES) out[t] = this.#types.get(t)!.sentResources.map((r) => (t === 'SDS' ? withoutPrivateKeys(r.object) : r.object));
     return out;
   }
 

@@ -11,7 +11,8 @@
 // 'drain' with the newest config.
 import * as grpc from '@grpc/grpc-js';
 import type { MeshModel, Workload } from '../model/types.js';
-import type { Finding } from '../resources/types.js';
+import { formatFinding, type Finding } from '../resources/types.js';
+import { MISSING_CREDENTIAL } from '../model/credentials.js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
 import type { ResourceStore } from './store.js';
 import type { WorkloadRegistry } from './registry.js';
@@ -19,7 +20,7 @@ import type { BuildModelFn, GenerateFn, GenerateGroupsFn } from './pipeline.js';
 import type { ControlMetrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { Debouncer } from './debounce.js';
-import { ProxyConnection, type AdsStream, type ProxyStatus } from './ads-connection.js';
+import { ProxyConnection, type AdsStream, type ProxyNode, type ProxyStatus } from './ads-connection.js';
 import { buildSnapshot, buildSnapshotFromGroups, XDS_TYPES, type ProxySnapshot, type XdsType } from './snapshot.js';
 import { selects } from '../xds/mesh.js';
 import { errorMessage } from './errors.js';
@@ -46,6 +47,13 @@ export interface AdsServerOptions {
   trustDomain: string;
   /** The mesh roots sent as the ROOTCA secret. */
   rootCertsPem: string[];
+  /**
+   * Checks a stream's bootstrap token (metadata `authorization: Bearer <token>`). A router
+   * gets its gateway credentials (private keys from Secrets) only when its token is valid
+   * for its own namespace and pod, as Istio sends credentialName secrets only to an
+   * authenticated gateway of the Secret's namespace. Absent: no router gets credentials.
+   */
+  verifyToken?: (token: string) => { ns: string; pod: string };
   metrics: ControlMetrics;
   log: Logger;
   debounceMs?: number;
@@ -111,6 +119,7 @@ export class AdsServer {
     try {
       const built = buildModel(store.list(), workloads, { trustDomain });
       this.#model = built.model;
+      this.#logNewCredentialFindings(built.findings);
       this.#findings = built.findings;
       metrics.rebuilds.inc();
     } catch (e) {
@@ -227,8 +236,9 @@ export class AdsServer {
   /** One node's snapshot from the model, by the generator its kind needs (shared groups for weft proxies when available). */
   #snapshotFor(model: MeshModel, conn: ProxyConnection, workload: Workload | undefined): ProxySnapshot | undefined {
     const { generate, generateGroups, generateProxyless, rootCertsPem } = this.#opts;
-    if (generateGroups && workload && !proxylessClientOf(conn.node)) return buildSnapshotFromGroups(generateGroups(model, workload, { rootCertsPem }));
-    const gen = configForNode(model, conn.node, workload, { generate, ...(generateProxyless ? { generateProxyless } : {}) }, { rootCertsPem });
+    const ctx = { rootCertsPem, gatewayCredentials: conn.gatewayCredentials };
+    if (generateGroups && workload && !proxylessClientOf(conn.node)) return buildSnapshotFromGroups(generateGroups(model, workload, ctx));
+    const gen = configForNode(model, conn.node, workload, { generate, ...(generateProxyless ? { generateProxyless } : {}) }, ctx);
     return gen ? buildSnapshot(gen) : undefined;
   }
 
@@ -252,6 +262,36 @@ export class AdsServer {
       metrics.generateErrors.inc({ stage: 'proxy' });
       log('error', `generating config for ${conn.node.id} failed; it keeps its config: ${errorMessage(e)}`);
     }
+  }
+
+  /** A gateway server left unserved (its Secret is missing) is logged once, when it starts being so. */
+  #logNewCredentialFindings(findings: readonly Finding[]): void {
+    const before = new Set(this.#findings.filter((f) => f.code === MISSING_CREDENTIAL).map(formatFinding));
+    for (const f of findings) {
+      if (f.code !== MISSING_CREDENTIAL) continue;
+      const line = formatFinding(f);
+      if (!before.has(line)) this.#opts.log('warn', line);
+    }
+  }
+
+  /** A router whose stream carries a bootstrap token for its own namespace and pod. */
+  #mayHaveCredentials(node: ProxyNode, metadata: grpc.Metadata | undefined): boolean {
+    const verify = this.#opts.verifyToken;
+    if (node.type !== 'router' || !verify) return false;
+    const values = metadata?.get('authorization') ?? [];
+    const m = values.length === 1 && typeof values[0] === 'string' ? /^Bearer\s+(\S+)$/i.exec(values[0].trim()) : null;
+    if (!m) {
+      this.#opts.log('warn', `router ${node.id} sent no bootstrap token on its ADS stream: its gateway credentials are not sent, its TLS servers have no certificate`);
+      return false;
+    }
+    try {
+      const claims = verify(m[1]!);
+      if (claims.ns === node.namespace && claims.pod === node.pod) return true;
+      this.#opts.log('warn', `router ${node.id}: its token is for ${claims.ns}/${claims.pod}; gateway credentials are not sent`);
+    } catch (e) {
+      this.#opts.log('warn', `router ${node.id}: ${errorMessage(e)}; gateway credentials are not sent`);
+    }
+    return false;
   }
 
   #onStream(call: AdsStream): void {
@@ -278,6 +318,7 @@ export class AdsServer {
           return;
         }
         conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log });
+        conn.gatewayCredentials = this.#mayHaveCredentials(conn.node, call.metadata);
         this.#conns.add(conn);
         this.#refresh(conn);
       }

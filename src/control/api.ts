@@ -9,6 +9,8 @@ import type { TokenIssuer } from './tokens.js';
 import type { ParseYamlFn } from './pipeline.js';
 import type { Logger } from './log.js';
 import { applyYaml } from './apply.js';
+import type { Finding } from '../resources/types.js';
+import { redactSecret } from '../resources/kubernetes-secret.js';
 import { tokenMatches } from './admin-token.js';
 import { HttpError, readBody, readJson, sendError, sendJson, sendText } from './http-util.js';
 import { errorMessage, isControlError } from './errors.js';
@@ -25,7 +27,16 @@ export interface ApiDeps {
   log: Logger;
   /** False while starting or closing; /readyz answers 503 then. */
   ready: () => boolean;
+  /**
+   * Cross-resource findings over the stored resources and registered workloads (a gateway
+   * server whose Secret is missing), added to the answer of an apply that touched a kind
+   * they concern.
+   */
+  analyze?: () => Finding[];
 }
+
+/** Kinds whose apply is answered with the credential analysis too. */
+const ANALYZED_KINDS: ReadonlySet<string> = new Set(['Gateway', 'Secret']);
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, params: string[], url: URL) => Promise<void> | void;
 
@@ -78,6 +89,7 @@ function routes(d: ApiDeps): Route[] {
         const sourceHeader = req.headers['x-weft-source'];
         const source = typeof sourceHeader === 'string' && sourceHeader !== '' ? sourceHeader : 'request';
         const { response, anyValid } = await applyYaml(d.store, d.parseYaml, text, source);
+        if (d.analyze && response.results.some((r) => r.action !== 'rejected' && ANALYZED_KINDS.has(r.kind))) response.findings.push(...d.analyze());
         sendJson(res, anyValid ? 200 : 400, response);
       },
     },
@@ -88,7 +100,8 @@ function routes(d: ApiDeps): Route[] {
       handler: (_q, res, _p, url) => {
         const kind = url.searchParams.get('kind') ?? undefined;
         const namespace = url.searchParams.get('namespace') ?? undefined;
-        sendJson(res, 200, { resources: d.store.list({ ...(kind ? { kind } : {}), ...(namespace ? { namespace } : {}) }) });
+        // Secrets are listed without their values (keys, sizes and the certificate's public summary only).
+        sendJson(res, 200, { resources: d.store.list({ ...(kind ? { kind } : {}), ...(namespace ? { namespace } : {}) }).map(redactSecret) });
       },
     },
     {

@@ -57,6 +57,8 @@ export class JsonDir<T> {
           const body = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<FileBody>;
           if (typeof body.key !== 'string' || !('value' in body)) throw new Error('missing "key" or "value"');
           jd.#values.set(body.key, parse(body.value));
+          // A file written before the mode was narrowed (the store holds Secrets) gets it now.
+          if (((await fs.stat(file)).mode & 0o777) !== fileMode) await fs.chmod(file, fileMode);
         } catch (e) {
           problems.push({ file, message: errorMessage(e) });
         }

@@ -36,6 +36,8 @@ import { createStderrLogger, type Logger } from './log.js';
 import { loadPipeline, type Pipeline } from './pipeline.js';
 import { adminTokenPath, loadOrCreateAdminToken } from './admin-token.js';
 import { ControlError, errorMessage } from './errors.js';
+import type { Finding } from '../resources/types.js';
+import { MISSING_CREDENTIAL } from '../model/credentials.js';
 
 export interface ControlPorts {
   /** ADS, plaintext. */
@@ -190,6 +192,15 @@ const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
 };
 
+/** The model's credential findings now (not after the push debounce), for an apply's answer. */
+function credentialAnalysis(pipeline: Pipeline, store: ResourceStore, registry: WorkloadRegistry, trustDomain: string): Finding[] {
+  try {
+    return pipeline.buildModel(store.list(), registry.list(), { trustDomain }).findings.filter((f) => f.code === MISSING_CREDENTIAL);
+  } catch {
+    return []; // a model that does not build is logged by the ADS server
+  }
+}
+
 export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
   const address = opts.address ?? CONTROL_DEFAULTS.address;
   const wantPorts: ControlPorts = { ...CONTROL_DEFAULTS.ports, ...opts.ports };
@@ -223,6 +234,7 @@ export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
     ...(pipeline.generateGroups ? { generateGroups: pipeline.generateGroups } : {}),
     trustDomain,
     rootCertsPem: [ca.rootCertPem],
+    verifyToken: (token) => tokens.verify(token),
     metrics,
     log,
     debounceMs: opts.debounceMs ?? CONTROL_DEFAULTS.debounceMs,
@@ -236,7 +248,19 @@ export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
   secure.addService(ADS_SERVICE, ads.handlers());
   secure.addService(CA_SERVICE, caServiceHandlers({ ca, tokens, metrics, log }));
   const api = http.createServer(
-    createApiHandler({ store, registry, ads, ca, tokens, adminToken, parseYaml: pipeline.parseYaml, version: packageVersion(), log, ready: () => ready }),
+    createApiHandler({
+      store,
+      registry,
+      ads,
+      ca,
+      tokens,
+      adminToken,
+      parseYaml: pipeline.parseYaml,
+      version: packageVersion(),
+      log,
+      ready: () => ready,
+      analyze: () => credentialAnalysis(pipeline, store, registry, trustDomain),
+    }),
   );
   const monitoring = http.createServer(createMonitoringHandler(metrics.registry));
 

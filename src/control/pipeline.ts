@@ -31,8 +31,13 @@ export interface GeneratedGroups {
 
 export type ParseYamlFn = (text: string, file: string) => { resources: Resource[]; findings: Finding[] };
 export type BuildModelFn = (resources: Resource[], workloads: Workload[], opts?: { trustDomain?: string }) => { model: MeshModel; findings: Finding[] };
-export type GenerateFn = (model: MeshModel, proxy: Workload, ctx: { rootCertsPem: string[] }) => GeneratedConfig;
-export type GenerateGroupsFn = (model: MeshModel, proxy: Workload, ctx: { rootCertsPem: string[] }) => GeneratedGroups;
+/** rootCertsPem: the ROOTCA bundle; gatewayCredentials: a router authenticated as its workload gets its credential secrets. */
+export interface GenerateCtx {
+  rootCertsPem: string[];
+  gatewayCredentials?: boolean;
+}
+export type GenerateFn = (model: MeshModel, proxy: Workload, ctx: GenerateCtx) => GeneratedConfig;
+export type GenerateGroupsFn = (model: MeshModel, proxy: Workload, ctx: GenerateCtx) => GeneratedGroups;
 
 export interface Pipeline {
   parseYaml: ParseYamlFn;

@@ -16,7 +16,7 @@ import { parseNodeId } from '../xds/names.js';
 import { structToJson } from '../xds/object-form.js';
 import { generateForProxyless, type ProxylessClient, type ProxylessContext } from '../xds/proxyless.js';
 import type { ProxyNode } from './ads-connection.js';
-import type { GeneratedConfig, GenerateFn } from './pipeline.js';
+import type { GeneratedConfig, GenerateCtx, GenerateFn } from './pipeline.js';
 
 export type ProxylessGenerateFn = (model: MeshModel, client: ProxylessClient, ctx: ProxylessContext) => GeneratedConfig;
 
@@ -93,7 +93,7 @@ export function configForNode(
   node: ProxyNode,
   workload: Workload | undefined,
   gens: NodeGenerators,
-  ctx: { rootCertsPem: string[] },
+  ctx: GenerateCtx,
 ): GeneratedConfig | undefined {
   const client = proxylessClientOf(node);
   if (client) return (gens.generateProxyless ?? generateForProxyless)(model, client, {});

@@ -83,7 +83,8 @@ export class ResourceStore {
   }
 
   static async open(stateDir: string, onListenerError?: (e: unknown) => void): Promise<ResourceStore> {
-    const { dir, problems } = await JsonDir.open(path.join(stateDir, 'store'), parseStored);
+    // 0600: the store holds Secrets (gateway private keys) beside everything else.
+    const { dir, problems } = await JsonDir.open(path.join(stateDir, 'store'), parseStored, 0o600);
     return new ResourceStore(dir, problems, onListenerError ?? (() => {}));
   }
 

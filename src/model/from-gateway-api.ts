@@ -71,6 +71,7 @@ function listenerServer(r: Resource<GatewayApiGatewaySpec>, l: Listener, i: numb
     selector: { ...selector },
     port: { number: l.port, name: l.name, protocol: l.protocol },
     hosts: [l.hostname ?? '*'],
+    path,
   };
   if (!l.tls) return server;
   if ((l.tls.mode ?? 'Terminate') === 'Passthrough') {
@@ -84,10 +85,15 @@ function listenerServer(r: Resource<GatewayApiGatewaySpec>, l: Listener, i: numb
     return undefined;
   }
   if (cert.namespace !== undefined && cert.namespace !== r.metadata.namespace) {
-    warn(`${path}.tls.certificateRefs[0].namespace`, 'ReferenceGrants are not checked; the certificate is looked up by name as credentialName');
+    // The spec allows a Secret in another namespace only through a ReferenceGrant, which weft does not read: refused.
+    findings.push(
+      findingFor(r, 'warning', 'WEFT_REF_NOT_PERMITTED', `${path}.tls.certificateRefs[0].namespace`, `Secret ${cert.namespace}/${cert.name} is in another namespace and ReferenceGrants are not read; this listener is skipped`),
+    );
+    return undefined;
   }
   if (refs.length > 1) warn(`${path}.tls.certificateRefs[1]`, 'one certificate per listener; the first is served');
-  server.tls = { mode: 'SIMPLE', credentialName: cert.name };
+  // The Secret is the Gateway's (certificateRefs' namespace defaults to the Gateway's), whichever workload runs it.
+  server.tls = { mode: 'SIMPLE', credentialName: cert.name, credentialNamespace: r.metadata.namespace };
   return server;
 }
 
@@ -381,18 +387,24 @@ class RouteTranslator {
     return { ...body.action, rewrite };
   }
 
-  private gatewayAllows(ref: string, p: ParentReference, path: string): boolean {
+  /**
+   * Whether the parent Gateway takes the route, and on which listener ports: `ports` is set
+   * when sectionName or port narrows the route to some listeners (then it serves only
+   * traffic arriving on those ports, e.g. a redirect on the http listener and the backend
+   * on the https one), absent when it attaches to every listener.
+   */
+  private gatewayAllows(ref: string, p: ParentReference, path: string): { ok: boolean; ports?: number[] } {
     const gw = this.ctx.gateways.get(ref);
     if (!gw) {
       if (!this.ctx.istioGateways.has(ref)) this.warn('WEFT_UNKNOWN_GATEWAY', `${path}.name`, `gateway "${ref}" matches no Gateway; the routes for it apply once it exists`);
-      return true;
+      return { ok: true };
     }
     const listeners = gw.spec.listeners.filter((l) => (p.sectionName === undefined || l.name === p.sectionName) && (p.port === undefined || l.port === p.port));
     if (listeners.length === 0) {
       this.warn('WEFT_UNKNOWN_GATEWAY', path, `gateway "${ref}" has no listener${p.sectionName ? ` named "${p.sectionName}"` : ''}${p.port ? ` on port ${p.port}` : ''}; not attached`);
-      return false;
+      return { ok: false };
     }
-    const accepts = listeners.some((l) => {
+    const accepting = listeners.filter((l) => {
       if (!['HTTP', 'HTTPS'].includes(l.protocol) && !(l.protocol === 'TLS' && l.tls?.mode !== 'Passthrough')) return false;
       const kinds = l.allowedRoutes?.kinds;
       if (kinds && !kinds.some((k) => k.kind === this.kind && (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP)) return false;
@@ -400,17 +412,26 @@ class RouteTranslator {
       // Namespace selectors need Namespace labels the model does not keep: accepted, like All.
       return from === 'All' || from === 'Selector' || gw.metadata.namespace === this.ns;
     });
-    if (!accepts) this.warn('WEFT_ROUTE_NOT_ALLOWED', path, `no listener of gateway "${ref}" allows a ${this.kind} from namespace ${this.ns}; not attached`);
-    else if (listeners.length < gw.spec.listeners.length) {
-      this.unsupported(p.sectionName !== undefined ? `${path}.sectionName` : `${path}.port`, `the route attaches to every listener of gateway "${ref}", narrowed by hostname only`);
+    if (!accepting.length) {
+      this.warn('WEFT_ROUTE_NOT_ALLOWED', path, `no listener of gateway "${ref}" allows a ${this.kind} from namespace ${this.ns}; not attached`);
+      return { ok: false };
     }
-    return accepts;
+    // Listeners share route tables by port: a route narrowed to some listeners serves their ports only.
+    const ports = [...new Set(accepting.map((l) => l.port))].sort((a, b) => a - b);
+    const allPorts = new Set(gw.spec.listeners.map((l) => l.port));
+    if (listeners.length < gw.spec.listeners.length && ports.length < allPorts.size) return { ok: true, ports };
+    if (listeners.length < gw.spec.listeners.length) {
+      this.unsupported(p.sectionName !== undefined ? `${path}.sectionName` : `${path}.port`, `the route attaches to every listener on port${ports.length > 1 ? 's' : ''} ${ports.join(', ')} of gateway "${ref}", narrowed by hostname only`);
+    }
+    return { ok: true };
   }
 
   translate(): HttpRouteSet[] {
     const parents = this.r.spec.parentRefs ?? [];
     if (parents.length === 0) this.warn('WEFT_NOT_ATTACHED', 'spec.parentRefs', 'the route names no parent (Gateway or Service); it routes nothing');
     const gateways: string[] = [];
+    /** Gateways the route is narrowed to some listener ports of (sectionName, port). */
+    const narrowed: { ref: string; ports: number[] }[] = [];
     const services: { host: string; port?: number }[] = [];
     parents.forEach((p, i) => {
       const path = `spec.parentRefs[${i}]`;
@@ -419,7 +440,11 @@ class RouteTranslator {
       const ns = p.namespace ?? this.ns;
       if (kind === 'Gateway' && group === GATEWAY_GROUP) {
         const ref = `${ns}/${p.name}`;
-        if (this.gatewayAllows(ref, p, path) && !gateways.includes(ref)) gateways.push(ref);
+        const allows = this.gatewayAllows(ref, p, path);
+        const same = narrowed.find((n) => n.ref === ref);
+        if (allows.ok && allows.ports && same) same.ports = [...new Set([...same.ports, ...allows.ports])].sort((a, b) => a - b);
+        else if (allows.ok && allows.ports) narrowed.push({ ref, ports: allows.ports });
+        else if (allows.ok && !gateways.includes(ref)) gateways.push(ref);
       } else if (kind === 'Service' && (group === '' || group === 'core')) {
         const host = serviceFqdn(p.name, ns, this.ctx.hosts.clusterDomain);
         if (!this.ctx.serviceHosts.has(host)) this.warn('WEFT_UNKNOWN_HOST', `${path}.name`, `parent Service ${ns}/${p.name} does not exist; the routes apply once it does`);
@@ -433,7 +458,15 @@ class RouteTranslator {
     }
     const rules = this.rules().map((x) => x.rule);
     const sets: HttpRouteSet[] = [];
-    if (gateways.length) sets.push({ source: sourceOf(this.r), hosts: [...(this.r.spec.hostnames ?? ['*'])], attachTo: gateways, rules });
+    const hosts = () => [...(this.r.spec.hostnames ?? ['*'])];
+    // A gateway attached whole also takes the narrowed parents' ports: the route serves them all there.
+    const whole = new Set(gateways);
+    if (gateways.length) sets.push({ source: sourceOf(this.r), hosts: hosts(), attachTo: gateways, rules });
+    for (const n of narrowed) {
+      if (whole.has(n.ref)) continue;
+      const onPorts = rules.map((r) => ({ ...r, matches: (r.matches.length ? r.matches : [{}]).flatMap((m) => n.ports.map((port) => ({ ...m, port }))) }));
+      sets.push({ source: sourceOf(this.r), hosts: hosts(), attachTo: [n.ref], rules: onPorts });
+    }
     for (const s of services) {
       // A Service parent's port narrows the routes to traffic for that port.
       const portRules = s.port === undefined ? rules : rules.map((r) => ({ ...r, matches: (r.matches.length ? r.matches : [{}]).map((m) => ({ ...m, port: s.port })) }));

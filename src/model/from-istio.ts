@@ -90,6 +90,7 @@ export function gatewayServersFromIstio(r: Resource<GatewaySpec>, findings: Find
       selector: { ...r.spec.selector },
       port: { number: s.port.number, protocol: PROTOCOLS[s.port.protocol]! },
       hosts: [...s.hosts],
+      path,
     };
     if (s.port.name !== undefined) server.port.name = s.port.name;
     if (s.tls) {

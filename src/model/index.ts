@@ -20,12 +20,14 @@ import { gatewayServersFromGatewayApi, routesFromGrpcRoute, routesFromHttpRoute 
 import { fromServiceProfile } from './from-linkerd.js';
 import { routesFromTrafficSplit } from './from-smi.js';
 import { applyL4Precedence, applyPrecedence } from './precedence.js';
+import { credentialFindings, credentialsFromSecrets } from './credentials.js';
 import { isOf } from './source.js';
 import type { L4RouteSet, MeshModel, PortProtocol, ServiceHttpPolicy, Workload } from './types.js';
 
 export { protocolOfPort } from './protocol.js';
 export { expandHost, gatewayRef, type HostContext } from './hosts.js';
 export * from './types.js';
+export { resolveServerCredential, usesCredential, MISSING_CREDENTIAL, type ServerCredential } from './credentials.js';
 
 export interface BuildModelOptions {
   /** SPIFFE trust domain (default cluster.local). */
@@ -74,6 +76,9 @@ export function buildModel(resources: Resource[], workloads: Workload[], opts: B
   const l4Routes = applyL4Precedence(l4, findings);
   if (l4Routes.length) model.l4Routes = l4Routes;
   const policies = addDialectRoutes(resources, model, ctx);
+  const credentials = credentialsFromSecrets(resources);
+  if (credentials.length) model.credentials = credentials;
+  findings.push(...credentialFindings(model));
   // One precedence rule across dialects (src/model/precedence.ts), after every translator.
   const decided = applyPrecedence(model.routes, policies, findings);
   model.routes = decided.routes;

@@ -63,6 +63,7 @@ interface ClaimingSet {
   source: SourceRef;
   hosts: string[];
   attachTo: string[];
+  rules: ReadonlyArray<{ matches: ReadonlyArray<{ port?: number }> }>;
 }
 
 /**
@@ -84,6 +85,7 @@ function decideClaims<T extends ClaimingSet>(sets: readonly T[], findings: Findi
     for (const i of order.slice(1)) {
       const loser = sets[i]!;
       if (`${loser.source.namespace}/${loser.source.name}` === `${winner.source.namespace}/${winner.source.name}` && loser.source.kind === winner.source.kind) continue;
+      if (portsDisjoint(winner, loser)) continue;
       if (rank(loser.source) === rank(winner.source)) {
         findings.push(findingForSource(loser.source, 'WEFT_ROUTE_CONFLICT', hostsPath(loser.source), `host "${host}" on ${target} is already routed by ${ref(winner.source)}, which takes precedence`));
         continue;
@@ -122,6 +124,27 @@ export function applyL4Precedence(sets: readonly L4RouteSet[], findings: Finding
     out.push(...of.flatMap((set, i) => without(set, lost[i]!)));
   }
   return out;
+}
+
+/** The ports a set's rules are limited to (every match names one: HTTPRoute sectionName, Service parent port), else undefined: any port. */
+function portsOf(set: ClaimingSet): Set<number> | undefined {
+  if (set.rules.length === 0) return undefined;
+  const out = new Set<number>();
+  for (const r of set.rules) {
+    if (r.matches.length === 0) return undefined;
+    for (const m of r.matches) {
+      if (m.port === undefined) return undefined;
+      out.add(m.port);
+    }
+  }
+  return out;
+}
+
+/** Sets for different ports of the same host (a redirect on the http listener, the backend on https) do not compete. */
+function portsDisjoint(a: ClaimingSet, b: ClaimingSet): boolean {
+  const pa = portsOf(a);
+  const pb = portsOf(b);
+  return pa !== undefined && pb !== undefined && ![...pa].some((p) => pb.has(p));
 }
 
 /** Records a shadowed profile's route timeouts on its service policy; returns the clause for the finding. */

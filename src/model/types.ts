@@ -211,7 +211,32 @@ export interface GatewayServer {
   selector: Record<string, string>;
   port: { number: number; name?: string; protocol: 'HTTP' | 'HTTPS' | 'HTTP2' | 'GRPC' | 'TCP' | 'TLS' };
   hosts: string[];
-  tls?: { mode: 'SIMPLE' | 'MUTUAL' | 'PASSTHROUGH' | 'ISTIO_MUTUAL'; credentialName?: string; httpsRedirect?: boolean };
+  tls?: {
+    mode: 'SIMPLE' | 'MUTUAL' | 'PASSTHROUGH' | 'ISTIO_MUTUAL';
+    /** Secret with the server certificate (and, for MUTUAL, the client CA). */
+    credentialName?: string;
+    /**
+     * The Secret's namespace when the source names it (Gateway API certificateRefs); absent
+     * for Istio's credentialName, which is looked up in the gateway workload's namespace.
+     */
+    credentialNamespace?: string;
+    httpsRedirect?: boolean;
+  };
+  /** Field path of the server in its source ("spec.servers[1]", "spec.listeners[0]"), for findings. */
+  path?: string;
+}
+
+/** TLS material from a Kubernetes Secret, served to gateways over SDS (never to sidecars). */
+export interface TlsCredential {
+  namespace: string;
+  name: string;
+  /** PEM, leaf first (`tls.crt` or `cert`). */
+  certChainPem?: string;
+  /** PEM (`tls.key` or `key`). */
+  keyPem?: string;
+  /** PEM bundle of client CAs (`ca.crt` or `cacert`). */
+  caPem?: string;
+  source: SourceRef;
 }
 
 /**
@@ -247,6 +272,8 @@ export interface MeshModel {
   serviceHttpPolicies?: ServiceHttpPolicy[];
   /** tcp[] and tls[] route sets; absent when there are none. */
   l4Routes?: L4RouteSet[];
+  /** TLS credentials from Secrets; absent when there are none. */
+  credentials?: TlsCredential[];
 }
 
 // ---- traffic policy (Istio DestinationRule, ServiceEntry, mesh config): additive

@@ -48,6 +48,11 @@ export interface KindDef<Spec> {
   emptySpec?: () => Spec;
   /** Top-level fields besides apiVersion, kind, metadata, spec, status (all unsupported). */
   extraTopLevel?: Record<string, string>;
+  /**
+   * Kinds whose content sits beside metadata instead of under `spec` (Secret: type, data,
+   * stringData): these top-level fields are validated and gathered as the resource's spec.
+   */
+  topLevelSpec?: Record<string, Schema<unknown>>;
   /** Defaults and checks that need the whole resource (e.g. selector vs template labels). */
   finish?(res: Resource<Spec>, v: Validation): void;
 }
@@ -71,5 +76,6 @@ export function documentSchema(def: KindDef<unknown>): Schema<RawDoc> {
     spec: def.specRequired && def.spec ? (required(def.spec) as never) : (spec as never),
     status: unsupported('status is written by the platform, ignored on input'),
     ...extra,
+    ...(def.topLevelSpec ?? {}),
   });
 }

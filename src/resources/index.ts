@@ -5,6 +5,7 @@ export { parseDuration, DurationError } from './duration.js';
 export { supportedKinds, lookupKind } from './registry.js';
 export * from './types.js';
 export type * from './kubernetes-types.js';
+export { redactSecret, tlsMaterial, type SecretSpec, type TlsMaterial, type CertificateSummary } from './kubernetes-secret.js';
 export type {
   GatewaySpec,
   GatewayServerSpec,

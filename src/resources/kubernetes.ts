@@ -1,5 +1,6 @@
-// Kubernetes core kinds (v1 Namespace, ServiceAccount, Service; apps/v1 Deployment):
-// schemas, defaults and the checks the local platform depends on.
+// Kubernetes core kinds (v1 Namespace, ServiceAccount, Service, Secret; apps/v1 Deployment):
+// schemas, defaults and the checks the local platform depends on. Secret (TLS credentials
+// for gateways) lives in kubernetes-secret.ts.
 
 import type {
   ContainerSpec,
@@ -14,6 +15,7 @@ import type {
 } from './kubernetes-types.js';
 import type { KindDef } from './envelope.js';
 import { DNS_LABEL, DNS_SUBDOMAIN } from './envelope.js';
+import { secretKind } from './kubernetes-secret.js';
 import {
   arr,
   childPath,
@@ -83,7 +85,7 @@ const envVarSchema = obj<EnvVar>(
         fieldPath: required(str()),
         apiVersion: unsupported('only v1 field paths exist'),
       }),
-      secretKeyRef: unsupported('local mode has no Secrets to read'),
+      secretKeyRef: unsupported('Secrets serve gateways as TLS credentials; they are not passed to pods'),
       configMapKeyRef: unsupported('local mode has no ConfigMaps to read'),
       resourceFieldRef: unsupported(NO_LIMITS),
     }),
@@ -151,7 +153,7 @@ const containerSchema = obj<ContainerSpec>({
   volumeMounts: unsupported(NO_VOLUMES),
   volumeDevices: unsupported(NO_VOLUMES),
   lifecycle: unsupported('lifecycle hooks are not run yet'),
-  envFrom: unsupported('local mode has no ConfigMaps or Secrets to read'),
+  envFrom: unsupported('local mode has no ConfigMaps, and Secrets are not passed to pods'),
   terminationMessagePath: unsupported('local mode keeps logs, not termination messages'),
   terminationMessagePolicy: unsupported('local mode keeps logs, not termination messages'),
   stdin: unsupported('local processes get no stdin'),
@@ -313,5 +315,5 @@ export const deploymentKind: KindDef<DeploymentSpec> = {
   },
 };
 
-export const kubernetesKinds = [namespaceKind, serviceAccountKind, serviceKind, deploymentKind] as const;
+export const kubernetesKinds = [namespaceKind, serviceAccountKind, serviceKind, deploymentKind, secretKind] as const;
 

@@ -116,13 +116,23 @@ function readResource(node: YAMLMap, doc: Document.Parsed, lc: LineCounter, file
       apiVersion: raw.apiVersion,
       kind: raw.kind,
       metadata: { name: raw.metadata.name, namespace, labels: raw.metadata.labels ?? {}, annotations: raw.metadata.annotations ?? {} },
-      spec: raw.spec ?? def.emptySpec?.() ?? {},
+      spec: def.topLevelSpec ? topLevelSpec(raw, def.topLevelSpec) : raw.spec ?? def.emptySpec?.() ?? {},
       origin: { file, line },
     };
     def.finish?.(res, v);
     if (!v.hasErrors()) out.resources.push(res);
   }
   out.findings.push(...v.findings);
+}
+
+/** The top-level fields a kind keeps beside metadata (Secret's type, data ...), gathered as its spec. */
+function topLevelSpec(raw: RawDoc, fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(fields)) {
+    const v = (raw as unknown as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 /** A later definition of the same kind/namespace/name replaces an earlier one (as `kubectl apply` would), with a warning. */

@@ -2,11 +2,13 @@
 // `http.<port>` built from the route sets bound to those gateways, plus the TCP and TLS
 // passthrough chains of gateway-l4.ts.
 import type { GatewayServer, HttpRouteSet, MeshModel, Workload } from '../model/types.js';
+import { resolveServerCredential, usesCredential, type ServerCredential } from '../model/credentials.js';
 import type { EnvoyObject } from '../proxy/types.js';
-import { LISTENER, ROUTE, SECRET } from './names.js';
+import { CREDENTIAL, LISTENER, ROUTE, SECRET } from './names.js';
+import { certificateSecret, validationSecret } from './secrets.js';
 import { ANY, meshCertificates, nonEmpty, sdsSecret, socketAddress, sortBy, tlsSocket, wrapped } from './envoy.js';
 import { hcmFilter, tlsInspector } from './listeners.js';
-import { intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
+import { hostMatches, intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
 import { translateRules } from './routes.js';
 import { gatewayL4Chains } from './gateway-l4.js';
 
@@ -54,33 +56,59 @@ function serverTlsContext(tls: NonNullable<GatewayServer['tls']>): EnvoyObject {
       requireClientCertificate: wrapped(true),
     };
   }
-  const credential = tls.credentialName ?? '';
-  const common = { tlsCertificateSdsSecretConfigs: [sdsSecret(credential)], alpnProtocols: GATEWAY_ALPN };
+  const name = tls.credentialName ?? '';
+  const common = { tlsCertificateSdsSecretConfigs: [sdsSecret(CREDENTIAL.cert(name, tls.credentialNamespace))], alpnProtocols: GATEWAY_ALPN };
   if (tls.mode === 'MUTUAL') {
-    // Istio's convention: the client CA bundle is the "<credentialName>-cacert" secret.
     return {
-      commonTlsContext: { ...common, validationContextSdsSecretConfig: sdsSecret(`${credential}-cacert`) },
+      commonTlsContext: { ...common, validationContextSdsSecretConfig: sdsSecret(CREDENTIAL.ca(name, tls.credentialNamespace)) },
       requireClientCertificate: wrapped(true),
     };
   }
   return { commonTlsContext: common };
 }
 
-function gatewayListener(model: MeshModel, proxy: Workload, port: number, servers: GatewayServer[], clusterDomain: string | undefined, targets: Map<string, OutboundTarget>): EnvoyObject | undefined {
+/** The SDS secrets a resolved server credential is served as (certificate; MUTUAL: client CA). */
+function credentialSecrets(tls: NonNullable<GatewayServer['tls']>, c: ServerCredential): EnvoyObject[] {
+  const name = tls.credentialName!;
+  const out = [certificateSecret(CREDENTIAL.cert(name, tls.credentialNamespace), c.cert.certChainPem!, c.cert.keyPem!)];
+  if (c.ca) out.push(validationSecret(CREDENTIAL.ca(name, tls.credentialNamespace), c.ca.pem));
+  return out;
+}
+
+/**
+ * The TLS-terminating filter chain of one HTTPS server, matched by SNI on its hosts (none
+ * for "*": the chain for clients without SNI or with other names). A server whose
+ * credential does not resolve in this gateway's namespace gets no chain (reported by the
+ * model as WEFT_MISSING_CREDENTIAL); its secrets are added to `secrets` by SDS name.
+ */
+function httpsChain(model: MeshModel, proxy: Workload, server: GatewayServer, hcm: EnvoyObject, secrets: Map<string, EnvoyObject>): EnvoyObject | undefined {
+  const tls = server.tls!;
+  if (usesCredential(server)) {
+    const r = resolveServerCredential(model, server, proxy.namespace);
+    if (!r.ok) return undefined;
+    const wanted = credentialSecrets(tls, r.credential);
+    // One SDS name holds one kind of secret: a name already taken with other content (a Secret
+    // called "<x>-cacert" served both as a certificate and as x's client CA) keeps its first use.
+    if (wanted.some((w) => secrets.has(w['name'] as string) && JSON.stringify(secrets.get(w['name'] as string)) !== JSON.stringify(w))) return undefined;
+    for (const w of wanted) secrets.set(w['name'] as string, w);
+  }
+  const names = [...new Set(server.hosts.map(stripNamespace).filter((h) => h !== '*'))].sort();
+  return {
+    filterChainMatch: { ...nonEmpty('serverNames', names), transportProtocol: 'tls' },
+    filters: [hcm],
+    transportSocket: tlsSocket(ANY.downstreamTls, serverTlsContext(tls)),
+  };
+}
+
+function gatewayListener(model: MeshModel, proxy: Workload, port: number, servers: GatewayServer[], clusterDomain: string | undefined, targets: Map<string, OutboundTarget>, secrets: Map<string, EnvoyObject>): EnvoyObject | undefined {
   const http = servers.filter(servesHttp);
   const l4 = gatewayL4Chains(model, proxy, port, servers, clusterDomain, targets);
   if (!http.length && !l4.length) return undefined;
   const targetPort = gatewayTargetPort(model, proxy, port);
   const hcm = () => hcmFilter(`outbound_0.0.0.0_${targetPort}`, { rds: ROUTE.gateway(port) });
-  const tlsChains = http.filter(terminatesTls).map((s) => {
-    const names = [...new Set(s.hosts.map(stripNamespace).filter((h) => h !== '*'))].sort();
-    return {
-      filterChainMatch: { ...nonEmpty('serverNames', names), transportProtocol: 'tls' },
-      filters: [hcm()],
-      transportSocket: tlsSocket(ANY.downstreamTls, serverTlsContext(s.tls!)),
-    };
-  });
+  const tlsChains = http.filter(terminatesTls).flatMap((s) => httpsChain(model, proxy, s, hcm(), secrets) ?? []);
   const plain = http.some((s) => !terminatesTls(s)) ? [{ filters: [hcm()] }] : [];
+  if (!tlsChains.length && !plain.length && !l4.length) return undefined;
   return {
     name: LISTENER.gateway(port),
     address: socketAddress('0.0.0.0', targetPort),
@@ -134,36 +162,52 @@ function gatewayRouteConfig(
   }
   const redirectHosts = servers.filter((s) => s.tls?.httpsRedirect && !terminatesTls(s)).flatMap((s) => s.hosts.map(stripNamespace));
   const ctx = { model, proxy, port, clusterDomain, targets };
-  const virtualHosts = sortBy([...byDomain.entries()], ([d]) => d).map(([domain, sets]) => ({
+  const virtualHosts: EnvoyObject[] = [...byDomain.entries()].map(([domain, sets]) => ({
     name: `${domain}:${port}`,
     domains: [domain],
     routes: translateRules(sets.flatMap((s) => s.rules), ctx),
-    ...(redirectHosts.some((h) => intersectHosts(h, domain) !== undefined) ? { requireTls: 'ALL' } : {}),
+    // Only hosts an httpsRedirect server covers: a redirect server for one host leaves a "*" server's other hosts plain.
+    ...(redirectHosts.some((h) => hostMatches(h, domain)) ? { requireTls: 'ALL' } : {}),
   }));
-  return { name: ROUTE.gateway(port), ...nonEmpty('virtualHosts', virtualHosts.map(dropEmptyRoutes)) };
+  virtualHosts.push(...redirectOnlyHosts(redirectHosts, byDomain, port));
+  const sorted = sortBy(virtualHosts, (vh) => (vh['domains'] as string[])[0]!);
+  return { name: ROUTE.gateway(port), ...nonEmpty('virtualHosts', sorted.map((vh) => dropEmptyRoutes(vh as EnvoyObject & { routes?: EnvoyObject[] }))) };
+}
+
+/**
+ * An httpsRedirect server's hosts that no route set serves still redirect (as Istio builds
+ * them): a virtual host with no routes and `requireTls: ALL`, so every plain request gets
+ * a 301 to https.
+ */
+function redirectOnlyHosts(redirectHosts: string[], served: ReadonlyMap<string, unknown>, port: number): EnvoyObject[] {
+  return [...new Set(redirectHosts)].filter((h) => !served.has(h)).map((h) => ({ name: `${h}:${port}`, domains: [h], routes: [], requireTls: 'ALL' }));
 }
 
 /** Object form leaves out an empty `routes`; a virtual host whose rules all filtered out has none. */
-function dropEmptyRoutes(vh: EnvoyObject & { routes: EnvoyObject[] }): EnvoyObject {
+function dropEmptyRoutes(vh: EnvoyObject & { routes?: EnvoyObject[] }): EnvoyObject {
   const { routes, ...rest } = vh;
-  return routes.length ? vh : rest;
+  return routes?.length ? vh : rest;
 }
 
-/** A router's listeners and route configurations; route targets are collected into `targets`. */
+/**
+ * A router's listeners and route configurations, and the credential secrets its listeners
+ * reference (by SDS name, sorted); route targets are collected into `targets`.
+ */
 export function gatewayResources(
   model: MeshModel,
   proxy: Workload,
   clusterDomain: string | undefined,
   targets: Map<string, OutboundTarget>,
-): { listeners: EnvoyObject[]; routes: EnvoyObject[] } {
+): { listeners: EnvoyObject[]; routes: EnvoyObject[]; secrets: EnvoyObject[] } {
   const listeners: EnvoyObject[] = [];
   const routes: EnvoyObject[] = [];
+  const secrets = new Map<string, EnvoyObject>();
   for (const [port, servers] of byPort(serversFor(model, proxy))) {
-    const listener = gatewayListener(model, proxy, port, servers, clusterDomain, targets);
+    const listener = gatewayListener(model, proxy, port, servers, clusterDomain, targets, secrets);
     if (!listener) continue;
     listeners.push(listener);
     const http = servers.filter(servesHttp);
     if (http.length) routes.push(gatewayRouteConfig(model, proxy, port, http, clusterDomain, targets));
   }
-  return { listeners, routes };
+  return { listeners, routes, secrets: sortBy([...secrets.values()], (s) => s['name'] as string) };
 }

@@ -13,6 +13,8 @@
 //   - inbound listeners: the container ports and their protocols; inbound clusters
 //     also the app address;
 //   - ROOTCA: the roots.
+// A router's credential secrets (gateway certificates from Secrets) are its own group,
+// sent only when the caller says the router may have them (ctx.gatewayCredentials).
 // Objects are also interned across models by content (JSON), so an unchanged
 // resource keeps its identity and the control plane never re-encodes it
 // (src/control/snapshot.ts memoizes encodings by object identity). Generated
@@ -56,6 +58,12 @@ export interface GenerateContext {
   rootCertsPem: string[];
   /** Kubernetes cluster domain, for services whose hostname the model left empty. Default cluster.local. */
   clusterDomain?: string;
+  /**
+   * Send a router the credential secrets (certificates and private keys from Secrets) its
+   * listeners reference. Only for a router the control plane authenticated as that
+   * workload; otherwise its TLS servers have no certificate. Never applies to sidecars.
+   */
+  gatewayCredentials?: boolean;
 }
 
 /** Route sets bound to sidecars. */
@@ -277,9 +285,10 @@ export function generateGroupsForProxy(input: MeshModel, proxy: Workload, ctx: G
   const secrets = [secretsFor(c, ctx.rootCertsPem)];
   if (proxy.proxyType === 'router') {
     const targets = new Map<string, OutboundTarget>();
-    const { listeners, routes } = gatewayResources(c.model, proxy, c.clusterDomain, targets);
+    const gw = gatewayResources(c.model, proxy, c.clusterDomain, targets);
     const out = outboundGroups(c, targets);
-    return { listeners: [byName(listeners)], routes: [byName(routes)], clusters: [out.clusters], endpoints: [out.endpoints], secrets };
+    if (ctx.gatewayCredentials && gw.secrets.length) secrets.push(gw.secrets.map((s) => intern(`sds:${proxy.namespace}:${String(s['name'])}`, s)));
+    return { listeners: [byName(gw.listeners)], routes: [byName(gw.routes)], clusters: [out.clusters], endpoints: [out.endpoints], secrets };
   }
   const shared = sidecarShared(c, proxy);
   const inbound = sidecarInbound(c, proxy);
@@ -301,6 +310,6 @@ export function generateForProxy(input: MeshModel, proxy: Workload, ctx: Generat
     routes: byName(g.routes.flat()),
     clusters: byName(g.clusters.flat()),
     endpoints: byName(g.endpoints.flat(), 'clusterName'),
-    secrets: g.secrets.flat(),
+    secrets: byName(g.secrets.flat()),
   };
 }

@@ -69,6 +69,17 @@ export const ROUTE = {
 /** Secret names: the workload certificate is made by the proxy itself (keys never leave it); the root comes over SDS. */
 export const SECRET = { workload: 'default', root: 'ROOTCA' } as const;
 
+/**
+ * SDS names of gateway credentials, as Istio names them: `kubernetes://<name>` for an Istio
+ * credentialName (a Secret in the gateway's namespace), `kubernetes-gateway://<ns>/<name>`
+ * for a Gateway API certificateRef; the client CA of a MUTUAL server adds `-cacert`. The
+ * prefixes keep them apart from `default` and `ROOTCA` whatever the Secret is called.
+ */
+export const CREDENTIAL = {
+  cert: (name: string, namespace?: string): string => (namespace === undefined ? `kubernetes://${name}` : `kubernetes-gateway://${namespace}/${name}`),
+  ca: (name: string, namespace?: string): string => `${CREDENTIAL.cert(name, namespace)}-cacert`,
+} as const;
+
 /** Endpoint metadata keys (Istio's): the transport socket match for mTLS-capable endpoints and the workload identity. */
 export const METADATA = {
   tlsModeFilter: 'envoy.transport_socket_match',

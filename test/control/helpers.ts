@@ -114,11 +114,17 @@ export class AdsTestClient {
   status: grpc.StatusObject | undefined;
   readonly node: { id: string };
 
-  constructor(target: string, node: { namespace: string; pod: string; ip: string }, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
-    this.node = { id: nodeId('sidecar', node.ip, node.pod, node.namespace) };
+  constructor(
+    target: string,
+    node: { namespace: string; pod: string; ip: string; type?: 'sidecar' | 'router' },
+    creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    options: grpc.ChannelOptions = {},
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ) {
+    this.node = { id: nodeId(node.type ?? 'sidecar', node.ip, node.pod, node.namespace) };
     this.client = new grpc.Client(target, creds, options);
     const m = ADS_SERVICE.streamAggregatedResources;
-    this.stream = this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize);
+    this.stream = this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, metadata);
     this.stream.on('data', (r: DiscoveryResponse) => {
       this.received.push(r);
       this.#wake();

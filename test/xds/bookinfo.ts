@@ -161,7 +161,9 @@ export function bookinfo(): MeshModel {
       ],
     },
   ];
-  return { trustDomain: 'cluster.local', services, workloads, routes, gatewayServers };
+  // The HTTPS server's Secret, in the gateway's namespace (the generator does not read the PEM).
+  const credentials = [{ namespace: 'istio-system', name: 'bookinfo-cert', certChainPem: 'CERT PEM', keyPem: 'KEY PEM', source: { kind: 'Secret', namespace: 'istio-system', name: 'bookinfo-cert' } }];
+  return { trustDomain: 'cluster.local', services, workloads, routes, gatewayServers, credentials };
 }
 
 export function workload(model: MeshModel, owner: string): Workload {

@@ -293,7 +293,7 @@ test('router: gateway listeners on the service targetPorts, HTTP via RDS http.80
   const chain = arr(https.filterChains)[0]!;
   assert.deepStrictEqual(chain.filterChainMatch, { serverNames: ['bookinfo.example.com'], transportProtocol: 'tls' });
   const tls = obj(obj(chain.transportSocket).typedConfig);
-  assert.equal(arr(obj(tls.commonTlsContext).tlsCertificateSdsSecretConfigs)[0]!.name, 'bookinfo-cert');
+  assert.equal(arr(obj(tls.commonTlsContext).tlsCertificateSdsSecretConfigs)[0]!.name, 'kubernetes://bookinfo-cert');
   // No sidecar-only resources on a router.
   assert.ok(!res.listeners.some((l) => l.name === 'virtualOutbound'));
   assert.ok(!res.clusters.some((c) => String(c.name).startsWith('inbound|')));

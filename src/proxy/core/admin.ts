@@ -1,6 +1,6 @@
 // The proxy's admin HTTP server (Istio's port 15000 on the pod address):
 //   GET  /ready          200 once LDS and CDS are applied and a workload certificate is held; else 503 + reason
-//   GET  /config_dump    JSON: resources in force, the ROOTCA secret, certificate summary, xDS status per type
+//   GET  /config_dump    JSON: resources in force, secrets (ROOTCA; a gateway's credentials without private keys), certificate summary, xDS status per type
 //   GET  /stats          `name: value` lines, sorted (?format=json for an object)
 //   GET  /clusters       Envoy-style `cluster::host::name::value` lines: health flags (ejected hosts
 //                        show /failed_outlier_check), breakers, outlier counters (?format=json: cluster_statuses)
@@ -12,7 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { SECRET } from '../../xds/names.js';
+import { withoutPrivateKeys } from '../../xds/secrets.js';
 import type { DataPlane, EnvoyObject, WorkloadCertificate, XdsSnapshot } from '../types.js';
 import { splitPemCerts } from './cert-check.js';
 import { clustersJson, clustersText } from './clusters-view.js';
@@ -55,17 +55,6 @@ function mapToObject(m: Map<string, EnvoyObject>): Record<string, EnvoyObject> {
   const out: Record<string, EnvoyObject> = {};
   for (const k of [...m.keys()].sort()) out[k] = m.get(k)!;
   return out;
-}
-
-/** Drops any `privateKey` field, however deep (a secret must never be dumped with key material). */
-function withoutPrivateKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(withoutPrivateKeys);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (k !== 'privateKey') out[k] = withoutPrivateKeys(x);
-    return out;
-  }
-  return v;
 }
 
 function describeCert(pem: string): Record<string, unknown> {
@@ -162,7 +151,6 @@ export class AdminServer {
 
   configDump(): Record<string, unknown> {
     const snap = this.sources.xds.snapshot();
-    const root = snap.secrets.get(SECRET.root);
     const st = this.sources.xds.status();
     const xds: Record<string, unknown> = {};
     for (const k of KINDS) {
@@ -184,7 +172,8 @@ export class AdminServer {
       routes: mapToObject(snap.routes),
       clusters: mapToObject(snap.clusters),
       endpoints: mapToObject(snap.endpoints),
-      secrets: root ? { [SECRET.root]: withoutPrivateKeys(root) } : {},
+      // ROOTCA and, on gateways, their credentials: never a private key.
+      secrets: withoutPrivateKeys(mapToObject(snap.secrets)),
       certificate:
         id && id.hasCertificate
           ? { identity: id.identity, notBefore: id.notBefore?.toISOString(), notAfter: id.notAfter?.toISOString(), serial: id.serial }

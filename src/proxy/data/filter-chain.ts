@@ -68,20 +68,30 @@ function byPrefixRange(chains: readonly CompiledChain[], address: string | undef
   return out.length ? out : chains.filter((c) => c.match.prefixRanges.length === 0);
 }
 
+/** Envoy takes the client's ALPN in its order: the first protocol some chain lists decides. */
+function byApplicationProtocol(chains: readonly CompiledChain[], offered: readonly string[]): CompiledChain[] {
+  for (const p of offered) {
+    const hit = chains.filter((c) => c.match.applicationProtocols.includes(p));
+    if (hit.length > 0) return hit;
+  }
+  return chains.filter((c) => c.match.applicationProtocols.length === 0);
+}
+
 /**
  * Envoy's filter chain match, criterion by criterion, each narrowing the candidates to the
  * most specific that fit: destination port, destination IP (prefixRanges), server name
  * (exact, then the longest wildcard, then none: server-names.ts), transport protocol,
- * application protocols. No chain left: the default chain.
+ * application protocols (in the client's order). Several chains left (Envoy would refuse
+ * such a listener): the first. No chain left: the default chain.
  */
 export function selectChain(l: CompiledListener, s: Sniffed, local: number | ConnectionMeta | undefined): CompiledChain | undefined {
   const meta: ConnectionMeta = typeof local === 'number' || local === undefined ? { localPort: local } : local;
   let c: CompiledChain[] = l.chains;
   c = narrow(c, (x) => x.match.destinationPort === undefined, (x) => x.match.destinationPort === meta.localPort);
   c = byPrefixRange(c, meta.localAddress);
-  c = bestByServerName(c, (x) => x.match.serverNames, s.serverName);
+  c = bestByServerName(c, (x) => x.match.serverNames, s.serverName?.toLowerCase());
   c = narrow(c, (x) => x.match.transportProtocol === undefined, (x) => x.match.transportProtocol === s.transport);
-  c = narrow(c, (x) => x.match.applicationProtocols.length === 0, (x) => x.match.applicationProtocols.some((p) => s.applicationProtocols.includes(p)));
+  c = byApplicationProtocol(c, s.applicationProtocols);
   return c[0] ?? l.defaultChain;
 }
 

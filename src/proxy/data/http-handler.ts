@@ -114,10 +114,11 @@ export function requestTarget(url: string, hostHeader: string | undefined): { au
   return { authority: hostHeader ?? '', path: url || '/' };
 }
 
-export function decide(env: HttpEnv, hcm: HcmConfig, authority: string, path: string, method: string, headers: IncomingHttpHeaders): RouteDecision | undefined {
+export function decide(env: HttpEnv, conn: ConnInfo, authority: string, path: string, method: string, headers: IncomingHttpHeaders): RouteDecision | undefined {
+  const hcm = conn.hcm;
   const rc = hcm.routes.kind === 'inline' ? hcm.routes.config : env.routeConfig(hcm.routes.name);
   if (!rc) return undefined;
-  return routeRequest(rc, { authority, path, method, headers });
+  return routeRequest(rc, { authority, path, method, headers, tls: conn.tls });
 }
 
 function hasBody(req: DownReq, h2: boolean): boolean {
@@ -197,7 +198,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
   res.on('error', ignore);
   req.on('error', ignore);
 
-  const decision = decide(env, conn.hcm, authority, path, method, req.headers);
+  const decision = decide(env, conn, authority, path, method, req.headers);
   if (!decision || decision.kind === 'none') {
     counters.inc(names.noRoute);
     flagReply(res, 'NR', undefined);

@@ -44,7 +44,7 @@ function openTunnel(env: HttpEnv, conn: ConnInfo, authority: string, headers: In
     countStatus(env, conn, status);
     reply.fail(status, flag, body);
   };
-  const d = decide(env, conn.hcm, authority, '/', 'CONNECT', headers);
+  const d = decide(env, conn, authority, '/', 'CONNECT', headers);
   if (d?.kind === 'direct') {
     // e.g. REGISTRY_ONLY's catch-all: the tunnel is refused with the route's answer.
     fail(d.status, '', d.body);
@@ -101,7 +101,7 @@ export function handleUpgrade1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
   const names = conn.hcm.names;
   env.counters.inc(names.rqTotal);
   socket.on('error', () => socket.destroy());
-  const d = decide(env, conn.hcm, authority, path, req.method ?? 'GET', req.headers);
+  const d = decide(env, conn, authority, path, req.method ?? 'GET', req.headers);
   if (!d || d.kind === 'none') {
     env.counters.inc(names.noRoute);
     countStatus(env, conn, 404);

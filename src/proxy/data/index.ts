@@ -7,7 +7,8 @@ import type { ClusterManager } from './upstream/types.js';
 import { Counters } from './stats.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router.js';
 import { compileListener, type CompiledListener } from './listener-config.js';
-import { DownstreamTls, rootsFromSecrets } from './tls.js';
+import { DownstreamTls } from './tls.js';
+import { readSecrets, type SecretMaterial } from './secrets.js';
 import { HttpEngine } from './http.js';
 import type { HttpEnv } from './http-handler.js';
 import { ListenerManager } from './listeners.js';
@@ -109,7 +110,9 @@ class WeftDataPlane implements DataPlane {
     const listeners = new Map<string, CompiledListener>();
     const routes = new Map<string, CompiledRouteConfig>();
     let budgets;
+    let secrets: Map<string, SecretMaterial>;
     try {
+      secrets = readSecrets(snapshot.secrets);
       for (const [name, l] of snapshot.listeners) listeners.set(name, compileListener(name, l));
       for (const [name, r] of snapshot.routes) routes.set(name, compileRouteConfig(r));
       budgets = this.retryBudgets.prepare(snapshot.clusters);
@@ -128,7 +131,7 @@ class WeftDataPlane implements DataPlane {
     }
     this.routes = routes;
     this.retryBudgets.commit(budgets);
-    this.tls.setRoots(rootsFromSecrets(snapshot.secrets));
+    this.tls.setSecrets(secrets);
     this.last = snapshot;
   }
 

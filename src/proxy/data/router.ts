@@ -23,6 +23,8 @@ export interface RouteInput {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   /** For weighted clusters, a number in [0, 1); Math.random() when absent. */
   random?: number;
+  /** The request came over TLS (virtual hosts with requireTls redirect the others). */
+  tls?: boolean;
 }
 
 export interface HeaderValueOption {
@@ -112,6 +114,8 @@ export interface CompiledVirtualHost {
   name: string;
   domains: string[];
   routes: CompiledRoute[];
+  /** requireTls ALL: a request not over TLS gets a 301 to https (EXTERNAL_ONLY is read as ALL: weft has no internal hops without TLS). */
+  requireTls: boolean;
 }
 
 export interface CompiledRouteConfig {
@@ -385,7 +389,9 @@ export function compileRouteConfig(config: EnvoyObject): CompiledRouteConfig {
         ...compileFilters(rc, field, `virtualHosts[${vi}]`, r, vh),
       };
     });
-    const cvh: CompiledVirtualHost = { name: vname, domains: strs(vh.domains), routes };
+    const requireTls = str(vh.requireTls) ?? 'NONE';
+    if (!['NONE', 'ALL', 'EXTERNAL_ONLY'].includes(requireTls)) throw new RouteConfigError(rc, `virtualHosts[${vi}].requireTls`, `unknown value ${requireTls}`);
+    const cvh: CompiledVirtualHost = { name: vname, domains: strs(vh.domains), routes, requireTls: requireTls !== 'NONE' };
     if (cvh.domains.length === 0) throw new RouteConfigError(rc, `virtualHosts[${vi}].domains`, 'at least one domain is required');
     for (const raw of cvh.domains) {
       const d = raw.toLowerCase();
@@ -560,6 +566,7 @@ export function routeRequest(config: EnvoyObject | CompiledRouteConfig, input: R
   const c = compiled(config);
   const found = findVirtualHost(c, input.authority);
   if (!found) return { kind: 'none', why: { routeConfig: c.name } };
+  if (found.vhost.requireTls && !input.tls) return tlsRedirect(c.name, found, input);
   const isConnect = input.method === 'CONNECT';
   // A CONNECT has no path: it matches connectMatcher routes and, like a request for "/", prefix routes.
   const q = isConnect ? -1 : input.path.indexOf('?');
@@ -583,6 +590,26 @@ export function routeRequest(config: EnvoyObject | CompiledRouteConfig, input: R
     return { kind: 'route', cluster: w ? w.name : a.cluster!, path, authority: a.hostRewrite ?? input.authority, route: r, action: a, clusterHeaders: w?.headers, why };
   }
   return { kind: 'none', why: { routeConfig: c.name, virtualHost: found.vhost.name, domainMatch: found.kind, domain: found.domain } };
+}
+
+/** What a requireTls redirect is, to the stages after routing: a route with nothing to apply. */
+const REQUIRE_TLS_ROUTE: CompiledRoute = {
+  index: -1,
+  name: 'require_tls',
+  match: { kind: 'prefix', value: '/', re: undefined, caseSensitive: true },
+  headers: [],
+  query: [],
+  action: { type: 'redirect', scheme: 'https', host: undefined, port: undefined, path: undefined, prefixRewrite: undefined, regexRewrite: undefined, status: 301, stripQuery: false },
+  requestHeaders: { add: [], remove: [] },
+  responseHeaders: { add: [], remove: [] },
+  fault: undefined,
+  cors: undefined,
+};
+
+/** Envoy's require_tls: 301 to "https://" + the Host header as sent + the path (query included), before any route. */
+function tlsRedirect(rc: string, found: NonNullable<ReturnType<typeof findVirtualHost>>, input: RouteInput): RouteDecision {
+  const why: RouteWhy = { routeConfig: rc, virtualHost: found.vhost.name, domainMatch: found.kind, domain: found.domain, routeName: REQUIRE_TLS_ROUTE.name };
+  return { kind: 'redirect', status: 301, location: `https://${input.authority}${input.path}`, route: REQUIRE_TLS_ROUTE, why };
 }
 
 function redirectLocation(a: Extract<RouteAction, { type: 'redirect' }>, input: RouteInput, pathOnly: string, query: string, match: PathMatch): string {

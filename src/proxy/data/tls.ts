@@ -1,34 +1,44 @@
 // Server-side TLS from a DownstreamTlsContext. One non-listening tls.Server per distinct
-// chain TLS setting; the workload certificate (SDS "default") comes from the identity
-// provider and the roots from the ROOTCA secret. Rotation swaps the SecureContext for new
-// handshakes only.
+// chain TLS setting. The certificate is the workload's (SDS "default", from the identity
+// provider) or, on gateways, a named SDS secret from a Secret; client certificates are
+// checked against ROOTCA (mesh mTLS) or a named CA secret (MUTUAL gateway servers).
+// Rotation of either swaps the SecureContext for new handshakes only: open connections
+// keep the certificate they were made with.
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { EnvoyObject, IdentityProvider, WorkloadCertificate } from '../types.js';
 import { SECRET } from '../../xds/names.js';
-import { bool, obj, str, strs } from '../../xds/object-form.js';
+import { arr, bool, obj, str, strs } from '../../xds/object-form.js';
 import type { Counters, ListenerStatNames } from './stats.js';
 import { TlsConfigError } from './errors.js';
+import type { SecretMaterial } from './secrets.js';
 
 export const TLS_DEFAULTS = { handshakeTimeoutMs: 10_000, minVersion: 'TLSv1.2' as tls.SecureVersion } as const;
 
 export interface DownstreamTlsConfig {
   requireClientCertificate: boolean;
   alpn: string[];
+  /** SDS name of the server certificate: "default" is the workload certificate. */
+  certSecret: string;
+  /** SDS name of the CAs client certificates must chain to (ROOTCA for mesh mTLS); undefined: none. */
+  caSecret: string | undefined;
   /** Cache key: equal configs share one tls.Server. */
   key: string;
 }
 
 export function compileDownstreamTls(typed: EnvoyObject, where: string): DownstreamTlsConfig {
   const common = obj(typed.commonTlsContext) ?? {};
-  const certs = (Array.isArray(common.tlsCertificateSdsSecretConfigs) ? common.tlsCertificateSdsSecretConfigs : []) as EnvoyObject[];
-  for (const c of certs) {
-    const name = str(c.name);
-    if (name !== SECRET.workload) throw new TlsConfigError(`${where}.commonTlsContext.tlsCertificateSdsSecretConfigs: unsupported secret "${name ?? ''}" (only "${SECRET.workload}")`);
-  }
+  const certs = arr(common.tlsCertificateSdsSecretConfigs);
+  if (certs.length > 1) throw new TlsConfigError(`${where}.commonTlsContext.tlsCertificateSdsSecretConfigs: one certificate per chain (got ${certs.length})`);
+  if (arr(common.tlsCertificates).length > 0) throw new TlsConfigError(`${where}.commonTlsContext.tlsCertificates: inline certificates are not read; use an SDS secret`);
+  const certSecret = certs.length ? str(certs[0]!.name) : SECRET.workload;
+  if (!certSecret) throw new TlsConfigError(`${where}.commonTlsContext.tlsCertificateSdsSecretConfigs[0].name: expected the secret name`);
+  const validation = obj(common.validationContextSdsSecretConfig) ?? obj(obj(common.combinedValidationContext)?.validationContextSdsSecretConfig);
   const requireClientCertificate = bool(typed.requireClientCertificate) ?? false;
+  // Mesh listeners that ask for client certificates without naming a CA check them against the mesh root.
+  const caSecret = str(validation?.name) || (requireClientCertificate ? SECRET.root : undefined);
   const alpn = strs(common.alpnProtocols);
-  return { requireClientCertificate, alpn, key: `${requireClientCertificate ? 1 : 0}|${alpn.join(',')}` };
+  return { requireClientCertificate, alpn, certSecret, caSecret, key: [requireClientCertificate ? 1 : 0, alpn.join(','), certSecret, caSecret ?? ''].join('|') };
 }
 
 /** The peer's first URI SAN (its SPIFFE id), from a "URI:a, DNS:b" subjectaltname string. */
@@ -46,14 +56,9 @@ export interface HandshakeResult {
   peerIdentity: string | undefined;
 }
 
-export function rootsFromSecrets(secrets: Map<string, EnvoyObject>): string | undefined {
-  const s = secrets.get(SECRET.root);
-  return str(obj(obj(obj(s?.validationContext)?.trustedCa))?.inlineString);
-}
-
 export class DownstreamTls {
   private cert: WorkloadCertificate | undefined;
-  private roots: string | undefined;
+  private secrets = new Map<string, SecretMaterial>();
   private readonly servers = new Map<string, tls.Server>();
   private readonly configs = new Map<string, DownstreamTlsConfig>();
   /** Handshakes in progress, by the raw socket tls.Server wrapped (TLSSocket#_parent). */
@@ -66,31 +71,38 @@ export class DownstreamTls {
     this.cert = identity.current();
     identity.onRotate((c) => {
       this.cert = c;
-      this.refresh();
+      this.refresh((cfg) => cfg.certSecret === SECRET.workload);
     });
   }
 
-  setRoots(pem: string | undefined): void {
-    if (pem === this.roots) return;
-    this.roots = pem;
-    this.refresh();
+  /** The SDS secrets in force (checked by readSecrets); servers using a changed one get a new context. */
+  setSecrets(next: Map<string, SecretMaterial>): void {
+    const prev = this.secrets;
+    this.secrets = next;
+    const changed = (name: string | undefined): boolean => name !== undefined && name !== SECRET.workload && prev.get(name) !== next.get(name);
+    this.refresh((cfg) => changed(cfg.certSecret) || changed(cfg.caSecret));
+  }
+
+  /** Why a chain cannot handshake yet (its secrets have not arrived), or undefined. */
+  private missing(cfg: DownstreamTlsConfig): string | undefined {
+    if (cfg.certSecret === SECRET.workload ? !this.cert : !this.secrets.get(cfg.certSecret)?.certChainPem) return `certificate secret "${cfg.certSecret}" not received yet`;
+    if (cfg.caSecret !== undefined && !this.secrets.get(cfg.caSecret)?.caPem) return `validation secret "${cfg.caSecret}" not received yet`;
+    return undefined;
   }
 
   private contextOptions(cfg: DownstreamTlsConfig): tls.SecureContextOptions {
-    return {
-      key: this.cert?.keyPem,
-      cert: this.cert?.certChainPem,
-      ca: cfg.requireClientCertificate || this.roots ? this.roots : undefined,
-      minVersion: TLS_DEFAULTS.minVersion,
-    };
+    const own = cfg.certSecret === SECRET.workload ? { key: this.cert?.keyPem, cert: this.cert?.certChainPem } : { key: this.secrets.get(cfg.certSecret)?.keyPem, cert: this.secrets.get(cfg.certSecret)?.certChainPem };
+    return { ...own, ca: cfg.caSecret !== undefined ? this.secrets.get(cfg.caSecret)?.caPem : undefined, minVersion: TLS_DEFAULTS.minVersion };
   }
 
-  private refresh(): void {
+  private refresh(affected: (cfg: DownstreamTlsConfig) => boolean): void {
     for (const [key, server] of this.servers) {
+      const cfg = this.configs.get(key)!;
+      if (!affected(cfg) || this.missing(cfg)) continue;
       try {
-        server.setSecureContext(this.contextOptions(this.configs.get(key)!));
+        server.setSecureContext(this.contextOptions(cfg));
       } catch {
-        // a bad root bundle keeps the previous context
+        // secrets were checked before they were accepted; a failure keeps the previous context
       }
     }
   }
@@ -130,6 +142,13 @@ export class DownstreamTls {
 
   /** Terminate TLS on an accepted socket (its ClientHello may have been unshifted back). */
   handshake(raw: Duplex, cfg: DownstreamTlsConfig, names: ListenerStatNames): Promise<HandshakeResult> {
+    const notYet = this.missing(cfg);
+    if (notYet) {
+      // As Envoy does for a listener whose SDS secret is not there: the connection is closed.
+      this.counters.inc(names.sslConnectionError);
+      raw.destroy();
+      return Promise.reject(new TlsConfigError(notYet));
+    }
     const server = this.server(cfg);
     return new Promise((resolve, reject) => {
       // The TLSSocket is created synchronously inside the 'connection' listener; catch it.

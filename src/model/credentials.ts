@@ -1,0 +1,100 @@
+// Gateway TLS credentials: Secrets -> model TlsCredentials, and which credential a
+// gateway server uses on a given gateway workload, by Istio's rules:
+//   - Istio's credentialName is looked up in the gateway workload's namespace;
+//     a Gateway API certificateRef in the namespace it names (the Gateway's);
+//   - the certificate and key come from tls.crt/tls.key (or cert/key);
+//   - MUTUAL's client CA is the same Secret's ca.crt (or cacert), else the
+//     Secret "<credentialName>-cacert".
+// A server whose credential does not resolve is not served (its filter chain is left
+// out, the other servers keep serving) and is reported (WEFT_MISSING_CREDENTIAL).
+import type { Finding, Resource } from '../resources/types.js';
+import { tlsMaterial, type SecretSpec } from '../resources/kubernetes-secret.js';
+import { isOf, sourceOf } from './source.js';
+import type { GatewayServer, MeshModel, SourceRef, TlsCredential, Workload } from './types.js';
+
+export const MISSING_CREDENTIAL = 'WEFT_MISSING_CREDENTIAL';
+
+/** Secrets that hold any TLS material, as credentials. */
+export function credentialsFromSecrets(resources: readonly Resource[]): TlsCredential[] {
+  const out: TlsCredential[] = [];
+  for (const r of resources) {
+    if (!isOf(r, 'Secret', ['v1'])) continue;
+    const m = tlsMaterial(r.spec as SecretSpec);
+    if (!m.certChainPem && !m.caPem) continue;
+    out.push({ namespace: r.metadata.namespace, name: r.metadata.name, ...m, source: sourceOf(r) });
+  }
+  return out;
+}
+
+/** Servers that terminate TLS with a user credential (SIMPLE or MUTUAL, not PASSTHROUGH or ISTIO_MUTUAL). */
+export function usesCredential(s: GatewayServer): boolean {
+  return (s.port.protocol === 'HTTPS' || s.port.protocol === 'TLS') && (s.tls?.mode === 'SIMPLE' || s.tls?.mode === 'MUTUAL');
+}
+
+export interface ServerCredential {
+  /** Namespace the Secret was looked up in. */
+  namespace: string;
+  /** The Secret with the certificate and key. */
+  cert: TlsCredential;
+  /** MUTUAL: the client CA bundle and the Secret it came from. */
+  ca?: { pem: string; from: TlsCredential };
+}
+
+export type CredentialResolution = { ok: true; credential: ServerCredential } | { ok: false; namespace: string; reason: string };
+
+function lookup(model: MeshModel, namespace: string, name: string): TlsCredential | undefined {
+  return model.credentials?.find((c) => c.namespace === namespace && c.name === name);
+}
+
+/** The credential a server uses on a gateway workload in `workloadNamespace`, or why there is none. */
+export function resolveServerCredential(model: MeshModel, server: GatewayServer, workloadNamespace: string): CredentialResolution {
+  const tls = server.tls;
+  const namespace = tls?.credentialNamespace ?? workloadNamespace;
+  if (!tls?.credentialName) return { ok: false, namespace, reason: `tls.mode ${tls?.mode ?? ''} needs tls.credentialName (a Secret with the server certificate)` };
+  const name = tls.credentialName;
+  const cert = lookup(model, namespace, name);
+  if (!cert) return { ok: false, namespace, reason: `Secret ${namespace}/${name} not found` };
+  if (!cert.certChainPem || !cert.keyPem) return { ok: false, namespace, reason: `Secret ${namespace}/${name} has no certificate and key (tls.crt and tls.key, or cert and key)` };
+  if (tls.mode !== 'MUTUAL') return { ok: true, credential: { namespace, cert } };
+  if (cert.caPem) return { ok: true, credential: { namespace, cert, ca: { pem: cert.caPem, from: cert } } };
+  const caSecret = lookup(model, namespace, `${name}-cacert`);
+  if (caSecret?.caPem) return { ok: true, credential: { namespace, cert, ca: { pem: caSecret.caPem, from: caSecret } } };
+  return { ok: false, namespace, reason: `MUTUAL needs a client CA: Secret ${namespace}/${name} has no ca.crt (or cacert) and Secret ${namespace}/${name}-cacert ${caSecret ? 'has none either' : 'not found'}` };
+}
+
+function selectsWorkload(server: GatewayServer, w: Workload): boolean {
+  return w.proxyType === 'router' && Object.entries(server.selector).every(([k, v]) => w.labels[k] === v);
+}
+
+function findingAt(source: SourceRef, path: string | undefined, message: string): Finding {
+  const f: Finding = { code: MISSING_CREDENTIAL, severity: 'warning', message, resource: { kind: source.kind, namespace: source.namespace, name: source.name } };
+  const m = source.origin ? /^(.*):(\d+)$/.exec(source.origin) : null;
+  if (m) {
+    f.file = m[1]!;
+    f.line = Number(m[2]);
+  }
+  if (path) f.path = path;
+  return f;
+}
+
+/**
+ * One finding per (server, namespace) whose credential does not resolve. Istio servers are
+ * checked in the namespace of every gateway workload that runs them (none running: nothing
+ * to check yet); Gateway API listeners in the namespace their certificateRef names.
+ */
+export function credentialFindings(model: MeshModel): Finding[] {
+  const out: Finding[] = [];
+  for (const s of model.gatewayServers) {
+    if (!usesCredential(s)) continue;
+    const namespaces = s.tls?.credentialNamespace !== undefined ? [s.tls.credentialNamespace] : [...new Set(model.workloads.filter((w) => selectsWorkload(s, w)).map((w) => w.namespace))].sort();
+    for (const ns of namespaces) {
+      const r = resolveServerCredential(model, s, ns);
+      if (r.ok) continue;
+      const server = `server ${s.port.name ?? s.port.number} (port ${s.port.number}, hosts ${s.hosts.join(', ')})`;
+      const path = s.path ? `${s.path}.tls${s.path.includes('listeners') ? '.certificateRefs[0]' : '.credentialName'}` : undefined;
+      const where = s.tls?.credentialNamespace === undefined ? ` by gateways in namespace ${ns}` : '';
+      out.push(findingAt(s.source, path, `${server}: ${r.reason}; this server is not served${where} (the other servers are)`));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+// The control plane with the real pipeline and gateway credentials: an apply that leaves a
+// gateway server without its Secret says so; Secrets are stored 0600 and listed without
+// values; a router gets its credentials over SDS only with a bootstrap token for itself;
+// the proxies/<id>/config view never shows a private key.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { runControl, type ControlPlane } from '../../src/control/main.js';
+import { createMemoryLogger } from '../../src/control/log.js';
+import type { Finding } from '../../src/resources/types.js';
+import type { Workload } from '../../src/model/types.js';
+import { spiffeId } from '../../src/xds/names.js';
+import { AdsTestClient, T, tmpStateDir } from './helpers.js';
+import { makeTlsCa, tlsSecretYaml } from '../helpers/tls-certs.js';
+
+const NS = 'istio-system';
+const POD = 'istio-ingressgateway-1';
+const IP = '127.0.0.40';
+
+const GATEWAY = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [www.example.com]
+    tls: {mode: SIMPLE, credentialName: www-cert}
+`;
+
+const ROUTER: Workload = {
+  name: POD,
+  namespace: NS,
+  labels: { istio: 'ingressgateway' },
+  serviceAccount: 'istio-ingressgateway',
+  identity: spiffeId(NS, 'istio-ingressgateway'),
+  address: IP,
+  appAddress: IP,
+  ports: [],
+  ready: true,
+  meshed: true,
+  owner: 'istio-ingressgateway',
+  proxyType: 'router',
+};
+
+function api(cp: ControlPlane, p: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.method && init.method !== 'GET') headers.set('authorization', `Bearer ${cp.adminToken}`);
+  return fetch(`http://127.0.0.1:${cp.ports.api}${p}`, { ...init, headers });
+}
+
+async function apply(cp: ControlPlane, yaml: string): Promise<{ status: number; findings: Finding[] }> {
+  const res = await api(cp, '/api/v1/apply', { method: 'POST', body: yaml, headers: { 'x-weft-source': 'gw.yaml' } });
+  return { status: res.status, findings: ((await res.json()) as { findings: Finding[] }).findings };
+}
+
+/** SDS for the gateway certificate, as the router asks for it once its listener arrived. */
+async function sdsNames(cp: ControlPlane, token: string | undefined): Promise<string[]> {
+  const md = new grpc.Metadata();
+  if (token) md.set('authorization', `Bearer ${token}`);
+  const c = new AdsTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: NS, pod: POD, ip: IP, type: 'router' }, undefined, {}, md);
+  try {
+    c.request(T.listener);
+    const lds = await c.next(T.listener);
+    c.ack(lds);
+    assert.ok(lds.resources.some((l) => l['name'] === 'gateway|443'), 'the HTTPS listener is sent');
+    c.request(T.secret, { resourceNames: ['ROOTCA', 'kubernetes://www-cert'] });
+    const sds = await c.next(T.secret);
+    return sds.resources.map((s) => String(s['name'])).sort();
+  } finally {
+    c.close();
+  }
+}
+
+test('gateway credentials through the control plane: findings on apply, 0600 store, redacted listing, SDS only with a token', async () => {
+  const stateDir = await tmpStateDir();
+  const cp = await runControl({ stateDir, ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log: createMemoryLogger() });
+  try {
+    await cp.registry.put(ROUTER);
+    const missing = await apply(cp, GATEWAY);
+    assert.equal(missing.status, 200);
+    const f = missing.findings.find((x) => x.code === 'WEFT_MISSING_CREDENTIAL')!;
+    assert.ok(f, JSON.stringify(missing.findings));
+    assert.equal(f.resource?.name, 'gw');
+    assert.equal(f.path, 'spec.servers[0].tls.credentialName');
+    assert.match(f.message, /Secret istio-system\/www-cert not found/);
+
+    const ca = await makeTlsCa('cp-ca');
+    const cert = await ca.issue(['www.example.com']);
+    const applied = await apply(cp, tlsSecretYaml('www-cert', NS, cert));
+    assert.equal(applied.status, 200);
+    assert.deepEqual(applied.findings, []);
+
+    // On disk: owner-only, like the CA key.
+    for (const name of await fs.readdir(path.join(stateDir, 'store'))) {
+      assert.equal((await fs.stat(path.join(stateDir, 'store', name))).mode & 0o777, 0o600, name);
+    }
+    // Listed: keys, sizes and the certificate summary; no value.
+    const listed = await (await api(cp, '/api/v1/resources?kind=Secret&namespace=istio-system')).text();
+    assert.doesNotMatch(listed, /BEGIN|LS0tLS1/);
+    const secret = (JSON.parse(listed) as { resources: { spec: { data: Record<string, string>; certificate: { subject: string } } }[] }).resources[0]!;
+    assert.match(secret.spec.data['tls.key']!, /^<redacted: \d+ bytes>$/);
+    assert.equal(secret.spec.certificate.subject, 'CN=www.example.com');
+
+    // Let the debounced rebuild see the Secret, then: no token, a token for another pod, the router's own token.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await sdsNames(cp, undefined), ['ROOTCA']);
+    const other = cp.tokens.mint({ namespace: NS, serviceAccount: 'istio-ingressgateway', pod: 'someone-else' });
+    assert.deepEqual(await sdsNames(cp, other), ['ROOTCA']);
+    const own = cp.tokens.mint({ namespace: NS, serviceAccount: 'istio-ingressgateway', pod: POD });
+    assert.deepEqual(await sdsNames(cp, own), ['ROOTCA', 'kubernetes://www-cert']);
+  } finally {
+    await cp.close();
+  }
+});
+
+test('the config a proxy was sent is shown without private keys', async () => {
+  const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log: createMemoryLogger() });
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${cp.tokens.mint({ namespace: NS, serviceAccount: 'istio-ingressgateway', pod: POD })}`);
+  const c = new AdsTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: NS, pod: POD, ip: IP, type: 'router' }, undefined, {}, md);
+  try {
+    await cp.registry.put(ROUTER);
+    const cert = await (await makeTlsCa('cp-ca')).issue(['www.example.com']);
+    assert.equal((await apply(cp, `${GATEWAY}---\n${tlsSecretYaml('www-cert', NS, cert)}`)).status, 200);
+    await new Promise((r) => setTimeout(r, 100));
+    c.request(T.secret, { resourceNames: ['kubernetes://www-cert'] });
+    const sds = await c.next(T.secret);
+    assert.equal(sds.resources.length, 1);
+    const config = await (await api(cp, `/api/v1/proxies/${encodeURIComponent(c.node.id)}/config`)).text();
+    assert.match(config, /kubernetes:\/\/www-cert/);
+    assert.match(config, /BEGIN CERTIFICATE/);
+    assert.doesNotMatch(config, /PRIVATE KEY|privateKey/);
+  } finally {
+    c.close();
+    await cp.close();
+  }
+});
