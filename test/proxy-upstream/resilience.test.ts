@@ -287,6 +287,42 @@ describe('upstream resilience', () => {
       assert.throws(() => cm.update(...maps([{ name: 'x', type: 'ORIGINAL_DST', lbPolicy: 'ROUND_ROBIN' }])), /field type: ORIGINAL_DST requires lbPolicy CLUSTER_PROVIDED/);
     });
 
+    it('HTTP/2: maxRequestsPerConnection retires a session after N streams; idleTimeout closes a session with no stream', async () => {
+      const perSession = new Map<http2.Http2Session, number>();
+      let closedSessions = 0;
+      const server = http2.createServer();
+      server.on('session', (session) => {
+        perSession.set(session, 0);
+        session.on('stream', () => perSession.set(session, perSession.get(session)! + 1));
+        session.once('close', () => closedSessions++);
+      });
+      server.on('stream', (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.end('h2');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        const opts = {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          commonHttpProtocolOptions: { maxRequestsPerConnection: { value: 3 }, idleTimeout: dur(300) },
+          explicitHttpConfig: { http2ProtocolOptions: {} },
+        };
+        apply([{ address: '127.0.0.1', port }], { typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': opts } });
+        for (let i = 0; i < 7; i++) assert.equal((await send(cm) as { name: string }).name, 'h2');
+        assert.deepEqual([...perSession.values()], [3, 3, 1], 'three streams per session, then a new session');
+        // The retired sessions close once their streams are done; the last one after 300 ms without a stream.
+        const until = Date.now() + 3000;
+        while (closedSessions < 3 && Date.now() < until) await sleep(20);
+        assert.equal(closedSessions, 3, 'every session closed: two retired, one idle');
+        assert.equal((await send(cm) as { name: string }).name, 'h2');
+        assert.equal(perSession.size, 4, 'the next request opens a fresh session');
+      } finally {
+        cm.update(...maps([], []));
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
+
     it('maxRequestsPerConnection: no HTTP/1.1 connection carries more than N requests', async () => {
       const perSocket = new Map<unknown, number>();
       const server = http.createServer((req, res) => {

@@ -116,12 +116,18 @@ export class Host implements LbHost, OutlierHost {
     this.priority = init.priority;
     this.weight = init.weight;
     this.target.connectTimeoutMs = init.connectTimeoutMs;
-    if (!sameLimits(this.pool, init.pool) || (this.h1 && this.h1MaxConnections !== this.breaker.maxConnections)) {
+    const limitsChanged = !sameLimits(this.pool, init.pool);
+    if (limitsChanged || (this.h1 && this.h1MaxConnections !== this.breaker.maxConnections)) {
       this.pool = init.pool;
       // New connections get the new limits; the old pool finishes its requests.
       const old = this.h1;
       this.h1 = undefined;
       if (old) void old.close(graceMs);
+    }
+    if (limitsChanged && this.h2) {
+      const old = this.h2;
+      this.h2 = undefined;
+      void old.close(graceMs);
     }
   }
 
@@ -214,7 +220,7 @@ export class Host implements LbHost, OutlierHost {
   }
 
   private h2Pool(): H2Pool {
-    return (this.h2 ??= new H2Pool(this.target, this.dialer));
+    return (this.h2 ??= new H2Pool(this.target, this.dialer, this.pool));
   }
 
   private h1Pool(): H1Pool {

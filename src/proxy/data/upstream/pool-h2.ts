@@ -2,6 +2,9 @@
 // streams over it. The session is replaced on GOAWAY, error or close; a replaced session
 // is closed gracefully, so its in-flight streams finish. retire() (identity rotation)
 // moves new streams to a fresh session, which handshakes with the new certificate.
+// The cluster's commonHttpProtocolOptions apply as in Envoy: maxRequestsPerConnection
+// retires a session once it has carried that many streams, idleTimeout closes a session
+// that has had no stream for that long.
 //
 // Cancellation: the request's AbortSignal is NOT handed to node:http2. Node destroys a
 // stream with RST_STREAM(CANCEL) whenever the signal fires before the stream's 'close'
@@ -16,6 +19,7 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHt
 import { pipeline } from 'node:stream';
 import { abortError, type Dialer, type DialTarget } from './dial.js';
 import { toH2Headers, toHeaderMap, trailersWhenDone } from './http-headers.js';
+import type { PoolLimits } from './resilience-config.js';
 import { UpstreamError, type HeaderMap, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
 
 export const H2_DEFAULTS = {
@@ -23,7 +27,7 @@ export const H2_DEFAULTS = {
   streamWindowBytes: 1 << 20,
   /** Connection-level receive window. */
   sessionWindowBytes: 16 << 20,
-  /** Close a session with no activity after this long. */
+  /** Close a session that has had no stream for this long (commonHttpProtocolOptions.idleTimeout overrides). */
   idleTimeoutMs: 5 * 60_000,
 } as const;
 
@@ -34,6 +38,13 @@ interface Live {
   peerIdentity: string | undefined;
   /** Last stream id the server said it processed (from its GOAWAY); later streams are safe to retry. */
   goawayLastStreamId?: number;
+  /** Streams opened on the session so far (maxRequestsPerConnection). */
+  opened: number;
+  /** Streams open now; the idle timer runs while this is 0. */
+  active: number;
+  idleTimer: NodeJS.Timeout | undefined;
+  /** Carried its maxRequestsPerConnection: closes when its last stream does. */
+  retiring: boolean;
 }
 
 export class H2Pool {
@@ -43,11 +54,17 @@ export class H2Pool {
   private closed = false;
   private readonly authority: string;
 
+  private readonly maxStreams: number;
+  private readonly idleMs: number;
+
   constructor(
     private readonly target: DialTarget,
     private readonly dialer: Dialer,
+    limits?: PoolLimits,
   ) {
     this.authority = `${target.transport.kind === 'tls' ? 'https' : 'http'}://${target.key}`;
+    this.maxStreams = limits?.maxRequestsPerConnection ?? 0;
+    this.idleMs = limits?.idleTimeoutMs ?? H2_DEFAULTS.idleTimeoutMs;
   }
 
   request(req: UpstreamRequest, opts: RequestOptions | undefined): Promise<UpstreamResponse> {
@@ -90,7 +107,7 @@ export class H2Pool {
         createConnection: () => d.socket,
         settings: { initialWindowSize: H2_DEFAULTS.streamWindowBytes, enablePush: false },
       });
-      const live: Live = { session, peerIdentity: d.peerIdentity };
+      const live: Live = { session, peerIdentity: d.peerIdentity, opened: 0, active: 0, idleTimer: undefined, retiring: false };
       this.track(live);
       if (this.closed) session.close();
       else this.live = live;
@@ -127,10 +144,34 @@ export class H2Pool {
         // the session may already be closing
       }
     });
-    s.setTimeout(H2_DEFAULTS.idleTimeoutMs, () => {
-      drop();
-      s.close();
+    s.once('close', () => clearTimeout(live.idleTimer));
+    this.idleFrom(live);
+  }
+
+  /** No stream open: close the session after the idle timeout unless one opens first. */
+  private idleFrom(live: Live): void {
+    if (this.idleMs <= 0) return;
+    live.idleTimer = setTimeout(() => {
+      if (this.live === live) this.live = undefined;
+      live.session.close();
+    }, this.idleMs);
+    live.idleTimer.unref();
+  }
+
+  private streamOpened(live: Live, stream: ClientHttp2Stream): void {
+    live.opened++;
+    if (live.active++ === 0) clearTimeout(live.idleTimer);
+    stream.once('close', () => {
+      if (--live.active > 0 || live.session.closed) return;
+      if (live.retiring) live.session.close();
+      else this.idleFrom(live);
     });
+    // The last stream this session may carry: later requests open a new session; this one
+    // closes once its streams are done (closing now could get this stream refused).
+    if (this.maxStreams > 0 && live.opened >= this.maxStreams) {
+      if (this.live === live) this.live = undefined;
+      live.retiring = true;
+    }
   }
 
   private send(live: Live, req: UpstreamRequest, opts: RequestOptions | undefined): Promise<UpstreamResponse> {
@@ -145,6 +186,7 @@ export class H2Pool {
       if (this.live === live) this.live = undefined;
       return Promise.reject(new RefusedStream(`${this.target.key}: session closed: ${(err as Error).message}`));
     }
+    this.streamOpened(live, stream);
     if (signal) {
       const onAbort = (): void => {
         // A stream that has finished both ways closes by itself; resetting it would only spend the server's reset budget.
