@@ -3,8 +3,12 @@
 // node id per docs/architecture.md, LDS and CDS wildcard, EDS for the EDS clusters
 // CDS names, RDS http_proxy, ACKs every response. Responses are read with a tiny
 // wire reader, not decoded. Driven by its parent over IPC:
-//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count} when all have EDS
-//   {type:'watch', marker, t0Us} -> {type:'changed', latenciesMs[], missing} once all saw marker (or on 'report')
+//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count, cpuS} when all have EDS
+//   {type:'watch', marker, t0Us} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
+//     once all saw marker (or on 'report')
+// cpuS is this process's CPU time so far (user + system), so the parent can report
+// the clients' CPU and tell whether they, not the control plane, were the limit.
+// The parent may run several of these, each with a share of the nodes.
 import * as grpc from '@grpc/grpc-js';
 import { ADS_SERVICE, type DiscoveryRequest } from '../src/xds/ads-service.js';
 import { TYPE } from '../src/xds/codec.js';
@@ -20,7 +24,11 @@ interface NodeSpec {
 type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number } | { type: 'watch'; marker: string; t0Us: number } | { type: 'report' };
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
-const send = (m: unknown): void => void process.send!(m);
+const cpuS = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const send = (m: Record<string, unknown>): void => void process.send!({ ...m, cpuS: cpuS() });
 const raw = (b: Buffer): Buffer => b;
 const m = ADS_SERVICE.streamAggregatedResources;
 
@@ -111,6 +119,7 @@ process.on('message', (msg: Msg) => {
     marker = Buffer.from(msg.marker);
     t0Us = msg.t0Us;
     changedAt.clear();
+    send({ type: 'watching' });
   } else if (msg.type === 'report') {
     if (syncedAt.size < total) send({ type: 'synced', ms: -1, count: syncedAt.size });
     maybeReportChange(true);

@@ -1,8 +1,17 @@
 // One proxy's ADS stream (state of the world): per type, the subscription,
 // what was last sent (version, nonce, resources), what was ACKed, the last NACK.
+//
+// Writes: at most one response is in flight per stream (written, not yet flushed
+// by grpc-js); what the stream should send next is kept as a set of wanted types,
+// and each is computed from the newest snapshot when its turn comes. So a slow
+// reader holds one message, not a queue, and after a burst of changes gets the
+// newest version, never the ones in between. A shared WriteBudget (ads-flow.ts)
+// bounds the bytes in flight across all streams.
 import type * as grpc from '@grpc/grpc-js';
-import type { DiscoveryRequest, DiscoveryResponse } from '../xds/ads-service.js';
+import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
+import { encodeDiscoveryResponse, type WireDiscoveryRequest } from './ads-wire.js';
+import type { WriteBudget } from './ads-flow.js';
 import type { ProxyType } from '../xds/names.js';
 import type { ControlMetrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -36,7 +45,8 @@ export interface ProxyNode {
   namespace: string;
 }
 
-export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+/** Responses are written already encoded (ads-wire.ts ADS_SERVER_SERVICE). */
+export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
 
 /** Types whose empty subscription means "all" (Envoy's wildcard); the others list names. */
 const WILDCARD_TYPES: ReadonlySet<XdsType> = new Set(['LDS', 'CDS']);
@@ -55,6 +65,8 @@ interface TypeState {
   names: string[] | null;
   /** `names` joined: the key under which equal subscriptions share a selection. */
   namesKey: string;
+  /** The resource_names bytes `names` were decoded from (an ACK repeating them is not decoded again). */
+  namesBytes?: Buffer;
   /** What was last sent (the full selection, even when only changes were written). */
   sentSelection?: Selection;
   sentVersion?: string;
@@ -86,30 +98,39 @@ function sameNames(a: string[] | null, b: string[] | null): boolean {
 
 let connectionSeq = 0;
 
+/** The resource_names of a request as raw bytes, when the server's decoder kept them. */
+function namesBytesOf(req: DiscoveryRequest): Buffer | undefined {
+  return (req as Partial<WireDiscoveryRequest>).resourceNamesBytes;
+}
+
 export class ProxyConnection {
   readonly seq = ++connectionSeq;
   readonly connectedAt = new Date();
   readonly #stream: AdsStream;
   readonly #metrics: ControlMetrics;
   readonly #log: Logger;
+  readonly #budget: WriteBudget;
   readonly #types = new Map<XdsType, TypeState>();
   #nonceSeq = 0;
   #snapshot: ProxySnapshot | undefined;
   #closed = false;
-  /** The stream's buffer is full (write returned false): pushes wait for 'drain'. */
-  #blocked = false;
-  /** Types a push skipped while blocked. */
-  readonly #deferred = new Set<XdsType>();
+  /** Types to send when this stream may write next; true = even if the version is unchanged (a request). */
+  readonly #want = new Map<XdsType, boolean>();
+  /** Releases the budget of the response in flight; set from write to flush. */
+  #inFlight: (() => void) | undefined;
+  /** Queued in the budget for a turn. */
+  #waiting = false;
   readonly #unknownTypesLogged = new Set<string>();
 
   constructor(
     readonly node: ProxyNode,
     stream: AdsStream,
-    deps: { metrics: ControlMetrics; log: Logger },
+    deps: { metrics: ControlMetrics; log: Logger; budget: WriteBudget },
   ) {
     this.#stream = stream;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
+    this.#budget = deps.budget;
     for (const t of XDS_TYPES) this.#types.set(t, { subscribed: false, names: null, namesKey: '', sentResources: [] });
   }
 
@@ -121,9 +142,9 @@ export class ProxyConnection {
     return this.#snapshot;
   }
 
-  /** True while the stream is not draining (a slow client): pushes are deferred until it drains. */
+  /** True while a response is written and not yet flushed (later ones wait and coalesce). */
   get blocked(): boolean {
-    return this.#blocked;
+    return this.#inFlight !== undefined;
   }
 
   handleRequest(req: DiscoveryRequest): void {
@@ -138,7 +159,6 @@ export class ProxyConnection {
       return;
     }
     const st = this.#types.get(type)!;
-    const names = normalizeNames(type, req.resourceNames);
     if (req.responseNonce) {
       if (req.responseNonce !== st.sentNonce) return; // stale: answers an older response
       if (req.errorDetail) {
@@ -149,51 +169,71 @@ export class ProxyConnection {
       }
       st.ackedVersion = req.versionInfo ?? '';
       st.lastError = undefined;
+      // An ACK usually repeats the subscription byte for byte: then nothing to decode or compare.
+      const bytes = namesBytesOf(req);
+      if (bytes && st.namesBytes && bytes.equals(st.namesBytes)) return;
+      const names = normalizeNames(type, req.resourceNames);
+      st.namesBytes = bytes;
       if (!sameNames(names, st.names)) {
         setNames(st, names);
         st.sentSelection = undefined; // the subscription changed: answer with all of it
-        this.#send(type, false);
+        this.#enqueue(type, false);
       }
       return;
     }
     // A first request for the type (or a re-request): subscribe and answer.
     st.subscribed = true;
-    setNames(st, names);
-    this.#send(type, true);
+    setNames(st, normalizeNames(type, req.resourceNames));
+    st.namesBytes = namesBytesOf(req);
+    this.#enqueue(type, true);
   }
 
   /** New generated config: sends, in make-before-break order, each subscribed type whose content changed. */
   setSnapshot(snapshot: ProxySnapshot): void {
     this.#snapshot = snapshot;
-    for (const type of PUSH_ORDER) {
-      if (!this.#types.get(type)!.subscribed) continue;
-      if (this.#blocked) this.#deferred.add(type);
-      else this.#send(type, false);
+    for (const type of PUSH_ORDER) if (this.#types.get(type)!.subscribed && !this.#want.has(type)) this.#want.set(type, false);
+    this.#flush();
+  }
+
+  #enqueue(type: XdsType, force: boolean): void {
+    this.#want.set(type, force || (this.#want.get(type) ?? false));
+    this.#flush();
+  }
+
+  /** Writes the next wanted response if this stream may write now; otherwise waits its turn. */
+  #flush(): void {
+    if (this.#closed || this.#inFlight || this.#waiting || this.#want.size === 0 || !this.#snapshot) return;
+    if (this.#budget.mayStart()) this.#writeNext();
+    else {
+      this.#waiting = true;
+      this.#budget.wait(this.#turn);
     }
   }
 
-  #onDrain = (): void => {
-    this.#blocked = false;
-    if (this.#closed) return;
-    const types = PUSH_ORDER.filter((t) => this.#deferred.has(t));
-    this.#deferred.clear();
-    for (const t of types) {
-      if (this.#blocked) {
-        this.#deferred.add(t);
-        continue;
-      }
-      this.#send(t, false);
-    }
+  readonly #turn = (): void => {
+    this.#waiting = false;
+    if (!this.#closed && !this.#inFlight) this.#writeNext();
   };
 
-  #send(type: XdsType, force: boolean): void {
+  /** Writes the first wanted type (push order) that has something to send, computed from the newest snapshot. */
+  #writeNext(): void {
+    for (const type of PUSH_ORDER) {
+      const force = this.#want.get(type);
+      if (force === undefined) continue;
+      this.#want.delete(type);
+      if (this.#write(type, force)) return;
+    }
+  }
+
+  /** Sends one type if its selection changed (or `force`); false when there was nothing to send. */
+  #write(type: XdsType, force: boolean): boolean {
     const snapshot = this.#snapshot;
-    if (!snapshot || this.#closed) return;
+    if (!snapshot || this.#closed) return false;
     const st = this.#types.get(type)!;
     // Never open with an empty answer to an empty named subscription.
-    if (st.names !== null && st.names.length === 0 && st.sentVersion === undefined) return;
+    if (st.names !== null && st.names.length === 0 && st.sentVersion === undefined) return false;
     const sel = snapshot[type].select(st.names, st.namesKey);
-    if (!force && sel.version === st.sentVersion) return;
+    if (!force && sel.version === st.sentVersion) return false;
     let resources: SnapshotResource[] = sel.resources;
     if (!force && PARTIAL_TYPES.has(type) && st.sentSelection) {
       const changed = changedResources(st.sentSelection, sel);
@@ -205,12 +245,18 @@ export class ProxyConnection {
     st.sentSelection = sel;
     st.sentResources = sel.resources;
     this.#metrics.xdsPushes.inc({ type });
-    // Resources go as Any with their bytes encoded once (shared by every proxy); only the envelope is encoded per write.
-    const ok = this.#stream.write({ versionInfo: sel.version, resources: resources.map((r) => r.any), typeUrl: TYPE_URL[type], nonce });
-    if (!ok && !this.#blocked) {
-      this.#blocked = true;
-      this.#stream.once('drain', this.#onDrain);
-    }
+    // The resources' Any bytes are encoded once (shared by every proxy); only the envelope is written here.
+    const buf = encodeDiscoveryResponse(sel.version, TYPE_URL[type], nonce, resources);
+    const release = this.#budget.charge(buf.length);
+    const done = (): void => {
+      release();
+      if (this.#inFlight !== done) return;
+      this.#inFlight = undefined;
+      this.#flush();
+    };
+    this.#inFlight = done;
+    this.#stream.write(buf, done);
+    return true;
   }
 
   status(workloadKnown: boolean): ProxyStatus {
@@ -246,7 +292,7 @@ export class ProxyConnection {
   /** Ends the stream with status OK. */
   close(): void {
     if (this.#closed) return;
-    this.#closed = true;
+    this.markClosed();
     try {
       this.#stream.end();
     } catch {
@@ -258,7 +304,14 @@ export class ProxyConnection {
     return this.#closed;
   }
 
+  /** The stream is gone: give back its place in the budget (a cancelled write never reports flushed). */
   markClosed(): void {
     this.#closed = true;
+    this.#want.clear();
+    if (this.#waiting) this.#budget.cancel(this.#turn);
+    this.#waiting = false;
+    const inFlight = this.#inFlight;
+    this.#inFlight = undefined;
+    inFlight?.();
   }
 }
