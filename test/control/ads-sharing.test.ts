@@ -37,6 +37,33 @@ test('sharing: two proxies in one namespace share the encoded cluster and endpoi
   assert.deepEqual(flat.clusters.map((c) => c['name']), b.CDS.all().resources.map((r) => r.name));
 });
 
+test('sharing: a registry-only change reuses what it cannot affect and rebuilds the rest as a fresh generation would', () => {
+  const resources = [serviceResource('default', 'reviews', 9080), serviceResource('default', 'ratings', 9080)];
+  const ws = [workload('default', 'reviews-1', '127.0.0.2', { app: 'reviews' }), workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' })];
+  const ctx = { rootCertsPem: ['-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n'] };
+  const before = generateGroupsForProxy(buildModel(resources, ws).model, ws[0]!, ctx);
+  // A second ratings endpoint (same objects for everything else).
+  const ws2 = [...ws, workload('default', 'ratings-2', '127.0.0.4', { app: 'ratings' })];
+  const model2 = buildModel(resources, ws2).model;
+  const after = generateGroupsForProxy(model2, ws2[0]!, ctx);
+  const find = (groups: object[][], key: string, name: string) => groups.flat().find((o) => (o as Record<string, unknown>)[key] === name);
+  assert.equal(after.routes[0], before.routes[0], 'routes: the same array (nothing regenerated)');
+  assert.equal(after.listeners[0], before.listeners[0]);
+  assert.equal(find(after.clusters, 'name', reviews), find(before.clusters, 'name', reviews), 'an unaffected service keeps its cluster object');
+  assert.equal(find(after.endpoints, 'clusterName', reviews), find(before.endpoints, 'clusterName', reviews));
+  assert.notEqual(find(after.endpoints, 'clusterName', ratings), find(before.endpoints, 'clusterName', ratings), 'the changed service is rebuilt');
+  assert.ok(JSON.stringify(find(after.endpoints, 'clusterName', ratings)).includes('127.0.0.4'));
+  // The same as generating model2 without any reuse: another cluster-domain spelling has its own
+  // cache chain; an unrelated model first makes sure nothing there can be reused.
+  const fresh = { ...ctx, clusterDomain: 'cluster.local' };
+  generateGroupsForProxy(buildModel([serviceResource('other', 'x', 80)], []).model, ws2[0]!, fresh);
+  const flat = (g: typeof after) => JSON.stringify(Object.fromEntries(Object.entries(g).map(([k, v]) => [k, (v as object[][]).flat()])));
+  assert.equal(flat(after), flat(generateGroupsForProxy(buildModel(resources, ws2).model, ws2[0]!, fresh)));
+  // A store change (a new service) rebuilds everything: routes are new.
+  const model3 = buildModel([...resources, serviceResource('default', 'details', 9080)], ws2).model;
+  assert.notEqual(generateGroupsForProxy(model3, ws2[0]!, ctx).routes[0], after.routes[0]);
+});
+
 test('sharing: an endpoint-only change (readiness) pushes only EDS, with only the changed ClusterLoadAssignment', async () => {
   const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log: createMemoryLogger() });
   const c = new AdsTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: 'default', pod: 'reviews-1', ip: '127.0.0.2' });
