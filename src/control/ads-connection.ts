@@ -12,6 +12,7 @@ import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
 import { encodeDiscoveryResponse, type WireDiscoveryRequest } from './ads-wire.js';
 import type { WriteBudget } from './ads-flow.js';
+import { SubscriptionTable, sameNames, type Subscription } from './ads-subscriptions.js';
 import type { ProxyType } from '../xds/names.js';
 import type { ControlMetrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -48,9 +49,6 @@ export interface ProxyNode {
 /** Responses are written already encoded (ads-wire.ts ADS_SERVER_SERVICE). */
 export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
 
-/** Types whose empty subscription means "all" (Envoy's wildcard); the others list names. */
-const WILDCARD_TYPES: ReadonlySet<XdsType> = new Set(['LDS', 'CDS']);
-
 /**
  * Types whose SotW responses may carry only the resources that changed (the xDS
  * spec: only LDS and CDS responses must hold the full state; a weft proxy merges
@@ -59,14 +57,8 @@ const WILDCARD_TYPES: ReadonlySet<XdsType> = new Set(['LDS', 'CDS']);
 const PARTIAL_TYPES: ReadonlySet<XdsType> = new Set(['EDS']);
 
 interface TypeState {
-  /** A request for this type has been seen. */
-  subscribed: boolean;
-  /** null = wildcard. */
-  names: string[] | null;
-  /** `names` joined: the key under which equal subscriptions share a selection. */
-  namesKey: string;
-  /** The resource_names bytes `names` were decoded from (an ACK repeating them is not decoded again). */
-  namesBytes?: Buffer;
+  /** What the stream asked for (shared with streams asking the same); undefined until its first request. */
+  sub?: Subscription;
   /** What was last sent (the full selection, even when only changes were written). */
   sentSelection?: Selection;
   sentVersion?: string;
@@ -76,25 +68,8 @@ interface TypeState {
   lastError?: string;
 }
 
-function normalizeNames(type: XdsType, names: readonly string[] | undefined): string[] | null {
-  const list = names ?? [];
-  if (WILDCARD_TYPES.has(type) && (list.length === 0 || list.includes('*'))) return null;
-  // Fast path: clients usually send names sorted and unique (EDS ACKs carry every cluster).
-  let sorted = true;
-  for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1]! < list[i]!;
-  if (sorted) return [...list];
-  return [...new Set(list)].sort();
-}
-
-function setNames(st: TypeState, names: string[] | null): void {
-  st.names = names;
-  st.namesKey = names === null ? '' : names.join('\n');
-}
-
-function sameNames(a: string[] | null, b: string[] | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.length === b.length && a.every((n, i) => n === b[i]);
-}
+/** Streams of every server in the process share equal subscriptions (they are immutable). */
+const sharedSubscriptions = new SubscriptionTable();
 
 let connectionSeq = 0;
 
@@ -110,6 +85,7 @@ export class ProxyConnection {
   readonly #metrics: ControlMetrics;
   readonly #log: Logger;
   readonly #budget: WriteBudget;
+  readonly #subs: SubscriptionTable;
   readonly #types = new Map<XdsType, TypeState>();
   #nonceSeq = 0;
   #snapshot: ProxySnapshot | undefined;
@@ -125,13 +101,14 @@ export class ProxyConnection {
   constructor(
     readonly node: ProxyNode,
     stream: AdsStream,
-    deps: { metrics: ControlMetrics; log: Logger; budget: WriteBudget },
+    deps: { metrics: ControlMetrics; log: Logger; budget: WriteBudget; subscriptions?: SubscriptionTable },
   ) {
     this.#stream = stream;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
     this.#budget = deps.budget;
-    for (const t of XDS_TYPES) this.#types.set(t, { subscribed: false, names: null, namesKey: '', sentResources: [] });
+    this.#subs = deps.subscriptions ?? sharedSubscriptions;
+    for (const t of XDS_TYPES) this.#types.set(t, { sentResources: [] });
   }
 
   get hasSnapshot(): boolean {
@@ -171,27 +148,31 @@ export class ProxyConnection {
       st.lastError = undefined;
       // An ACK usually repeats the subscription byte for byte: then nothing to decode or compare.
       const bytes = namesBytesOf(req);
-      if (bytes && st.namesBytes && bytes.equals(st.namesBytes)) return;
-      const names = normalizeNames(type, req.resourceNames);
-      st.namesBytes = bytes;
-      if (!sameNames(names, st.names)) {
-        setNames(st, names);
+      if (bytes && st.sub?.bytes && bytes.equals(st.sub.bytes)) return;
+      const prev = st.sub;
+      this.#subscribe(st, type, req);
+      if (!prev || !sameNames(prev.names, st.sub!.names)) {
         st.sentSelection = undefined; // the subscription changed: answer with all of it
         this.#enqueue(type, false);
       }
       return;
     }
     // A first request for the type (or a re-request): subscribe and answer.
-    st.subscribed = true;
-    setNames(st, normalizeNames(type, req.resourceNames));
-    st.namesBytes = namesBytesOf(req);
+    this.#subscribe(st, type, req);
     this.#enqueue(type, true);
+  }
+
+  /** Points the type at the (shared) subscription of this request's names. */
+  #subscribe(st: TypeState, type: XdsType, req: DiscoveryRequest): void {
+    const prev = st.sub;
+    st.sub = this.#subs.acquire(type, namesBytesOf(req), () => req.resourceNames);
+    if (prev) this.#subs.release(prev);
   }
 
   /** New generated config: sends, in make-before-break order, each subscribed type whose content changed. */
   setSnapshot(snapshot: ProxySnapshot): void {
     this.#snapshot = snapshot;
-    for (const type of PUSH_ORDER) if (this.#types.get(type)!.subscribed && !this.#want.has(type)) this.#want.set(type, false);
+    for (const type of PUSH_ORDER) if (this.#types.get(type)!.sub && !this.#want.has(type)) this.#want.set(type, false);
     this.#flush();
   }
 
@@ -230,9 +211,11 @@ export class ProxyConnection {
     const snapshot = this.#snapshot;
     if (!snapshot || this.#closed) return false;
     const st = this.#types.get(type)!;
+    const sub = st.sub;
+    if (!sub) return false;
     // Never open with an empty answer to an empty named subscription.
-    if (st.names !== null && st.names.length === 0 && st.sentVersion === undefined) return false;
-    const sel = snapshot[type].select(st.names, st.namesKey);
+    if (sub.names !== null && sub.names.length === 0 && st.sentVersion === undefined) return false;
+    const sel = snapshot[type].select(sub.names, sub.key);
     if (!force && sel.version === st.sentVersion) return false;
     let resources: SnapshotResource[] = sel.resources;
     if (!force && PARTIAL_TYPES.has(type) && st.sentSelection) {
@@ -306,6 +289,12 @@ export class ProxyConnection {
 
   /** The stream is gone: give back its place in the budget (a cancelled write never reports flushed). */
   markClosed(): void {
+    if (!this.#closed)
+      for (const st of this.#types.values())
+        if (st.sub) {
+          this.#subs.release(st.sub);
+          st.sub = undefined;
+        }
     this.#closed = true;
     this.#want.clear();
     if (this.#waiting) this.#budget.cancel(this.#turn);

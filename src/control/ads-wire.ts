@@ -203,9 +203,9 @@ export function decodeDiscoveryRequest(buf: Buffer): WireDiscoveryRequest {
     }
   });
   if (namesStart >= 0) {
+    // A view of the request (a subscription that keeps the bytes copies them: ads-subscriptions.ts).
     const last = buf.subarray(namesStart, namesEnd);
-    // A copy: the request's buffer is not kept alive by a subscription.
-    r.resourceNamesBytes = Buffer.from(namesParts ? Buffer.concat([...namesParts, last]) : last);
+    r.resourceNamesBytes = namesParts ? Buffer.concat([...namesParts, last]) : last;
   }
   return r;
 }

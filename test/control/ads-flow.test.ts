@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
 import { ADS_SERVER_SERVICE, decodeDiscoveryRequest, encodeDiscoveryResponse } from '../../src/control/ads-wire.js';
 import { WriteBudget } from '../../src/control/ads-flow.js';
+import { SubscriptionTable } from '../../src/control/ads-subscriptions.js';
 import { ProxyConnection, type AdsStream } from '../../src/control/ads-connection.js';
 import { AdsServer } from '../../src/control/ads.js';
 import { buildSnapshot, type ProxySnapshot } from '../../src/control/snapshot.js';
@@ -57,10 +58,13 @@ class HeldStream {
   }
 }
 
-function conn(stream: HeldStream, budget = new WriteBudget()): ProxyConnection {
+function conn(stream: HeldStream, budget = new WriteBudget(), subscriptions = new SubscriptionTable()): ProxyConnection {
   const node = { id: nodeId('sidecar', '10.0.0.9', 'p', 'default'), type: 'sidecar' as const, ip: '10.0.0.9', pod: 'p', namespace: 'default' };
-  return new ProxyConnection(node, stream as unknown as AdsStream, { metrics: createControlMetrics(), log: createMemoryLogger(), budget });
+  return new ProxyConnection(node, stream as unknown as AdsStream, { metrics: createControlMetrics(), log: createMemoryLogger(), budget, subscriptions });
 }
+
+/** A request as the server reads it off the wire (names kept as bytes). */
+const wire = (req: DiscoveryRequest) => decodeDiscoveryRequest(m.requestSerialize(req));
 
 const addrOf = (r: Record<string, unknown>): string =>
   (r as { endpoints: { lbEndpoints: { endpoint: { address: { socketAddress: { address: string } } } }[] }[] }).endpoints[0]!.lbEndpoints[0]!.endpoint.address.socketAddress.address;
@@ -143,6 +147,34 @@ test('ads flow: one response in flight per stream; changes meanwhile coalesce to
   const last = s.writes.at(-1)!.res;
   assert.equal(last.versionInfo, eds1.versionInfo);
   assert.equal(addrOf(last.resources[0]!), '10.4.4.4');
+});
+
+test('ads flow: streams asking for the same names share one subscription; an ACK naming others re-answers, a reordered one does not', () => {
+  const subs = new SubscriptionTable();
+  const budget = new WriteBudget();
+  const streams = [new HeldStream(), new HeldStream()];
+  const conns = streams.map((s) => conn(s, budget, subs));
+  const names = ['c000', 'c001'];
+  for (const c of conns) {
+    c.setSnapshot(snapshot(3, '10.1.1.1'));
+    c.handleRequest(wire({ typeUrl: T.endpoint, resourceNames: names }));
+  }
+  assert.equal(subs.size, 1, 'one shared EDS subscription for both streams');
+  const [s0] = streams;
+  s0!.flush();
+  const eds = s0!.writes[0]!.res;
+  assert.equal(eds.resources.length, 2);
+  // The same names in another order: an ACK, nothing to send.
+  conns[0]!.handleRequest(wire({ typeUrl: T.endpoint, resourceNames: ['c001', 'c000'], versionInfo: eds.versionInfo, responseNonce: eds.nonce }));
+  assert.equal(s0!.writes.length, 1);
+  assert.equal(conns[0]!.status(true).types.EDS.status, 'SYNCED');
+  // A third name: the whole new selection goes (not just a diff).
+  conns[0]!.handleRequest(wire({ typeUrl: T.endpoint, resourceNames: ['c000', 'c001', 'c002'], versionInfo: eds.versionInfo, responseNonce: eds.nonce }));
+  assert.equal(s0!.writes.length, 2);
+  assert.deepEqual(s0!.writes[1]!.res.resources.map((r) => r['clusterName']), ['c000', 'c001', 'c002']);
+  assert.equal(subs.size, 2);
+  for (const c of conns) c.markClosed();
+  assert.equal(subs.size, 0, 'closed streams give their subscriptions back');
 });
 
 test('ads flow: the budget queues streams in order, each writes its newest config on its turn; stalled writes stop counting; a closed stream leaves the queue', async () => {
