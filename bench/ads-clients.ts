@@ -3,7 +3,7 @@
 // node id per docs/architecture.md, LDS and CDS wildcard, EDS for the EDS clusters
 // CDS names, RDS http_proxy, ACKs every response. Responses are read with a tiny
 // wire reader, not decoded. Driven by its parent over IPC:
-//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count, cpuS} when all have EDS
+//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count, cpuS} when all have CDS, EDS, LDS and RDS
 //   {type:'watch', marker, t0Us} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
 //     once all saw marker (or on 'report')
 // cpuS is this process's CPU time so far (user + system), so the parent can report
@@ -53,6 +53,7 @@ function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
   let edsNames: string[] = [];
   let edsSubscribed = false;
   let rdsSubscribed = false;
+  const got = new Set<string>();
   call.on('data', (buf: Buffer) => {
     const r = readDiscoveryResponse(buf);
     let names: string[] | undefined;
@@ -63,15 +64,16 @@ function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
       edsNames = next;
     } else if (r.typeUrl === TYPE.endpoint) {
       names = edsNames;
-      if (!syncedAt.has(idx)) {
-        syncedAt.set(idx, nowUs());
-        if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
-      }
       if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
         changedAt.set(idx, nowUs());
         maybeReportChange();
       }
     } else if (r.typeUrl === TYPE.route) names = ['http_proxy'];
+    // Synced once it has every type it asked for (CDS, EDS, LDS, RDS).
+    if (!syncedAt.has(idx) && got.add(r.typeUrl).size === 4) {
+      syncedAt.set(idx, nowUs());
+      if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
+    }
     call.write({ versionInfo: r.versionInfo, typeUrl: r.typeUrl, responseNonce: r.nonce, ...(names ? { resourceNames: names } : {}) });
     if (r.typeUrl === TYPE.cluster && !edsSubscribed && edsNames.length) {
       edsSubscribed = true;

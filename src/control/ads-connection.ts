@@ -72,6 +72,34 @@ interface TypeState {
 const sharedSubscriptions = new SubscriptionTable();
 
 let connectionSeq = 0;
+/** Nonces are unique in the process: a response encoded once for many streams carries one. */
+let nonceSeq = 0;
+
+interface Encoded {
+  version: string;
+  nonce: string;
+  buf: Buffer;
+}
+
+/**
+ * Responses made of shared resource lists (a namespace's EDS, RDS, LDS, the same EDS change)
+ * are encoded once and the Buffer written to every stream (grpc-js copies it into its frame).
+ * Keyed by the list, so they go when it does; per-proxy lists (CDS with its inbound cluster)
+ * are encoded per write and not kept.
+ */
+const sharedResponses = new WeakMap<readonly SnapshotResource[], Encoded>();
+
+function response(type: XdsType, version: string, resources: SnapshotResource[], shared: boolean, lastNonce: string | undefined): Encoded {
+  if (shared) {
+    const hit = sharedResponses.get(resources);
+    // Never the same nonce twice in a row on a stream (a re-request of an unchanged version).
+    if (hit && hit.version === version && hit.nonce !== lastNonce) return hit;
+  }
+  const nonce = String(++nonceSeq);
+  const e = { version, nonce, buf: encodeDiscoveryResponse(version, TYPE_URL[type], nonce, resources) };
+  if (shared) sharedResponses.set(resources, e);
+  return e;
+}
 
 /** The resource_names of a request as raw bytes, when the server's decoder kept them. */
 function namesBytesOf(req: DiscoveryRequest): Buffer | undefined {
@@ -87,7 +115,6 @@ export class ProxyConnection {
   readonly #budget: WriteBudget;
   readonly #subs: SubscriptionTable;
   readonly #types = new Map<XdsType, TypeState>();
-  #nonceSeq = 0;
   #snapshot: ProxySnapshot | undefined;
   #closed = false;
   /** Types to send when this stream may write next; true = even if the version is unchanged (a request). */
@@ -218,18 +245,21 @@ export class ProxyConnection {
     const sel = snapshot[type].select(sub.names, sub.key);
     if (!force && sel.version === st.sentVersion) return false;
     let resources: SnapshotResource[] = sel.resources;
+    let shared = sel.shared;
     if (!force && PARTIAL_TYPES.has(type) && st.sentSelection) {
       const changed = changedResources(st.sentSelection, sel);
-      if (changed && changed.length > 0) resources = changed;
+      if (changed && changed.length > 0) {
+        resources = changed;
+        shared &&= st.sentSelection.shared; // the diff is memoized per pair of selections
+      }
     }
-    const nonce = `${this.seq}-${++this.#nonceSeq}`;
+    // The resources' Any bytes are encoded once (shared by every proxy); the envelope too when the list is shared.
+    const { buf, nonce } = response(type, sel.version, resources, shared, st.sentNonce);
     st.sentVersion = sel.version;
     st.sentNonce = nonce;
     st.sentSelection = sel;
     st.sentResources = sel.resources;
     this.#metrics.xdsPushes.inc({ type });
-    // The resources' Any bytes are encoded once (shared by every proxy); only the envelope is written here.
-    const buf = encodeDiscoveryResponse(sel.version, TYPE_URL[type], nonce, resources);
     const release = this.#budget.charge(buf.length);
     const done = (): void => {
       release();

@@ -96,6 +96,8 @@ function digest(resources: readonly SnapshotResource[]): string {
 export interface Selection {
   readonly resources: SnapshotResource[];
   readonly version: string;
+  /** Made from a set shared by every proxy with the same groups (so worth caching what is derived from it). */
+  readonly shared: boolean;
 }
 
 /** One group of resources (sorted by name, indexed, digested once). */
@@ -131,7 +133,10 @@ export class ResourceSet {
   #all: Selection | undefined;
   readonly #named = new Map<string, Selection>();
 
-  constructor(type: XdsType, groups: readonly (readonly EnvoyObject[])[]) {
+  readonly #shared: boolean;
+
+  constructor(type: XdsType, groups: readonly (readonly EnvoyObject[])[], shared = false) {
+    this.#shared = shared;
     this.#groups = groups.map((g) => groupOf(type, g));
     if (this.#groups.length > 1) {
       // Names must be disjoint across groups: look each name of the smaller groups up in the others.
@@ -179,7 +184,7 @@ export class ResourceSet {
         }
       version = createHash('sha256').update(gs.map((g) => g.digest).join('\n')).digest('hex').slice(0, 16);
     }
-    return (this.#all = { resources, version });
+    return (this.#all = { resources, version, shared: this.#shared });
   }
 
   /** `names` sorted and unique; `key` identifies them (e.g. their join), so equal subscriptions share the result. */
@@ -193,7 +198,7 @@ export class ResourceSet {
         const r = this.get(n);
         if (r) resources.push(r);
       }
-      s = { resources, version: digest(resources) };
+      s = { resources, version: digest(resources), shared: this.#shared };
       this.#named.set(k, s);
     }
     return s;
@@ -217,7 +222,7 @@ function resourceSet(type: XdsType, groups: readonly (readonly EnvoyObject[])[])
   if (groups.length !== 1) return new ResourceSet(type, groups);
   const g = groupOf(type, groups[0]!);
   let rs = singleMemo.get(g);
-  if (!rs) singleMemo.set(g, (rs = new ResourceSet(type, groups)));
+  if (!rs) singleMemo.set(g, (rs = new ResourceSet(type, groups, true)));
   return rs;
 }
 

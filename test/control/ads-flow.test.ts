@@ -40,10 +40,10 @@ function snapshot(n: number, addr: string): ProxySnapshot {
 
 /** A stream double: records each write and holds its completion until flush(). */
 class HeldStream {
-  readonly writes: { res: DiscoveryResponse; done: () => void }[] = [];
+  readonly writes: { res: DiscoveryResponse; buf: Buffer; done: () => void }[] = [];
   ended = false;
   write(buf: Buffer, done: () => void): boolean {
-    this.writes.push({ res: m.responseDeserialize(buf), done });
+    this.writes.push({ res: m.responseDeserialize(buf), buf, done });
     return true;
   }
   end(): void {
@@ -160,10 +160,17 @@ test('ads flow: streams asking for the same names share one subscription; an ACK
     c.handleRequest(wire({ typeUrl: T.endpoint, resourceNames: names }));
   }
   assert.equal(subs.size, 1, 'one shared EDS subscription for both streams');
-  const [s0] = streams;
+  const [s0, s1] = streams;
+  assert.equal(s0!.writes[0]!.buf, s1!.writes[0]!.buf, 'the same response Buffer (encoded once) for both');
   s0!.flush();
   const eds = s0!.writes[0]!.res;
   assert.equal(eds.resources.length, 2);
+  // A re-request of the same version is answered again, with a nonce of its own.
+  conns[1]!.handleRequest(wire({ typeUrl: T.endpoint, resourceNames: names }));
+  s1!.flush();
+  assert.equal(s1!.writes.length, 2);
+  assert.equal(s1!.writes[1]!.res.versionInfo, eds.versionInfo);
+  assert.notEqual(s1!.writes[1]!.res.nonce, s1!.writes[0]!.res.nonce);
   // The same names in another order: an ACK, nothing to send.
   conns[0]!.handleRequest(wire({ typeUrl: T.endpoint, resourceNames: ['c001', 'c000'], versionInfo: eds.versionInfo, responseNonce: eds.nonce }));
   assert.equal(s0!.writes.length, 1);
