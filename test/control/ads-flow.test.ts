@@ -155,8 +155,9 @@ test('ads flow: streams asking for the same names share one subscription; an ACK
   const streams = [new HeldStream(), new HeldStream()];
   const conns = streams.map((s) => conn(s, budget, subs));
   const names = ['c000', 'c001'];
+  const snap = snapshot(3, '10.1.1.1'); // one generation, as proxies of one namespace share
   for (const c of conns) {
-    c.setSnapshot(snapshot(3, '10.1.1.1'));
+    c.setSnapshot(snap);
     c.handleRequest(wire({ typeUrl: T.endpoint, resourceNames: names }));
   }
   assert.equal(subs.size, 1, 'one shared EDS subscription for both streams');
