@@ -10,9 +10,9 @@
 // the clients' CPU and tell whether they, not the control plane, were the limit.
 // The parent may run several of these, each with a share of the nodes.
 import * as grpc from '@grpc/grpc-js';
-import { ADS_SERVICE, type DiscoveryRequest } from '../src/xds/ads-service.js';
-import { TYPE } from '../src/xds/codec.js';
-import { readCluster, readDiscoveryResponse } from './pbwire.js';
+import { ADS_SERVICE } from '../src/xds/ads-service.js';
+import { TYPE, messageType } from '../src/xds/codec.js';
+import { discoveryRequest, namesField, readCluster, readDiscoveryResponse } from './pbwire.js';
 
 interface NodeSpec {
   id: string;
@@ -48,42 +48,42 @@ function maybeReportChange(force = false): void {
 }
 
 function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
-  const call = channel.makeBidiStreamRequest<DiscoveryRequest, Buffer>(m.path, m.requestSerialize, raw, new grpc.Metadata());
+  const call = channel.makeBidiStreamRequest<Buffer, Buffer>(m.path, raw, raw, new grpc.Metadata());
   call.on('error', () => {});
   let edsNames: string[] = [];
+  let edsField = namesField([]);
   let edsSubscribed = false;
   let rdsSubscribed = false;
   const got = new Set<string>();
   call.on('data', (buf: Buffer) => {
     const r = readDiscoveryResponse(buf);
-    let names: string[] | undefined;
+    let names: Buffer | undefined;
     let edsChanged = false;
     if (r.typeUrl === TYPE.cluster) {
       const next = r.resources.map(readCluster).filter((c) => c.eds).map((c) => c.name).sort();
       edsChanged = next.join('\n') !== edsNames.join('\n');
       edsNames = next;
+      if (edsChanged) edsField = namesField(edsNames);
     } else if (r.typeUrl === TYPE.endpoint) {
-      names = edsNames;
+      names = edsField;
       if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
         changedAt.set(idx, nowUs());
         maybeReportChange();
       }
-    } else if (r.typeUrl === TYPE.route) names = ['http_proxy'];
+    } else if (r.typeUrl === TYPE.route) names = rdsField;
     // Synced once it has every type it asked for (CDS, EDS, LDS, RDS).
     if (!syncedAt.has(idx) && got.add(r.typeUrl).size === 4) {
       syncedAt.set(idx, nowUs());
       if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
     }
-    call.write({ versionInfo: r.versionInfo, typeUrl: r.typeUrl, responseNonce: r.nonce, ...(names ? { resourceNames: names } : {}) });
-    if (r.typeUrl === TYPE.cluster && !edsSubscribed && edsNames.length) {
+    call.write(discoveryRequest({ versionInfo: r.versionInfo, typeUrl: r.typeUrl, nonce: r.nonce, ...(names ? { names } : {}) }));
+    if (r.typeUrl === TYPE.cluster && edsNames.length && (!edsSubscribed || edsChanged)) {
       edsSubscribed = true;
-      call.write({ typeUrl: TYPE.endpoint, resourceNames: edsNames });
-    } else if (r.typeUrl === TYPE.cluster && edsSubscribed && edsChanged) {
-      call.write({ typeUrl: TYPE.endpoint, resourceNames: edsNames, versionInfo: '', responseNonce: '' });
+      call.write(discoveryRequest({ typeUrl: TYPE.endpoint, names: edsField }));
     }
     if (r.typeUrl === TYPE.listener && !rdsSubscribed) {
       rdsSubscribed = true;
-      call.write({ typeUrl: TYPE.route, resourceNames: ['http_proxy'] });
+      call.write(discoveryRequest({ typeUrl: TYPE.route, names: rdsField }));
     }
   });
   const node = {
@@ -99,9 +99,12 @@ function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
       },
     },
   };
-  call.write({ node, typeUrl: TYPE.cluster });
-  call.write({ typeUrl: TYPE.listener });
+  const nodeType = messageType('envoy.config.core.v3.Node');
+  call.write(discoveryRequest({ node: Buffer.from(nodeType.encode(nodeType.fromObject(node)).finish()), typeUrl: TYPE.cluster }));
+  call.write(discoveryRequest({ typeUrl: TYPE.listener }));
 }
+
+const rdsField = namesField(['http_proxy']);
 
 process.on('message', (msg: Msg) => {
   if (msg.type === 'start') {
