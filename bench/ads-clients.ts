@@ -66,11 +66,11 @@ function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
       if (edsChanged) edsField = namesField(edsNames);
     } else if (r.typeUrl === TYPE.endpoint) {
       names = edsField;
-      if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
-        changedAt.set(idx, nowUs());
-        maybeReportChange();
-      }
     } else if (r.typeUrl === TYPE.route) names = rdsField;
+    if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
+      changedAt.set(idx, nowUs());
+      maybeReportChange();
+    }
     // Synced once it has every type it asked for (CDS, EDS, LDS, RDS).
     if (!syncedAt.has(idx) && got.add(r.typeUrl).size === 4) {
       syncedAt.set(idx, nowUs());
@@ -124,6 +124,7 @@ process.on('message', (msg: Msg) => {
     marker = Buffer.from(msg.marker);
     t0Us = msg.t0Us;
     changedAt.clear();
+    changeReported = false;
     send({ type: 'watching' });
   } else if (msg.type === 'report') {
     if (syncedAt.size < total) send({ type: 'synced', ms: -1, count: syncedAt.size });

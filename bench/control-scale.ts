@@ -1,8 +1,9 @@
 // The control plane at scale, in one process: the real control plane (runControl,
 // temp state dir on tmpfs, ports 0) with N Services and 5N endpoints (workloads in
-// its registry), M ADS clients (bench/ads-clients, a second process so their work
-// is not counted here), then one config change (a sixth endpoint for svc-0, which
-// changes every proxy's EDS) and the time until every client has it.
+// its registry), M ADS clients (bench/ads-clients, in other processes so their work
+// is not counted here; their CPU is reported), then two config changes and the
+// time until every client has each: a sixth endpoint for svc-0 (every proxy's EDS
+// changes) and a VirtualService for svc-0 (every proxy's RDS changes).
 //
 // Usage: node dist/bench/control-scale.js --services 1000 --clients 2000 [--time-limit 300]
 //   [--client-procs 2] [--profile DIR [--heap-snapshot]]
@@ -262,48 +263,67 @@ async function main(): Promise<void> {
       log(`heap snapshot ${f}`);
     }
 
-    // The change: a sixth endpoint for svc-0 (every proxy's EDS for svc-0 changes).
-    const marker = '10.250.250.250';
-    const changed = pool.gather<{ latenciesMs: number[]; missing: number }>('changed', LIMIT_S * 1000);
-    const t0Us = nowUs();
-    const watching = pool.gather<Record<string, never>>('watching', 10_000);
-    pool.sendEach(() => ({ type: 'watch', marker, t0Us }));
-    const ws = await watching; // the watch message reached every child first
-    const prof2 = PROFILE_DIR ? await Profiler.start() : undefined;
-    const cpu1 = cpuS();
-    const w1 = performance.now();
-    let peak = rssMB();
-    const sampler = setInterval(() => (peak = Math.max(peak, rssMB())), 100);
-    const t0b = nowUs();
-    await cp.registry.put(workload(0, 5, 0, marker));
-    const chs = await changed;
-    clearInterval(sampler);
-    const wall = (performance.now() - w1) / 1000;
-    if (prof2) await prof2.stop(path.join(PROFILE_DIR!, 'change.cpuprofile'));
-    const h = new Histogram();
-    const shift = (t0b - t0Us) / 1000; // the time before the put is not the control plane's
-    let received = 0;
-    let missing = 0;
-    let clientCpu = 0;
-    chs.forEach((ch, i) => {
-      for (const l of ch?.latenciesMs ?? []) h.record(Math.max(0, l - shift) * 1000);
-      received += ch?.latenciesMs.length ?? 0;
-      missing += ch ? ch.missing : clients;
-      clientCpu += (ch?.cpuS ?? 0) - (ws[i]?.cpuS ?? 0);
-    });
-    const sum = h.summary();
-    out['change'] = {
-      received,
-      complete: missing === 0,
-      p50Ms: sum.p50 / 1000,
-      p99Ms: sum.p99 / 1000,
-      maxMs: sum.max / 1000,
-      minMs: sum.min / 1000,
-      clientVcpu: +(clientCpu / wall).toFixed(2),
+    /** One change, timed until every client has seen `marker` in a response. */
+    const measureChange = async (name: string, marker: string, act: () => Promise<void>) => {
+      const changed = pool.gather<{ latenciesMs: number[]; missing: number }>('changed', LIMIT_S * 1000);
+      const t0Us = nowUs();
+      const watching = pool.gather<Record<string, never>>('watching', 10_000);
+      pool.sendEach(() => ({ type: 'watch', marker, t0Us }));
+      const ws = await watching; // the watch message reached every child first
+      const prof2 = PROFILE_DIR ? await Profiler.start() : undefined;
+      const cpu1 = cpuS();
+      const w1 = performance.now();
+      let peak = rssMB();
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMB())), 100);
+      const t0b = nowUs();
+      await act();
+      const chs = await changed;
+      clearInterval(sampler);
+      const wall = (performance.now() - w1) / 1000;
+      const vcpu = (cpuS() - cpu1) / wall;
+      if (prof2) await prof2.stop(path.join(PROFILE_DIR!, `${name}.cpuprofile`));
+      const h = new Histogram();
+      const shift = (t0b - t0Us) / 1000; // the time before the change is not the control plane's
+      let received = 0;
+      let missing = 0;
+      let clientCpu = 0;
+      chs.forEach((ch, i) => {
+        for (const l of ch?.latenciesMs ?? []) h.record(Math.max(0, l - shift) * 1000);
+        received += ch?.latenciesMs.length ?? 0;
+        missing += ch ? ch.missing : Math.ceil(clients / pool.size);
+        clientCpu += (ch?.cpuS ?? 0) - (ws[i]?.cpuS ?? 0);
+      });
+      const sum = h.summary();
+      const result = {
+        received,
+        complete: missing === 0,
+        p50Ms: sum.p50 / 1000,
+        p99Ms: sum.p99 / 1000,
+        maxMs: sum.max / 1000,
+        minMs: sum.min / 1000,
+        clientVcpu: +(clientCpu / wall).toFixed(2),
+      };
+      const proc = { vcpuDuringChange: +vcpu.toFixed(2), peakRssMB: Math.round(Math.max(peak, rssMB())), hwmRssMB: Math.round(hwmMB()), memory: memory() };
+      log(`${name}: ${JSON.stringify(result)} process ${JSON.stringify(proc)}`);
+      return { result, proc };
     };
-    out['process'] = { vcpuDuringChange: +((cpuS() - cpu1) / wall).toFixed(2), peakRssMB: Math.round(Math.max(peak, rssMB())), hwmRssMB: Math.round(hwmMB()), memory: memory() };
+
+    // The change: a sixth endpoint for svc-0 (every proxy's EDS for svc-0 changes; EDS only).
+    const ep = await measureChange('change', '10.250.250.250', () => cp.registry.put(workload(0, 5, 0, '10.250.250.250')).then(() => {}));
+    out['change'] = ep.result;
+    out['process'] = ep.proc;
+    // A routing change: a VirtualService for svc-0 with a header match (every proxy's RDS, ~300 B
+    // per service, changes and goes out whole; no CDS, EDS or LDS).
+    await new Promise((r) => setTimeout(r, 1000));
+    const routeMarker = 'x-bench-route-marker';
+    const vs = parseYaml(
+      `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: svc-0\n  namespace: ${NS}\nspec:\n  hosts: [svc-0]\n  http:\n  - match:\n    - headers:\n        ${routeMarker}: {exact: "1"}\n    route:\n    - destination: {host: svc-0}\n  - route:\n    - destination: {host: svc-0}\n`,
+      'route-change.yaml',
+    );
+    if (vs.findings.some((f) => f.severity === 'error')) throw new Error(`route change: ${JSON.stringify(vs.findings)}`);
+    const rt = await measureChange('routeChange', routeMarker, () => cp.store.apply(vs.resources).then(() => {}));
+    out['routeChange'] = { ...rt.result, vcpuDuringChange: rt.proc.vcpuDuringChange, peakRssMB: rt.proc.peakRssMB };
     out['note'] = `${clients < M ? `only ${clients} of ${M} clients (projected ${projectedS.toFixed(0)} s per push for ${M}); ` : ''}debounce 100 ms included`;
-    log(`change: ${JSON.stringify(out['change'])} process ${JSON.stringify(out['process'])}`);
   } catch (e) {
     out['error'] = e instanceof Error ? e.message : String(e);
   } finally {
