@@ -135,9 +135,9 @@ export class ResourceSet {
 
   readonly #shared: boolean;
 
-  constructor(type: XdsType, groups: readonly (readonly EnvoyObject[])[], shared = false) {
+  constructor(type: XdsType, groups: readonly Group[], shared: boolean) {
     this.#shared = shared;
-    this.#groups = groups.map((g) => groupOf(type, g));
+    this.#groups = [...groups];
     if (this.#groups.length > 1) {
       // Names must be disjoint across groups: look each name of the smaller groups up in the others.
       const largest = this.#groups.reduce((a, b) => (b.resources.length > a.resources.length ? b : a));
@@ -176,12 +176,8 @@ export class ResourceSet {
       resources = gs[0]!.resources;
       version = gs[0]!.digest;
     } else {
-      resources = gs.flatMap((g) => g.resources);
-      for (let i = 1; i < resources.length; i++)
-        if (resources[i - 1]!.name > resources[i]!.name) {
-          resources.sort(byNameOrder);
-          break;
-        }
+      // Each group is sorted: merge them (linear), never sort the whole again.
+      resources = gs.map((g) => g.resources).reduce(mergeSorted);
       version = createHash('sha256').update(gs.map((g) => g.digest).join('\n')).digest('hex').slice(0, 16);
     }
     return (this.#all = { resources, version, shared: this.#shared });
@@ -215,15 +211,42 @@ export function buildSnapshot(gen: GeneratedConfig): ProxySnapshot {
   return out;
 }
 
-const singleMemo = new WeakMap<Group, ResourceSet>();
+function mergeSorted(a: SnapshotResource[], b: SnapshotResource[]): SnapshotResource[] {
+  const out: SnapshotResource[] = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = byNameOrder(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
 
-/** A type's set; one made of a single shared group is itself shared, so its selections (and versions) are computed once for all proxies. */
-function resourceSet(type: XdsType, groups: readonly (readonly EnvoyObject[])[]): ResourceSet {
-  if (groups.length !== 1) return new ResourceSet(type, groups);
-  const g = groupOf(type, groups[0]!);
-  let rs = singleMemo.get(g);
-  if (!rs) singleMemo.set(g, (rs = new ResourceSet(type, groups, true)));
-  return rs;
+/** Sets by their groups (in order): a set is made once per combination and reused by every proxy, and every model, that has it. */
+interface SetMemo {
+  next: WeakMap<Group, SetMemo>;
+  set?: ResourceSet;
+}
+const setMemo = new WeakMap<Group, SetMemo>();
+
+/**
+ * A type's set, memoized by its groups, so its selections (and versions) are computed once for
+ * every proxy and model with the same groups. One made of a single group is shared by
+ * every proxy of a namespace; one with a proxy's own group (CDS with its inbound cluster)
+ * is that proxy's, across models while its groups stay the same.
+ */
+function resourceSet(type: XdsType, items: readonly (readonly EnvoyObject[])[]): ResourceSet {
+  const groups = items.map((g) => groupOf(type, g));
+  if (groups.length === 0) return new ResourceSet(type, groups, false);
+  let node: SetMemo | undefined = setMemo.get(groups[0]!);
+  if (!node) setMemo.set(groups[0]!, (node = { next: new WeakMap() }));
+  for (const g of groups.slice(1)) {
+    let n: SetMemo | undefined = node.next.get(g);
+    if (!n) node.next.set(g, (n = { next: new WeakMap() }));
+    node = n;
+  }
+  // Only single-group sets count as shared (their encoded responses are cached: snapshot consumers, ads-connection.ts).
+  return (node.set ??= new ResourceSet(type, groups, groups.length === 1));
 }
 
 /** The same from groups the generator shares between proxies (src/xds/generate.ts generateGroupsForProxy). */

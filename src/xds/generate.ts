@@ -146,6 +146,8 @@ interface ModelCache {
   baseKey: string;
   /** The previous model's cache when only workloads differ (its entries are reused where their inputs are the same). */
   base: ModelCache | undefined;
+  /** The previous model's cache in any case: its arrays are kept when their members are the same (interned) objects. */
+  prev: ModelCache | undefined;
   meshRoutes: ReturnType<typeof attachedRouteSets>;
   /** Label keys some mesh route matches on (sourceLabels), sorted; empty when none. */
   sourceLabelKeys: string[];
@@ -205,6 +207,7 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
     model,
     baseKey,
     base,
+    prev,
     meshRoutes,
     sourceLabelKeys: [...keys].sort(),
     byLabel,
@@ -214,8 +217,8 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
     outboundByName: new Map(),
     protocols: base ? base.protocols : new Map(),
   };
-  // Only one level of reuse: the base's own base is not needed any more.
-  if (base) base.base = undefined;
+  // Only one level of reuse: what the previous cache kept of its own previous one is not needed any more.
+  if (prev) prev.base = prev.prev = undefined;
   byDomain.set(dk, c);
   latest.set(dk, c);
   return c;
@@ -269,9 +272,9 @@ function outboundGroups(c: ModelCache, referenced: ReadonlyMap<string, OutboundT
       if (o.endpoints) endpoints.push(o.endpoints);
     }
     g = { clusters: byName(clusters), endpoints: byName(endpoints, 'clusterName') };
-    // Keep the previous arrays when their members are the same objects: the control plane
-    // then reuses their encoded, indexed and digested groups (and versions) as they are.
-    const old = c.base?.outbound.get(key);
+    // Keep the previous arrays when their members are the same objects (unchanged or interned):
+    // the control plane then reuses their encoded, indexed and digested groups as they are.
+    const old = c.prev?.outbound.get(key);
     if (old && sameItems(old.clusters, g.clusters)) g.clusters = old.clusters;
     if (old && sameItems(old.endpoints, g.endpoints)) g.endpoints = old.endpoints;
     c.outbound.set(key, g);
@@ -294,8 +297,10 @@ function sidecarShared(c: ModelCache, proxy: Workload): SidecarShared {
     if (old) s = { routes: old.routes, targets: old.targets, outbound: outboundGroups(c, old.targets) };
     else {
       const targets = new Map<string, OutboundTarget>();
-      const route = httpProxyRouteConfig(c.model, proxy, c.meshRoutes, c.clusterDomain, targets);
-      s = { routes: [intern(`rds:${key}:${String(route['name'])}`, route)], targets, outbound: outboundGroups(c, targets) };
+      const generated = httpProxyRouteConfig(c.model, proxy, c.meshRoutes, c.clusterDomain, targets);
+      const route = intern(`rds:${key}:${String(generated['name'])}`, generated);
+      const before = c.prev?.sidecar.get(key)?.routes;
+      s = { routes: before?.[0] === route ? before : [route], targets, outbound: outboundGroups(c, targets) };
     }
     c.sidecar.set(key, s);
   }

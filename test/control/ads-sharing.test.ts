@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { runControl } from '../../src/control/main.js';
 import { createMemoryLogger } from '../../src/control/log.js';
 import { buildModel } from '../../src/model/index.js';
+import { parseYaml } from '../../src/resources/index.js';
 import { generateGroupsForProxy, generateForProxy } from '../../src/xds/generate.js';
 import { buildSnapshotFromGroups, snapshotStats } from '../../src/control/snapshot.js';
 import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
@@ -37,8 +38,14 @@ test('sharing: two proxies in one namespace share the encoded cluster and endpoi
   assert.deepEqual(flat.clusters.map((c) => c['name']), b.CDS.all().resources.map((r) => r.name));
 });
 
+/** A Service whose port is named http (so mesh routes apply to it). */
+function httpService(name: string): ReturnType<typeof serviceResource> {
+  const r = serviceResource('default', name, 9080);
+  return { ...r, spec: { ...r.spec, ports: [{ name: 'http', port: 9080, targetPort: 8080 }] } };
+}
+
 test('sharing: a registry-only change reuses what it cannot affect and rebuilds the rest as a fresh generation would', () => {
-  const resources = [serviceResource('default', 'reviews', 9080), serviceResource('default', 'ratings', 9080)];
+  const resources = [httpService('reviews'), httpService('ratings')];
   const ws = [workload('default', 'reviews-1', '127.0.0.2', { app: 'reviews' }), workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' })];
   const ctx = { rootCertsPem: ['-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n'] };
   const before = generateGroupsForProxy(buildModel(resources, ws).model, ws[0]!, ctx);
@@ -60,8 +67,21 @@ test('sharing: a registry-only change reuses what it cannot affect and rebuilds 
   const flat = (g: typeof after) => JSON.stringify(Object.fromEntries(Object.entries(g).map(([k, v]) => [k, (v as object[][]).flat()])));
   assert.equal(flat(after), flat(generateGroupsForProxy(buildModel(resources, ws2).model, ws2[0]!, fresh)));
   // A store change (a new service) rebuilds everything: routes are new.
-  const model3 = buildModel([...resources, serviceResource('default', 'details', 9080)], ws2).model;
-  assert.notEqual(generateGroupsForProxy(model3, ws2[0]!, ctx).routes[0], after.routes[0]);
+  const resources3 = [...resources, httpService('details')];
+  const model3 = buildModel(resources3, ws2).model;
+  const gen3 = generateGroupsForProxy(model3, ws2[0]!, ctx);
+  assert.notEqual(gen3.routes[0], after.routes[0]);
+  // A routing change rebuilds everything too, but what comes out the same keeps its arrays, so the
+  // control plane keeps its encoded sets (and versions) for CDS, EDS, LDS and SDS: only RDS is new.
+  const snap3 = buildSnapshotFromGroups(gen3);
+  const vs = parseYaml(
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings, namespace: default}\nspec:\n  hosts: [ratings]\n  http:\n  - match:\n    - headers: {x-canary: {exact: "1"}}\n    route: [{destination: {host: ratings}}]\n  - route: [{destination: {host: ratings}}]\n',
+    'vs.yaml',
+  ).resources;
+  const snap4 = buildSnapshotFromGroups(generateGroupsForProxy(buildModel([...resources3, ...vs], ws2).model, ws2[0]!, ctx));
+  for (const t of ['CDS', 'EDS', 'LDS', 'SDS'] as const) assert.ok(snap4[t] === snap3[t], `${t}: the same set`);
+  assert.notEqual(snap4.RDS.all().version, snap3.RDS.all().version);
+  assert.ok(JSON.stringify(snap4.RDS.all().resources[0]!.object).includes('x-canary'));
 });
 
 test('sharing: an endpoint-only change (readiness) pushes only EDS, with only the changed ClusterLoadAssignment', async () => {
