@@ -24,7 +24,7 @@
 // as they are (not regenerated, not interned again); only the services whose
 // workloads changed are built anew. Inbound listeners/clusters and secrets are
 // pure functions of their keys and are kept across models.
-import type { MeshModel, PortProtocol, Workload } from '../model/types.js';
+import type { MeshModel, PortProtocol, Service, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { canonicalModel, attachedRouteSets, type OutboundTarget, type ServiceTarget } from './mesh.js';
 import { sortBy } from './envoy.js';
@@ -159,6 +159,9 @@ interface ModelCache {
   outboundByName: Map<string, OutboundEntry>;
   /** Depends on services only: shared with the previous cache when only workloads differ. */
   protocols: Map<string, PortProtocol[]>;
+  /** Services by namespace, then by "key=value" of their selector's first label (built when first needed). */
+  servicesByLabel?: Map<string, Map<string, Service[]>>;
+  serviceOrder?: Map<Service, number>;
 }
 
 const caches = new WeakMap<MeshModel, Map<string, ModelCache>>();
@@ -318,8 +321,43 @@ function labelsKey(labels: Record<string, string>): string {
 function inboundProtocols(c: ModelCache, proxy: Workload, ports: number[]): PortProtocol[] {
   const key = `${proxy.namespace}\u0002${labelsKey(proxy.labels)}\u0002${JSON.stringify(proxy.ports)}`;
   let p = c.protocols.get(key);
-  if (!p) c.protocols.set(key, (p = ports.map((port) => inboundProtocol(c.model, proxy, port))));
+  if (!p) {
+    const m = modelForWorkload(c, proxy);
+    c.protocols.set(key, (p = ports.map((port) => inboundProtocol(m, proxy, port))));
+  }
   return p;
+}
+
+/**
+ * The model as inboundProtocol sees it for one workload: only the services that can
+ * select it (same namespace, the selector's first label among its labels), in model
+ * order. It checks the full selector itself, so the answer is the same as over every
+ * service, without scanning them all for each workload.
+ */
+function modelForWorkload(c: ModelCache, proxy: Workload): MeshModel {
+  if (!c.servicesByLabel) {
+    const idx = new Map<string, Map<string, Service[]>>();
+    for (const svc of c.model.services) {
+      const first = Object.entries(svc.selector)[0];
+      if (!first) continue; // an empty selector selects nothing
+      let ns = idx.get(svc.namespace);
+      if (!ns) idx.set(svc.namespace, (ns = new Map()));
+      const k = `${first[0]}=${first[1]}`;
+      const list = ns.get(k);
+      if (list) list.push(svc);
+      else ns.set(k, [svc]);
+    }
+    c.servicesByLabel = idx;
+  }
+  const ns = c.servicesByLabel.get(proxy.namespace);
+  const candidates: Service[] = [];
+  if (ns) for (const [k, v] of Object.entries(proxy.labels)) candidates.push(...(ns.get(`${k}=${v}`) ?? []));
+  // Each service is listed under one key (its first label), so there are no duplicates; back to model order.
+  if (candidates.length > 1) {
+    c.serviceOrder ??= new Map(c.model.services.map((svc, i) => [svc, i]));
+    candidates.sort((a, b) => c.serviceOrder!.get(a)! - c.serviceOrder!.get(b)!);
+  }
+  return { ...c.model, services: candidates };
 }
 
 function sidecarInbound(c: ModelCache, proxy: Workload): { listeners: EnvoyObject[]; clusters: EnvoyObject[] } {

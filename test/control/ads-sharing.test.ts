@@ -6,6 +6,8 @@ import { runControl } from '../../src/control/main.js';
 import { createMemoryLogger } from '../../src/control/log.js';
 import { buildModel } from '../../src/model/index.js';
 import { parseYaml } from '../../src/resources/index.js';
+import { inboundProtocol } from '../../src/xds/listeners.js';
+import { canonicalModel, isHttpProtocol } from '../../src/xds/mesh.js';
 import { generateGroupsForProxy, generateForProxy } from '../../src/xds/generate.js';
 import { buildSnapshotFromGroups, snapshotStats } from '../../src/control/snapshot.js';
 import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
@@ -82,6 +84,26 @@ test('sharing: a registry-only change reuses what it cannot affect and rebuilds 
   for (const t of ['CDS', 'EDS', 'LDS', 'SDS'] as const) assert.ok(snap4[t] === snap3[t], `${t}: the same set`);
   assert.notEqual(snap4.RDS.all().version, snap3.RDS.all().version);
   assert.ok(JSON.stringify(snap4.RDS.all().resources[0]!.object).includes('x-canary'));
+});
+
+test('sharing: inbound protocols from the services that can select a workload are the ones a scan of every service gives', () => {
+  const svc = (name: string, selector: Record<string, string>, portName: string) => {
+    const r = serviceResource('default', name, 80, selector);
+    return { ...r, spec: { ...r.spec, ports: [{ name: portName, port: 80, targetPort: 8080 }] } };
+  };
+  // Three services select the workload (by different first labels); the first in model order decides.
+  const resources = [svc('a-tcp', { tier: 'web', app: 'w' }, 'tcp'), svc('b-http', { app: 'w' }, 'http'), svc('c-grpc', { app: 'w', tier: 'web' }, 'grpc'), svc('other', { app: 'z' }, 'http')];
+  const w = { ...workload('default', 'w-1', '127.0.0.9', { app: 'w', tier: 'web' }), ports: [{ containerPort: 8080 }] };
+  const { model } = buildModel(resources, [w]);
+  const ctx = { rootCertsPem: [] };
+  for (const order of [resources, [...resources].reverse()]) {
+    const m = buildModel(order, [w]).model;
+    const listener = generateForProxy(m, w, ctx).listeners.find((l) => l['name'] !== 'virtualOutbound')!;
+    const usesHcm = JSON.stringify(listener).includes('http_connection_manager');
+    assert.equal(usesHcm, isHttpProtocol(inboundProtocol(canonicalModel(m), w, 8080)), 'same protocol as a scan of every service');
+  }
+  // a-tcp sorts first: TCP.
+  assert.equal(inboundProtocol(canonicalModel(model), w, 8080), 'tcp');
 });
 
 test('sharing: an endpoint-only change (readiness) pushes only EDS, with only the changed ClusterLoadAssignment', async () => {
