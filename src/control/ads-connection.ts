@@ -10,7 +10,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
-import { encodeDiscoveryResponse, type WireDiscoveryRequest } from './ads-wire.js';
+import { encodeDiscoveryResponse, resourcesField, type WireDiscoveryRequest } from './ads-wire.js';
 import type { WriteBudget } from './ads-flow.js';
 import { SubscriptionTable, sameNames, type Subscription } from './ads-subscriptions.js';
 import type { ProxyType } from '../xds/names.js';
@@ -89,14 +89,17 @@ interface Encoded {
  */
 const sharedResponses = new WeakMap<readonly SnapshotResource[], Encoded>();
 
-function response(type: XdsType, version: string, resources: SnapshotResource[], shared: boolean, lastNonce: string | undefined): Encoded {
+function response(type: XdsType, sel: Selection, resources: SnapshotResource[], shared: boolean, lastNonce: string | undefined): Encoded {
+  const version = sel.version;
   if (shared) {
     const hit = sharedResponses.get(resources);
     // Never the same nonce twice in a row on a stream (a re-request of an unchanged version).
     if (hit && hit.version === version && hit.nonce !== lastNonce) return hit;
   }
   const nonce = String(++nonceSeq);
-  const e = { version, nonce, buf: encodeDiscoveryResponse(version, TYPE_URL[type], nonce, resources) };
+  // Whole groups (a proxy's CDS: its own inbound group and its namespace's): their runs, each made once.
+  const body = resources === sel.resources && sel.groups ? sel.groups.map((g) => g.body) : [resourcesField(resources)];
+  const e = { version, nonce, buf: encodeDiscoveryResponse(version, TYPE_URL[type], nonce, body) };
   if (shared) sharedResponses.set(resources, e);
   return e;
 }
@@ -254,7 +257,7 @@ export class ProxyConnection {
       }
     }
     // The resources' Any bytes are encoded once (shared by every proxy); the envelope too when the list is shared.
-    const { buf, nonce } = response(type, sel.version, resources, shared, st.sentNonce);
+    const { buf, nonce } = response(type, sel, resources, shared, st.sentNonce);
     st.sentVersion = sel.version;
     st.sentNonce = nonce;
     st.sentSelection = sel;

@@ -49,13 +49,12 @@ function stringField(field: number, s: string): Buffer {
 const anyTypeUrlField = new Map<string, Buffer>();
 
 /**
- * DiscoveryResponse {version_info = 1, resources = 2, type_url = 4, nonce = 5}, in one
- * Buffer of exact size. Each resource's Any bytes are copied, not encoded again.
+ * DiscoveryResponse.resources (field 2) for a list of resources: each one's Any
+ * {type_url = 1, value = 2} with its bytes copied, not encoded again. Runs of these
+ * concatenate (a group's run is made once and reused in every response that has it).
  */
-export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, nonce: string, resources: readonly WireResource[]): Buffer {
-  const head = stringField(1, versionInfo);
-  const tail = [stringField(4, typeUrl), stringField(5, nonce)];
-  let size = head.length + tail[0]!.length + tail[1]!.length;
+export function resourcesField(resources: readonly WireResource[]): Buffer {
+  let size = 0;
   const urls: Buffer[] = new Array(resources.length);
   for (let i = 0; i < resources.length; i++) {
     const a = resources[i]!.any;
@@ -66,8 +65,7 @@ export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, no
     size += 1 + varintSize(anyLen) + anyLen;
   }
   const out = Buffer.allocUnsafe(size);
-  out.set(head, 0);
-  let off = head.length;
+  let off = 0;
   for (let i = 0; i < resources.length; i++) {
     const v = resources[i]!.any.value;
     const u = urls[i]!;
@@ -80,9 +78,22 @@ export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, no
     out.set(v, off);
     off += v.length;
   }
-  for (const t of tail) {
-    out.set(t, off);
-    off += t.length;
+  return out;
+}
+
+/**
+ * DiscoveryResponse {version_info = 1, resources = 2, type_url = 4, nonce = 5} in one
+ * Buffer of exact size; `resources` are runs made by resourcesField.
+ */
+export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, nonce: string, resources: readonly Buffer[]): Buffer {
+  const parts = [stringField(1, versionInfo), ...resources, stringField(4, typeUrl), stringField(5, nonce)];
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
   }
   return out;
 }

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { TYPE, encode, type TypeUrl } from '../xds/codec.js';
 import type { EnvoyObject, GeneratedConfig, GeneratedGroups } from './pipeline.js';
+import { resourcesField } from './ads-wire.js';
 
 export type XdsType = 'LDS' | 'CDS' | 'EDS' | 'RDS' | 'SDS';
 export const XDS_TYPES: readonly XdsType[] = ['LDS', 'CDS', 'EDS', 'RDS', 'SDS'];
@@ -98,13 +99,21 @@ export interface Selection {
   readonly version: string;
   /** Made from a set shared by every proxy with the same groups (so worth caching what is derived from it). */
   readonly shared: boolean;
+  /** When the selection is whole groups (a wildcard): they, whose encoded runs make its response without a copy per resource. */
+  readonly groups?: readonly EncodedGroup[];
 }
 
-/** One group of resources (sorted by name, indexed, digested once). */
-class Group {
+export interface EncodedGroup {
+  /** The group's resources as DiscoveryResponse.resources entries (ads-wire.ts resourcesField), made once. */
+  readonly body: Buffer;
+}
+
+/** One group of resources (sorted by name, indexed, digested and encoded once). */
+class Group implements EncodedGroup {
   readonly resources: SnapshotResource[];
   readonly byName = new Map<string, SnapshotResource>();
   #digest: string | undefined;
+  #body: Buffer | undefined;
   constructor(type: XdsType, items: readonly EnvoyObject[]) {
     this.resources = items.map((o) => snapshotResource(type, o)).sort(byNameOrder);
     for (const r of this.resources) {
@@ -114,6 +123,9 @@ class Group {
   }
   get digest(): string {
     return (this.#digest ??= digest(this.resources));
+  }
+  get body(): Buffer {
+    return (this.#body ??= resourcesField(this.resources));
   }
 }
 
@@ -180,7 +192,7 @@ export class ResourceSet {
       resources = gs.map((g) => g.resources).reduce(mergeSorted);
       version = createHash('sha256').update(gs.map((g) => g.digest).join('\n')).digest('hex').slice(0, 16);
     }
-    return (this.#all = { resources, version, shared: this.#shared });
+    return (this.#all = { resources, version, shared: this.#shared, groups: gs });
   }
 
   /** `names` sorted and unique; `key` identifies them (e.g. their join), so equal subscriptions share the result. */

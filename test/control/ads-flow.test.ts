@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
-import { ADS_SERVER_SERVICE, decodeDiscoveryRequest, encodeDiscoveryResponse } from '../../src/control/ads-wire.js';
+import { ADS_SERVER_SERVICE, decodeDiscoveryRequest, encodeDiscoveryResponse, resourcesField } from '../../src/control/ads-wire.js';
 import { WriteBudget } from '../../src/control/ads-flow.js';
 import { SubscriptionTable } from '../../src/control/ads-subscriptions.js';
 import { ProxyConnection, type AdsStream } from '../../src/control/ads-connection.js';
@@ -72,12 +72,14 @@ const addrOf = (r: Record<string, unknown>): string =>
 test('ads wire: a hand-assembled DiscoveryResponse decodes like protobufjs encodes it; a request keeps its names bytes', () => {
   const snap = snapshot(3, '10.1.1.1');
   const resources = snap.EDS.all().resources;
-  const mine = encodeDiscoveryResponse('v1', T.endpoint, 'n-1', resources);
+  const mine = encodeDiscoveryResponse('v1', T.endpoint, 'n-1', [resourcesField(resources)]);
   const theirs = m.responseSerialize({ versionInfo: 'v1', typeUrl: T.endpoint, nonce: 'n-1', resources: resources.map((r) => r.object) });
   assert.deepEqual(m.responseDeserialize(mine), m.responseDeserialize(theirs));
   assert.equal(mine.length, theirs.length);
   // Empty strings are proto3 defaults: left out, read back as ''.
   const empty = m.responseDeserialize(encodeDiscoveryResponse('', T.endpoint, 'n', []));
+  // Runs concatenate: two halves give the same response as the whole.
+  assert.deepEqual(encodeDiscoveryResponse('v1', T.endpoint, 'n-1', [resourcesField(resources.slice(0, 1)), resourcesField(resources.slice(1))]), mine);
   assert.equal(empty.versionInfo ?? '', '');
   assert.deepEqual(empty.resources ?? [], []);
 
