@@ -126,6 +126,8 @@ export class ProxyConnection {
   #inFlight: (() => void) | undefined;
   /** Queued in the budget for a turn. */
   #waiting = false;
+  /** Something has been written (the budget serves such streams first). */
+  #sentAny = false;
   readonly #unknownTypesLogged = new Set<string>();
 
   constructor(
@@ -217,7 +219,7 @@ export class ProxyConnection {
     if (this.#budget.mayStart()) this.#writeNext();
     else {
       this.#waiting = true;
-      this.#budget.wait(this.#turn);
+      this.#budget.wait(this.#turn, this.#sentAny);
     }
   }
 
@@ -263,6 +265,7 @@ export class ProxyConnection {
     st.sentSelection = sel;
     st.sentResources = sel.resources;
     this.#metrics.xdsPushes.inc({ type });
+    this.#sentAny = true;
     const release = this.#budget.charge(buf.length);
     const done = (): void => {
       release();

@@ -7,6 +7,11 @@
 // A write counts until grpc-js reports it flushed, or for at most `stallMs`: a
 // client that stops reading keeps its one message (its stream sends nothing more)
 // but no longer holds back everyone else.
+//
+// Streams that have already been sent something go first: a proxy half way through
+// its initial sync (CDS sent, EDS next) finishes before proxies that have nothing
+// start, so after a restart proxies become ready one after the other instead of
+// all at the end, and config changes reach running proxies before new ones.
 
 export const FLOW_DEFAULTS = {
   /** Bytes of responses in flight (written, not yet flushed) before new writes wait. */
@@ -24,6 +29,8 @@ interface Charge {
 export class WriteBudget {
   #inFlight = 0;
   #pumping = false;
+  /** Queued turns: streams that have been sent something, then the others (each FIFO). */
+  readonly #waitingFirst = new Set<() => void>();
   readonly #waiting = new Set<() => void>();
   readonly #charges = new Set<Charge>();
   #sweep: NodeJS.Timeout | undefined;
@@ -40,21 +47,22 @@ export class WriteBudget {
 
   /** Streams waiting for their turn to write. */
   get waiting(): number {
-    return this.#waiting.size;
+    return this.#waitingFirst.size + this.#waiting.size;
   }
 
   /** Whether a write may start now: room left and nobody queued before it. */
   mayStart(): boolean {
-    return this.#inFlight < this.limitBytes && this.#waiting.size === 0;
+    return this.#inFlight < this.limitBytes && this.waiting === 0;
   }
 
-  /** Queues `turn` to run when there is room (FIFO; a stream queues once). */
-  wait(turn: () => void): void {
-    this.#waiting.add(turn);
+  /** Queues `turn` to run when there is room; `first` for a stream that has been sent something. */
+  wait(turn: () => void, first = false): void {
+    (first ? this.#waitingFirst : this.#waiting).add(turn);
   }
 
   /** Leaves the queue (a closed stream). */
   cancel(turn: () => void): void {
+    this.#waitingFirst.delete(turn);
     this.#waiting.delete(turn);
   }
 
@@ -71,6 +79,7 @@ export class WriteBudget {
   close(): void {
     if (this.#sweep) clearInterval(this.#sweep);
     this.#sweep = undefined;
+    this.#waitingFirst.clear();
     this.#waiting.clear();
   }
 
@@ -96,9 +105,10 @@ export class WriteBudget {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.#inFlight < this.limitBytes && this.#waiting.size > 0) {
-        const turn = this.#waiting.values().next().value!;
-        this.#waiting.delete(turn);
+      while (this.#inFlight < this.limitBytes && this.waiting > 0) {
+        const queue = this.#waitingFirst.size > 0 ? this.#waitingFirst : this.#waiting;
+        const turn = queue.values().next().value!;
+        queue.delete(turn);
         turn();
       }
     } finally {

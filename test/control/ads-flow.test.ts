@@ -220,6 +220,21 @@ test('ads flow: the budget queues streams in order, each writes its newest confi
   assert.equal(streams[2]!.writes.length, 0);
 });
 
+test('ads flow: streams already sent something go before streams that have nothing (a started sync finishes first)', () => {
+  const budget = new WriteBudget(1, 60_000);
+  const order: string[] = [];
+  const release = budget.charge(10);
+  budget.wait(() => order.push('new-1'));
+  budget.wait(() => order.push('started-1'), true);
+  budget.wait(() => order.push('new-2'));
+  budget.wait(() => order.push('started-2'), true);
+  assert.equal(budget.waiting, 4);
+  release(); // nothing charges again, so every turn runs
+  assert.deepEqual(order, ['started-1', 'started-2', 'new-1', 'new-2']);
+  assert.equal(budget.waiting, 0);
+  budget.close();
+});
+
 /** A raw HTTP/2 gRPC client for ADS whose reading can be stopped (so HTTP/2 flow control stalls the server's writes). */
 class RawAdsClient {
   readonly session: http2.ClientHttp2Session;
