@@ -6,7 +6,7 @@
 // changes) and a VirtualService for svc-0 (every proxy's RDS changes).
 //
 // Usage: node dist/bench/control-scale.js --services 1000 --clients 2000 [--time-limit 300]
-//   [--client-procs 2] [--profile DIR [--heap-snapshot]]
+//   [--client-procs 2] [--max-sync-gb 5] [--profile DIR [--heap-snapshot]]
 // Prints one JSON line (the last line of stdout).
 import { fork, type ChildProcess, type Serializable } from 'node:child_process';
 import inspector from 'node:inspector/promises';
@@ -31,7 +31,11 @@ const opt = (n: string, d: number): number => {
 };
 const N = opt('services', 100);
 const M = opt('clients', 100);
+/** The whole run (populate, sync, both changes) ends within this; waits are cut to fit. */
 const LIMIT_S = opt('time-limit', 120);
+/** Connect fewer clients when their initial sync would move more than this (see below). */
+const MAX_SYNC_GB = opt('max-sync-gb', 5);
+const deadline = Date.now() + LIMIT_S * 1000;
 const PER_CHANNEL = opt('streams-per-connection', 1);
 /** ADS client processes (each runs clients/procs streams); their CPU is reported, not counted as the control plane's. */
 const CLIENT_PROCS = opt('client-procs', 2);
@@ -197,13 +201,16 @@ async function main(): Promise<void> {
     // about cold + M x warm.
     const samples = Math.min(20, workloads.length);
     const cost: { gen: number; snap: number }[] = [];
+    let syncBytesPerClient = 0;
     for (let i = 0; i < samples; i++) {
       const t0 = performance.now();
       const g = generateGroupsForProxy(model, workloads[i]!, { rootCertsPem: [cp.rootCertPem] });
       const t1 = performance.now();
-      buildSnapshotFromGroups(g);
+      const snap = buildSnapshotFromGroups(g);
       cost.push({ gen: t1 - t0, snap: performance.now() - t1 });
+      if (i === 0) for (const t of ['CDS', 'EDS', 'LDS', 'RDS'] as const) for (const r of snap[t].values()) syncBytesPerClient += r.any.value.length;
     }
+    out['syncMBPerClient'] = +(syncBytesPerClient / 1048576).toFixed(2);
     const warm = cost.slice(1);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const coldMs = cost[0]!.gen + cost[0]!.snap;
@@ -218,18 +225,23 @@ async function main(): Promise<void> {
     };
     log(`model ${out['buildModelMs']} ms; generate+snapshot first proxy ${coldMs.toFixed(1)} ms, next ones ${warmMs.toFixed(3)} ms each`);
 
-    // Clients. Every change regenerates config for every connected proxy; when that
-    // cannot finish within the time limit, connect fewer clients and report the
-    // projection for M (a finding, not a hidden cost).
+    // Clients. When a push to M proxies cannot be generated within the time limit, or
+    // their initial sync would move more than --max-sync-gb through this one machine
+    // (~30 s a 4 GB on 2 cores), connect fewer and report a projection for M (a
+    // finding, not a hidden cost).
     const projectedS = (coldMs + warmMs * M) / 1000;
     out['projectedFullPushS'] = +projectedS.toFixed(1);
-    const fit = Math.max(10, Math.floor((LIMIT_S * 1000 * 0.3 - coldMs) / Math.max(warmMs, 1e-3)));
-    const clients = Math.min(M, fit);
+    const fitGenerate = Math.max(10, Math.floor((LIMIT_S * 1000 * 0.3 - coldMs) / Math.max(warmMs, 1e-3)));
+    const fitSync = Math.max(10, Math.floor((MAX_SYNC_GB * 1024 ** 3) / Math.max(1, syncBytesPerClient)));
+    const clients = Math.min(M, fitGenerate, fitSync);
     if (clients < M) {
       out['clientsRequested'] = M;
       out['clients'] = clients;
-      log(`generating for ${M} proxies would take ~${projectedS.toFixed(0)} s per push; connecting ${clients} clients`);
+      out['clientsLimitedBy'] = clients === fitSync ? `initial sync volume (${out['syncMBPerClient']} MB a client, --max-sync-gb ${MAX_SYNC_GB})` : `generation time (~${projectedS.toFixed(0)} s per push)`;
+      log(`connecting ${clients} of ${M} clients, limited by ${String(out['clientsLimitedBy'])}`);
     }
+    out['preConnectRssMB'] = Math.round(rssMB());
+    const left = (): number => Math.max(5_000, deadline - Date.now());
     const nodes = Array.from({ length: clients }, (_, i) => {
       const w = workloads[i % workloads.length]!;
       const pod = i < workloads.length ? w.name : `${w.name}-c${i}`;
@@ -240,7 +252,8 @@ async function main(): Promise<void> {
     const prof = PROFILE_DIR ? await Profiler.start() : undefined;
     const cpu0 = cpuS();
     const wall0 = performance.now();
-    const synced = pool.gather<{ ms: number; count: number }>('synced', LIMIT_S * 1000);
+    // Leave time for the two changes.
+    const synced = pool.gather<{ ms: number; count: number }>('synced', Math.max(10_000, deadline - Date.now() - 60_000));
     pool.sendEach((i) => ({ type: 'start', target: `127.0.0.1:${cp.ports.xds}`, nodes: nodes.filter((_, j) => j % pool.size === i), connectionsPerChannel: PER_CHANNEL }));
     const ss = await synced;
     const syncWall = (performance.now() - wall0) / 1000;
@@ -265,7 +278,7 @@ async function main(): Promise<void> {
 
     /** One change, timed until every client has seen `marker` in a response. */
     const measureChange = async (name: string, marker: string, act: () => Promise<void>) => {
-      const changed = pool.gather<{ latenciesMs: number[]; missing: number }>('changed', LIMIT_S * 1000);
+      const changed = pool.gather<{ latenciesMs: number[]; missing: number }>('changed', Math.min(30_000, left()));
       const t0Us = nowUs();
       const watching = pool.gather<Record<string, never>>('watching', 10_000);
       pool.sendEach(() => ({ type: 'watch', marker, t0Us }));
@@ -303,7 +316,15 @@ async function main(): Promise<void> {
         minMs: sum.min / 1000,
         clientVcpu: +(clientCpu / wall).toFixed(2),
       };
-      const proc = { vcpuDuringChange: +vcpu.toFixed(2), peakRssMB: Math.round(Math.max(peak, rssMB())), hwmRssMB: Math.round(hwmMB()), memory: memory() };
+      const push = cp.ads.lastPush;
+      const proc = {
+        vcpuDuringChange: +vcpu.toFixed(2),
+        peakRssMB: Math.round(Math.max(peak, rssMB())),
+        hwmRssMB: Math.round(hwmMB()),
+        memory: memory(),
+        // The control plane's side: model build, refreshing every proxy (generate, snapshot, write or queue), until the last was done.
+        push: push && { modelMs: +push.modelMs.toFixed(1), proxies: push.proxies, refreshMs: +push.refreshMs.toFixed(1), doneMs: push.doneMs !== undefined ? +push.doneMs.toFixed(1) : undefined },
+      };
       log(`${name}: ${JSON.stringify(result)} process ${JSON.stringify(proc)}`);
       return { result, proc };
     };
@@ -321,9 +342,24 @@ async function main(): Promise<void> {
       'route-change.yaml',
     );
     if (vs.findings.some((f) => f.severity === 'error')) throw new Error(`route change: ${JSON.stringify(vs.findings)}`);
+    if (deadline - Date.now() < 20_000) throw new Error('no time left for the routing change');
     const rt = await measureChange('routeChange', routeMarker, () => cp.store.apply(vs.resources).then(() => {}));
     out['routeChange'] = { ...rt.result, vcpuDuringChange: rt.proc.vcpuDuringChange, peakRssMB: rt.proc.peakRssMB };
-    out['note'] = `${clients < M ? `only ${clients} of ${M} clients (projected ${projectedS.toFixed(0)} s per push for ${M}); ` : ''}debounce 100 ms included`;
+    if (clients < M) {
+      // Projection to M clients: the first client's latency (debounce, rebuild, first write) stays;
+      // the rest grows with the number of clients; RSS grows by what each connection costs here.
+      const proj = (c: { p99Ms: number; minMs: number }): number => Math.round(c.minMs + (c.p99Ms - c.minMs) * (M / clients));
+      const perConnMB = ((out['connectedRssMB'] as number) - (out['preConnectRssMB'] as number)) / clients;
+      out['projection'] = {
+        clients: M,
+        changeP99Ms: proj(ep.result),
+        routeChangeP99Ms: proj(rt.result),
+        rssMB: Math.round(ep.proc.peakRssMB + perConnMB * (M - clients)),
+        method: 'p99 = min + (p99 - min) x M / clients; RSS + (M - clients) x RSS per connection measured here',
+      };
+      log(`projection for ${M} clients: ${JSON.stringify(out['projection'])}`);
+    }
+    out['note'] = `${clients < M ? `${clients} of ${M} clients (${String(out['clientsLimitedBy'])}); ` : ''}debounce 100 ms included`;
   } catch (e) {
     out['error'] = e instanceof Error ? e.message : String(e);
   } finally {

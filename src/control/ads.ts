@@ -60,6 +60,14 @@ export interface AdsServerOptions {
   writeStallMs?: number;
 }
 
+export interface PushStats {
+  startedAt: number;
+  modelMs: number;
+  proxies: number;
+  refreshMs: number;
+  doneMs: number | undefined;
+}
+
 function wkey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
@@ -80,6 +88,8 @@ export class AdsServer {
   readonly #pending = new Map<ProxyConnection, Set<XdsType>>();
   #pumpScheduled = false;
   readonly #budget: WriteBudget;
+  #lastPush: PushStats | undefined;
+  #pushStart = 0;
 
   constructor(opts: AdsServerOptions) {
     this.#opts = opts;
@@ -118,6 +128,7 @@ export class AdsServer {
   rebuild(): void {
     if (this.#closed) return;
     const { store, registry, buildModel, trustDomain, metrics, log } = this.#opts;
+    const started = performance.now();
     const workloads = registry.list();
     try {
       const built = buildModel(store.list(), workloads, { trustDomain });
@@ -141,6 +152,8 @@ export class AdsServer {
       if (prev) for (const t of types) prev.add(t);
       else this.#pending.set(conn, new Set(types));
     }
+    this.#lastPush = { startedAt: Date.now(), modelMs: performance.now() - started, proxies: this.#pending.size, refreshMs: 0, doneMs: undefined };
+    this.#pushStart = started;
     this.#schedulePump();
   }
 
@@ -197,7 +210,21 @@ export class AdsServer {
       if (!conn.closed) this.#refresh(conn, types);
       if (performance.now() - start >= slice) break;
     }
+    const push = this.#lastPush;
+    if (push && push.doneMs === undefined) {
+      push.refreshMs += performance.now() - start;
+      if (this.#pending.size === 0) push.doneMs = performance.now() - this.#pushStart;
+    }
     this.#schedulePump();
+  }
+
+  /**
+   * The last rebuild: when it started, how long the model took, how many proxies it
+   * refreshed, the time spent refreshing them (generate, snapshot, write or queue) and
+   * from the start until the last one was done (undefined while pushing).
+   */
+  get lastPush(): Readonly<PushStats> | undefined {
+    return this.#lastPush;
   }
 
   proxies(): ProxyStatus[] {
