@@ -3,12 +3,16 @@
 // node id per docs/architecture.md, LDS and CDS wildcard, EDS for the EDS clusters
 // CDS names, RDS http_proxy, ACKs every response. Responses are read with a tiny
 // wire reader, not decoded. Driven by its parent over IPC:
-//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count} when all have EDS
-//   {type:'watch', marker, t0Us} -> {type:'changed', latenciesMs[], missing} once all saw marker (or on 'report')
+//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count, cpuS} when all have CDS, EDS, LDS and RDS
+//   {type:'watch', marker, t0Us} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
+//     once all saw marker (or on 'report')
+// cpuS is this process's CPU time so far (user + system), so the parent can report
+// the clients' CPU and tell whether they, not the control plane, were the limit.
+// The parent may run several of these, each with a share of the nodes.
 import * as grpc from '@grpc/grpc-js';
-import { ADS_SERVICE, type DiscoveryRequest } from '../src/xds/ads-service.js';
-import { TYPE } from '../src/xds/codec.js';
-import { readCluster, readDiscoveryResponse } from './pbwire.js';
+import { ADS_SERVICE } from '../src/xds/ads-service.js';
+import { TYPE, messageType } from '../src/xds/codec.js';
+import { discoveryRequest, namesField, readCluster, readDiscoveryResponse } from './pbwire.js';
 
 interface NodeSpec {
   id: string;
@@ -20,7 +24,11 @@ interface NodeSpec {
 type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number } | { type: 'watch'; marker: string; t0Us: number } | { type: 'report' };
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
-const send = (m: unknown): void => void process.send!(m);
+const cpuS = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const send = (m: Record<string, unknown>): void => void process.send!({ ...m, cpuS: cpuS() });
 const raw = (b: Buffer): Buffer => b;
 const m = ADS_SERVICE.streamAggregatedResources;
 
@@ -40,40 +48,42 @@ function maybeReportChange(force = false): void {
 }
 
 function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
-  const call = channel.makeBidiStreamRequest<DiscoveryRequest, Buffer>(m.path, m.requestSerialize, raw, new grpc.Metadata());
+  const call = channel.makeBidiStreamRequest<Buffer, Buffer>(m.path, raw, raw, new grpc.Metadata());
   call.on('error', () => {});
   let edsNames: string[] = [];
+  let edsField = namesField([]);
   let edsSubscribed = false;
   let rdsSubscribed = false;
+  const got = new Set<string>();
   call.on('data', (buf: Buffer) => {
     const r = readDiscoveryResponse(buf);
-    let names: string[] | undefined;
+    let names: Buffer | undefined;
     let edsChanged = false;
     if (r.typeUrl === TYPE.cluster) {
       const next = r.resources.map(readCluster).filter((c) => c.eds).map((c) => c.name).sort();
       edsChanged = next.join('\n') !== edsNames.join('\n');
       edsNames = next;
+      if (edsChanged) edsField = namesField(edsNames);
     } else if (r.typeUrl === TYPE.endpoint) {
-      names = edsNames;
-      if (!syncedAt.has(idx)) {
-        syncedAt.set(idx, nowUs());
-        if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
-      }
-      if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
-        changedAt.set(idx, nowUs());
-        maybeReportChange();
-      }
-    } else if (r.typeUrl === TYPE.route) names = ['http_proxy'];
-    call.write({ versionInfo: r.versionInfo, typeUrl: r.typeUrl, responseNonce: r.nonce, ...(names ? { resourceNames: names } : {}) });
-    if (r.typeUrl === TYPE.cluster && !edsSubscribed && edsNames.length) {
+      names = edsField;
+    } else if (r.typeUrl === TYPE.route) names = rdsField;
+    if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
+      changedAt.set(idx, nowUs());
+      maybeReportChange();
+    }
+    // Synced once it has every type it asked for (CDS, EDS, LDS, RDS).
+    if (!syncedAt.has(idx) && got.add(r.typeUrl).size === 4) {
+      syncedAt.set(idx, nowUs());
+      if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
+    }
+    call.write(discoveryRequest({ versionInfo: r.versionInfo, typeUrl: r.typeUrl, nonce: r.nonce, ...(names ? { names } : {}) }));
+    if (r.typeUrl === TYPE.cluster && edsNames.length && (!edsSubscribed || edsChanged)) {
       edsSubscribed = true;
-      call.write({ typeUrl: TYPE.endpoint, resourceNames: edsNames });
-    } else if (r.typeUrl === TYPE.cluster && edsSubscribed && edsChanged) {
-      call.write({ typeUrl: TYPE.endpoint, resourceNames: edsNames, versionInfo: '', responseNonce: '' });
+      call.write(discoveryRequest({ typeUrl: TYPE.endpoint, names: edsField }));
     }
     if (r.typeUrl === TYPE.listener && !rdsSubscribed) {
       rdsSubscribed = true;
-      call.write({ typeUrl: TYPE.route, resourceNames: ['http_proxy'] });
+      call.write(discoveryRequest({ typeUrl: TYPE.route, names: rdsField }));
     }
   });
   const node = {
@@ -89,9 +99,12 @@ function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
       },
     },
   };
-  call.write({ node, typeUrl: TYPE.cluster });
-  call.write({ typeUrl: TYPE.listener });
+  const nodeType = messageType('envoy.config.core.v3.Node');
+  call.write(discoveryRequest({ node: Buffer.from(nodeType.encode(nodeType.fromObject(node)).finish()), typeUrl: TYPE.cluster }));
+  call.write(discoveryRequest({ typeUrl: TYPE.listener }));
 }
+
+const rdsField = namesField(['http_proxy']);
 
 process.on('message', (msg: Msg) => {
   if (msg.type === 'start') {
@@ -111,6 +124,8 @@ process.on('message', (msg: Msg) => {
     marker = Buffer.from(msg.marker);
     t0Us = msg.t0Us;
     changedAt.clear();
+    changeReported = false;
+    send({ type: 'watching' });
   } else if (msg.type === 'report') {
     if (syncedAt.size < total) send({ type: 'synced', ms: -1, count: syncedAt.size });
     maybeReportChange(true);

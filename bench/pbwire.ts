@@ -1,6 +1,8 @@
-// A minimal protobuf wire reader: just enough for the ADS bench clients to read a
-// DiscoveryResponse's version, type, nonce and resources without decoding the
-// Envoy messages (which would make the clients, not the control plane, the cost).
+// A minimal protobuf wire reader and request writer: just enough for the ADS bench
+// clients to read a DiscoveryResponse's version, type, nonce and resources without
+// decoding the Envoy messages, and to write their requests (ACKs name every EDS
+// cluster: the names are encoded once per list, not per ACK), so the clients, not
+// the control plane, are not the cost.
 export interface Field {
   no: number;
   wire: number;
@@ -66,4 +68,34 @@ export function readCluster(buf: Buffer): { name: string; eds: boolean } {
     else if (f.no === 3 && f.bytes) eds = true;
   }
   return { name, eds };
+}
+
+function varintBytes(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+/** One length-delimited field: tag, length, bytes. */
+export function lenField(no: number, bytes: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([(no << 3) | 2, ...varintBytes(bytes.length)]), bytes]);
+}
+
+const stringField = (no: number, s: string): Buffer => (s === '' ? Buffer.alloc(0) : lenField(no, Buffer.from(s)));
+
+/** DiscoveryRequest.resource_names (3) for a list of names: encode once, reuse in every ACK. */
+export function namesField(names: readonly string[]): Buffer {
+  return Buffer.concat(names.map((n) => stringField(3, n)));
+}
+
+/**
+ * DiscoveryRequest {version_info 1, node 2, resource_names 3, type_url 4, response_nonce 5}
+ * from parts; `node` is the encoded Node message, `names` a namesField().
+ */
+export function discoveryRequest(p: { versionInfo?: string; node?: Buffer; names?: Buffer; typeUrl: string; nonce?: string }): Buffer {
+  return Buffer.concat([stringField(1, p.versionInfo ?? ''), p.node ? lenField(2, p.node) : Buffer.alloc(0), p.names ?? Buffer.alloc(0), stringField(4, p.typeUrl), stringField(5, p.nonce ?? '')]);
 }

@@ -1,8 +1,18 @@
 // One proxy's ADS stream (state of the world): per type, the subscription,
 // what was last sent (version, nonce, resources), what was ACKed, the last NACK.
+//
+// Writes: at most one response is in flight per stream (written, not yet flushed
+// by grpc-js); what the stream should send next is kept as a set of wanted types,
+// and each is computed from the newest snapshot when its turn comes. So a slow
+// reader holds one message, not a queue, and after a burst of changes gets the
+// newest version, never the ones in between. A shared WriteBudget (ads-flow.ts)
+// bounds the bytes in flight across all streams.
 import type * as grpc from '@grpc/grpc-js';
-import type { DiscoveryRequest, DiscoveryResponse } from '../xds/ads-service.js';
+import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
+import { encodeDiscoveryResponse, resourcesField, type WireDiscoveryRequest } from './ads-wire.js';
+import type { WriteBudget } from './ads-flow.js';
+import { SubscriptionTable, sameNames, type Subscription } from './ads-subscriptions.js';
 import type { ProxyType } from '../xds/names.js';
 import { withoutPrivateKeys } from '../xds/secrets.js';
 import type { ControlMetrics } from './metrics.js';
@@ -37,10 +47,8 @@ export interface ProxyNode {
   namespace: string;
 }
 
-export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
-
-/** Types whose empty subscription means "all" (Envoy's wildcard); the others list names. */
-const WILDCARD_TYPES: ReadonlySet<XdsType> = new Set(['LDS', 'CDS']);
+/** Responses are written already encoded (ads-wire.ts ADS_SERVER_SERVICE). */
+export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
 
 /**
  * Types whose SotW responses may carry only the resources that changed (the xDS
@@ -50,12 +58,8 @@ const WILDCARD_TYPES: ReadonlySet<XdsType> = new Set(['LDS', 'CDS']);
 const PARTIAL_TYPES: ReadonlySet<XdsType> = new Set(['EDS']);
 
 interface TypeState {
-  /** A request for this type has been seen. */
-  subscribed: boolean;
-  /** null = wildcard. */
-  names: string[] | null;
-  /** `names` joined: the key under which equal subscriptions share a selection. */
-  namesKey: string;
+  /** What the stream asked for (shared with streams asking the same); undefined until its first request. */
+  sub?: Subscription;
   /** What was last sent (the full selection, even when only changes were written). */
   sentSelection?: Selection;
   sentVersion?: string;
@@ -65,27 +69,46 @@ interface TypeState {
   lastError?: string;
 }
 
-function normalizeNames(type: XdsType, names: readonly string[] | undefined): string[] | null {
-  const list = names ?? [];
-  if (WILDCARD_TYPES.has(type) && (list.length === 0 || list.includes('*'))) return null;
-  // Fast path: clients usually send names sorted and unique (EDS ACKs carry every cluster).
-  let sorted = true;
-  for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1]! < list[i]!;
-  if (sorted) return [...list];
-  return [...new Set(list)].sort();
-}
-
-function setNames(st: TypeState, names: string[] | null): void {
-  st.names = names;
-  st.namesKey = names === null ? '' : names.join('\n');
-}
-
-function sameNames(a: string[] | null, b: string[] | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.length === b.length && a.every((n, i) => n === b[i]);
-}
+/** Streams of every server in the process share equal subscriptions (they are immutable). */
+const sharedSubscriptions = new SubscriptionTable();
 
 let connectionSeq = 0;
+/** Nonces are unique in the process: a response encoded once for many streams carries one. */
+let nonceSeq = 0;
+
+interface Encoded {
+  version: string;
+  nonce: string;
+  buf: Buffer;
+}
+
+/**
+ * Responses made of shared resource lists (a namespace's EDS, RDS, LDS, the same EDS change)
+ * are encoded once and the Buffer written to every stream (grpc-js copies it into its frame).
+ * Keyed by the list, so they go when it does; per-proxy lists (CDS with its inbound cluster)
+ * are encoded per write and not kept.
+ */
+const sharedResponses = new WeakMap<readonly SnapshotResource[], Encoded>();
+
+function response(type: XdsType, sel: Selection, resources: SnapshotResource[], shared: boolean, lastNonce: string | undefined): Encoded {
+  const version = sel.version;
+  if (shared) {
+    const hit = sharedResponses.get(resources);
+    // Never the same nonce twice in a row on a stream (a re-request of an unchanged version).
+    if (hit && hit.version === version && hit.nonce !== lastNonce) return hit;
+  }
+  const nonce = String(++nonceSeq);
+  // Whole groups (a proxy's CDS: its own inbound group and its namespace's): their runs, each made once.
+  const body = resources === sel.resources && sel.groups ? sel.groups.map((g) => g.body) : [resourcesField(resources)];
+  const e = { version, nonce, buf: encodeDiscoveryResponse(version, TYPE_URL[type], nonce, body) };
+  if (shared) sharedResponses.set(resources, e);
+  return e;
+}
+
+/** The resource_names of a request as raw bytes, when the server's decoder kept them. */
+function namesBytesOf(req: DiscoveryRequest): Buffer | undefined {
+  return (req as Partial<WireDiscoveryRequest>).resourceNamesBytes;
+}
 
 export class ProxyConnection {
   readonly seq = ++connectionSeq;
@@ -95,25 +118,32 @@ export class ProxyConnection {
   readonly #stream: AdsStream;
   readonly #metrics: ControlMetrics;
   readonly #log: Logger;
+  readonly #budget: WriteBudget;
+  readonly #subs: SubscriptionTable;
   readonly #types = new Map<XdsType, TypeState>();
-  #nonceSeq = 0;
   #snapshot: ProxySnapshot | undefined;
   #closed = false;
-  /** The stream's buffer is full (write returned false): pushes wait for 'drain'. */
-  #blocked = false;
-  /** Types a push skipped while blocked. */
-  readonly #deferred = new Set<XdsType>();
+  /** Types to send when this stream may write next; true = even if the version is unchanged (a request). */
+  readonly #want = new Map<XdsType, boolean>();
+  /** Releases the budget of the response in flight; set from write to flush. */
+  #inFlight: (() => void) | undefined;
+  /** Queued in the budget for a turn. */
+  #waiting = false;
+  /** Something has been written (the budget serves such streams first). */
+  #sentAny = false;
   readonly #unknownTypesLogged = new Set<string>();
 
   constructor(
     readonly node: ProxyNode,
     stream: AdsStream,
-    deps: { metrics: ControlMetrics; log: Logger },
+    deps: { metrics: ControlMetrics; log: Logger; budget: WriteBudget; subscriptions?: SubscriptionTable },
   ) {
     this.#stream = stream;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
-    for (const t of XDS_TYPES) this.#types.set(t, { subscribed: false, names: null, namesKey: '', sentResources: [] });
+    this.#budget = deps.budget;
+    this.#subs = deps.subscriptions ?? sharedSubscriptions;
+    for (const t of XDS_TYPES) this.#types.set(t, { sentResources: [] });
   }
 
   get hasSnapshot(): boolean {
@@ -124,9 +154,9 @@ export class ProxyConnection {
     return this.#snapshot;
   }
 
-  /** True while the stream is not draining (a slow client): pushes are deferred until it drains. */
+  /** True while a response is written and not yet flushed (later ones wait and coalesce). */
   get blocked(): boolean {
-    return this.#blocked;
+    return this.#inFlight !== undefined;
   }
 
   handleRequest(req: DiscoveryRequest): void {
@@ -141,7 +171,6 @@ export class ProxyConnection {
       return;
     }
     const st = this.#types.get(type)!;
-    const names = normalizeNames(type, req.resourceNames);
     if (req.responseNonce) {
       if (req.responseNonce !== st.sentNonce) return; // stale: answers an older response
       if (req.errorDetail) {
@@ -152,68 +181,104 @@ export class ProxyConnection {
       }
       st.ackedVersion = req.versionInfo ?? '';
       st.lastError = undefined;
-      if (!sameNames(names, st.names)) {
-        setNames(st, names);
+      // An ACK usually repeats the subscription byte for byte: then nothing to decode or compare.
+      const bytes = namesBytesOf(req);
+      if (bytes && st.sub?.bytes && bytes.equals(st.sub.bytes)) return;
+      const prev = st.sub;
+      this.#subscribe(st, type, req);
+      if (!prev || !sameNames(prev.names, st.sub!.names)) {
         st.sentSelection = undefined; // the subscription changed: answer with all of it
-        this.#send(type, false);
+        this.#enqueue(type, false);
       }
       return;
     }
     // A first request for the type (or a re-request): subscribe and answer.
-    st.subscribed = true;
-    setNames(st, names);
-    this.#send(type, true);
+    this.#subscribe(st, type, req);
+    this.#enqueue(type, true);
+  }
+
+  /** Points the type at the (shared) subscription of this request's names. */
+  #subscribe(st: TypeState, type: XdsType, req: DiscoveryRequest): void {
+    const prev = st.sub;
+    st.sub = this.#subs.acquire(type, namesBytesOf(req), () => req.resourceNames);
+    if (prev) this.#subs.release(prev);
   }
 
   /** New generated config: sends, in make-before-break order, each subscribed type whose content changed. */
   setSnapshot(snapshot: ProxySnapshot): void {
     this.#snapshot = snapshot;
-    for (const type of PUSH_ORDER) {
-      if (!this.#types.get(type)!.subscribed) continue;
-      if (this.#blocked) this.#deferred.add(type);
-      else this.#send(type, false);
+    for (const type of PUSH_ORDER) if (this.#types.get(type)!.sub && !this.#want.has(type)) this.#want.set(type, false);
+    this.#flush();
+  }
+
+  #enqueue(type: XdsType, force: boolean): void {
+    this.#want.set(type, force || (this.#want.get(type) ?? false));
+    this.#flush();
+  }
+
+  /** Writes the next wanted response if this stream may write now; otherwise waits its turn. */
+  #flush(): void {
+    if (this.#closed || this.#inFlight || this.#waiting || this.#want.size === 0 || !this.#snapshot) return;
+    if (this.#budget.mayStart()) this.#writeNext();
+    else {
+      this.#waiting = true;
+      this.#budget.wait(this.#turn, this.#sentAny);
     }
   }
 
-  #onDrain = (): void => {
-    this.#blocked = false;
-    if (this.#closed) return;
-    const types = PUSH_ORDER.filter((t) => this.#deferred.has(t));
-    this.#deferred.clear();
-    for (const t of types) {
-      if (this.#blocked) {
-        this.#deferred.add(t);
-        continue;
-      }
-      this.#send(t, false);
-    }
+  readonly #turn = (): void => {
+    this.#waiting = false;
+    if (!this.#closed && !this.#inFlight) this.#writeNext();
   };
 
-  #send(type: XdsType, force: boolean): void {
+  /** Writes the first wanted type (push order) that has something to send, computed from the newest snapshot. */
+  #writeNext(): void {
+    for (const type of PUSH_ORDER) {
+      const force = this.#want.get(type);
+      if (force === undefined) continue;
+      this.#want.delete(type);
+      if (this.#write(type, force)) return;
+    }
+  }
+
+  /** Sends one type if its selection changed (or `force`); false when there was nothing to send. */
+  #write(type: XdsType, force: boolean): boolean {
     const snapshot = this.#snapshot;
-    if (!snapshot || this.#closed) return;
+    if (!snapshot || this.#closed) return false;
     const st = this.#types.get(type)!;
+    const sub = st.sub;
+    if (!sub) return false;
     // Never open with an empty answer to an empty named subscription.
-    if (st.names !== null && st.names.length === 0 && st.sentVersion === undefined) return;
-    const sel = snapshot[type].select(st.names, st.namesKey);
-    if (!force && sel.version === st.sentVersion) return;
+    if (sub.names !== null && sub.names.length === 0 && st.sentVersion === undefined) return false;
+    const sel = snapshot[type].select(sub.names, sub.key);
+    if (!force && sel.version === st.sentVersion) return false;
     let resources: SnapshotResource[] = sel.resources;
+    let shared = sel.shared;
     if (!force && PARTIAL_TYPES.has(type) && st.sentSelection) {
       const changed = changedResources(st.sentSelection, sel);
-      if (changed && changed.length > 0) resources = changed;
+      if (changed && changed.length > 0) {
+        resources = changed;
+        shared &&= st.sentSelection.shared; // the diff is memoized per pair of selections
+      }
     }
-    const nonce = `${this.seq}-${++this.#nonceSeq}`;
+    // The resources' Any bytes are encoded once (shared by every proxy); the envelope too when the list is shared.
+    const { buf, nonce } = response(type, sel, resources, shared, st.sentNonce);
     st.sentVersion = sel.version;
     st.sentNonce = nonce;
     st.sentSelection = sel;
     st.sentResources = sel.resources;
     this.#metrics.xdsPushes.inc({ type });
-    // Resources go as Any with their bytes encoded once (shared by every proxy); only the envelope is encoded per write.
-    const ok = this.#stream.write({ versionInfo: sel.version, resources: resources.map((r) => r.any), typeUrl: TYPE_URL[type], nonce });
-    if (!ok && !this.#blocked) {
-      this.#blocked = true;
-      this.#stream.once('drain', this.#onDrain);
-    }
+    this.#sentAny = true;
+    const release = this.#budget.charge(buf.length);
+    const done = (): void => {
+      release();
+      if (this.#inFlight !== done) return;
+      this.#inFlight = undefined;
+      this.#flush();
+    };
+    this.#inFlight = done;
+    this.#stream.write(buf, done);
+    return true;
   }
 
   status(workloadKnown: boolean): ProxyStatus {
@@ -249,7 +314,7 @@ export class ProxyConnection {
   /** Ends the stream with status OK. */
   close(): void {
     if (this.#closed) return;
-    this.#closed = true;
+    this.markClosed();
     try {
       this.#stream.end();
     } catch {
@@ -261,7 +326,20 @@ export class ProxyConnection {
     return this.#closed;
   }
 
+  /** The stream is gone: give back its place in the budget (a cancelled write never reports flushed). */
   markClosed(): void {
+    if (!this.#closed)
+      for (const st of this.#types.values())
+        if (st.sub) {
+          this.#subs.release(st.sub);
+          st.sub = undefined;
+        }
     this.#closed = true;
+    this.#want.clear();
+    if (this.#waiting) this.#budget.cancel(this.#turn);
+    this.#waiting = false;
+    const inFlight = this.#inFlight;
+    this.#inFlight = undefined;
+    inFlight?.();
   }
 }

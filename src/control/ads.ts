@@ -7,8 +7,10 @@
 // are rebuilt (a workload's readiness -> EDS only; its identity or labels -> CDS
 // too; the store -> everything; the changed workload's own proxy -> everything);
 // pushes run in time-sliced batches (setImmediate between them) so the event loop
-// keeps writing, and a stream that is not draining is skipped and caught up on
-// 'drain' with the newest config.
+// keeps writing. Each stream has at most one response in flight and later ones
+// coalesce to the newest config; the bytes in flight across streams are bounded
+// (ads-connection.ts, ads-flow.ts). Responses are encoded by hand from the shared
+// resource bytes and ACKs repeating a subscription are not decoded (ads-wire.ts).
 import * as grpc from '@grpc/grpc-js';
 import type { MeshModel, Workload } from '../model/types.js';
 import { formatFinding, type Finding } from '../resources/types.js';
@@ -20,6 +22,7 @@ import type { BuildModelFn, GenerateFn, GenerateGroupsFn } from './pipeline.js';
 import type { ControlMetrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { Debouncer } from './debounce.js';
+import { WriteBudget } from './ads-flow.js';
 import { ProxyConnection, type AdsStream, type ProxyNode, type ProxyStatus } from './ads-connection.js';
 import { buildSnapshot, buildSnapshotFromGroups, XDS_TYPES, type ProxySnapshot, type XdsType } from './snapshot.js';
 import { selects } from '../xds/mesh.js';
@@ -59,6 +62,18 @@ export interface AdsServerOptions {
   debounceMs?: number;
   maxDebounceMs?: number;
   pushSliceMs?: number;
+  /** Bytes of responses in flight across all streams before writes wait (ads-flow.ts FLOW_DEFAULTS). */
+  maxInFlightBytes?: number;
+  /** A write not flushed after this long stops counting against maxInFlightBytes. */
+  writeStallMs?: number;
+}
+
+export interface PushStats {
+  startedAt: number;
+  modelMs: number;
+  proxies: number;
+  refreshMs: number;
+  doneMs: number | undefined;
 }
 
 function wkey(namespace: string, name: string): string {
@@ -80,9 +95,13 @@ export class AdsServer {
   /** Connections still to refresh, with the types to rebuild for each. */
   readonly #pending = new Map<ProxyConnection, Set<XdsType>>();
   #pumpScheduled = false;
+  readonly #budget: WriteBudget;
+  #lastPush: PushStats | undefined;
+  #pushStart = 0;
 
   constructor(opts: AdsServerOptions) {
     this.#opts = opts;
+    this.#budget = new WriteBudget(opts.maxInFlightBytes, opts.writeStallMs);
     const delay = opts.debounceMs ?? ADS_DEFAULTS.debounceMs;
     this.#debouncer = new Debouncer(() => this.rebuild(), delay, Math.max(delay, opts.maxDebounceMs ?? ADS_DEFAULTS.maxDebounceMs));
     this.#unsubscribe.push(
@@ -98,10 +117,12 @@ export class AdsServer {
       }),
     );
     opts.metrics.registry.gauge('weft_xds_connected_proxies', 'Proxies with an open ADS stream.', () => this.#conns.size);
+    opts.metrics.registry.gauge('weft_xds_write_inflight_bytes', 'Bytes of xDS responses written and not yet flushed to proxies.', () => this.#budget.inFlightBytes);
+    opts.metrics.registry.gauge('weft_xds_write_waiting_streams', 'ADS streams waiting for room to write (the in-flight budget is spent).', () => this.#budget.waiting);
     this.rebuild();
   }
 
-  /** Implementation object for `server.addService(ADS_SERVICE, ...)`. */
+  /** Implementation object for `server.addService(ADS_SERVER_SERVICE, ...)` (ads-wire.ts). */
   handlers(): grpc.UntypedServiceImplementation {
     return { streamAggregatedResources: (call: AdsStream) => this.#onStream(call) };
   }
@@ -115,6 +136,7 @@ export class AdsServer {
   rebuild(): void {
     if (this.#closed) return;
     const { store, registry, buildModel, trustDomain, metrics, log } = this.#opts;
+    const started = performance.now();
     const workloads = registry.list();
     try {
       const built = buildModel(store.list(), workloads, { trustDomain });
@@ -139,6 +161,8 @@ export class AdsServer {
       if (prev) for (const t of types) prev.add(t);
       else this.#pending.set(conn, new Set(types));
     }
+    this.#lastPush = { startedAt: Date.now(), modelMs: performance.now() - started, proxies: this.#pending.size, refreshMs: 0, doneMs: undefined };
+    this.#pushStart = started;
     this.#schedulePump();
   }
 
@@ -195,7 +219,21 @@ export class AdsServer {
       if (!conn.closed) this.#refresh(conn, types);
       if (performance.now() - start >= slice) break;
     }
+    const push = this.#lastPush;
+    if (push && push.doneMs === undefined) {
+      push.refreshMs += performance.now() - start;
+      if (this.#pending.size === 0) push.doneMs = performance.now() - this.#pushStart;
+    }
     this.#schedulePump();
+  }
+
+  /**
+   * The last rebuild: when it started, how long the model took, how many proxies it
+   * refreshed, the time spent refreshing them (generate, snapshot, write or queue) and
+   * from the start until the last one was done (undefined while pushing).
+   */
+  get lastPush(): Readonly<PushStats> | undefined {
+    return this.#lastPush;
   }
 
   proxies(): ProxyStatus[] {
@@ -210,11 +248,19 @@ export class AdsServer {
     return this.#conns.size;
   }
 
+  /** Writes in flight across all streams (bytes) and streams waiting for room to write. */
+  get writeStats(): { inFlightBytes: number; waitingStreams: number; blockedStreams: number } {
+    let blocked = 0;
+    for (const c of this.#conns) if (c.blocked) blocked++;
+    return { inFlightBytes: this.#budget.inFlightBytes, waitingStreams: this.#budget.waiting, blockedStreams: blocked };
+  }
+
   /** Ends every stream (status OK) and stops reacting to changes. */
   close(): void {
     this.#closed = true;
     this.#debouncer.close();
     this.#pending.clear();
+    this.#budget.close();
     for (const u of this.#unsubscribe) u();
     for (const c of this.#conns) c.close();
     this.#conns.clear();
@@ -317,7 +363,7 @@ export class AdsServer {
           rejected = true;
           return;
         }
-        conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log });
+        conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget });
         conn.gatewayCredentials = this.#mayHaveCredentials(conn.node, call.metadata);
         this.#conns.add(conn);
         this.#refresh(conn);

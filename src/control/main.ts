@@ -21,7 +21,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ADS_SERVICE, CA_SERVICE } from '../xds/ads-service.js';
+import { CA_SERVICE } from '../xds/ads-service.js';
+import { ADS_SERVER_SERVICE } from './ads-wire.js';
 import { DEFAULT_TRUST_DOMAIN, PORTS } from '../xds/names.js';
 import { ResourceStore } from './store.js';
 import { WorkloadRegistry } from './registry.js';
@@ -243,9 +244,9 @@ export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
 
   let ready = false;
   const plain = new grpc.Server(GRPC_SERVER_OPTIONS);
-  plain.addService(ADS_SERVICE, ads.handlers());
+  plain.addService(ADS_SERVER_SERVICE, ads.handlers());
   const secure = new grpc.Server(GRPC_SERVER_OPTIONS);
-  secure.addService(ADS_SERVICE, ads.handlers());
+  secure.addService(ADS_SERVER_SERVICE, ads.handlers());
   secure.addService(CA_SERVICE, caServiceHandlers({ ca, tokens, metrics, log }));
   const api = http.createServer(
     createApiHandler({

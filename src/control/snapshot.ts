@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { TYPE, encode, type TypeUrl } from '../xds/codec.js';
 import type { EnvoyObject, GeneratedConfig, GeneratedGroups } from './pipeline.js';
+import { resourcesField } from './ads-wire.js';
 
 export type XdsType = 'LDS' | 'CDS' | 'EDS' | 'RDS' | 'SDS';
 export const XDS_TYPES: readonly XdsType[] = ['LDS', 'CDS', 'EDS', 'RDS', 'SDS'];
@@ -96,13 +97,23 @@ function digest(resources: readonly SnapshotResource[]): string {
 export interface Selection {
   readonly resources: SnapshotResource[];
   readonly version: string;
+  /** Made from a set shared by every proxy with the same groups (so worth caching what is derived from it). */
+  readonly shared: boolean;
+  /** When the selection is whole groups (a wildcard): they, whose encoded runs make its response without a copy per resource. */
+  readonly groups?: readonly EncodedGroup[];
 }
 
-/** One group of resources (sorted by name, indexed, digested once). */
-class Group {
+export interface EncodedGroup {
+  /** The group's resources as DiscoveryResponse.resources entries (ads-wire.ts resourcesField), made once. */
+  readonly body: Buffer;
+}
+
+/** One group of resources (sorted by name, indexed, digested and encoded once). */
+class Group implements EncodedGroup {
   readonly resources: SnapshotResource[];
   readonly byName = new Map<string, SnapshotResource>();
   #digest: string | undefined;
+  #body: Buffer | undefined;
   constructor(type: XdsType, items: readonly EnvoyObject[]) {
     this.resources = items.map((o) => snapshotResource(type, o)).sort(byNameOrder);
     for (const r of this.resources) {
@@ -112,6 +123,9 @@ class Group {
   }
   get digest(): string {
     return (this.#digest ??= digest(this.resources));
+  }
+  get body(): Buffer {
+    return (this.#body ??= resourcesField(this.resources));
   }
 }
 
@@ -131,8 +145,11 @@ export class ResourceSet {
   #all: Selection | undefined;
   readonly #named = new Map<string, Selection>();
 
-  constructor(type: XdsType, groups: readonly (readonly EnvoyObject[])[]) {
-    this.#groups = groups.map((g) => groupOf(type, g));
+  readonly #shared: boolean;
+
+  constructor(type: XdsType, groups: readonly Group[], shared: boolean) {
+    this.#shared = shared;
+    this.#groups = [...groups];
     if (this.#groups.length > 1) {
       // Names must be disjoint across groups: look each name of the smaller groups up in the others.
       const largest = this.#groups.reduce((a, b) => (b.resources.length > a.resources.length ? b : a));
@@ -171,15 +188,11 @@ export class ResourceSet {
       resources = gs[0]!.resources;
       version = gs[0]!.digest;
     } else {
-      resources = gs.flatMap((g) => g.resources);
-      for (let i = 1; i < resources.length; i++)
-        if (resources[i - 1]!.name > resources[i]!.name) {
-          resources.sort(byNameOrder);
-          break;
-        }
+      // Each group is sorted: merge them (linear), never sort the whole again.
+      resources = gs.map((g) => g.resources).reduce(mergeSorted);
       version = createHash('sha256').update(gs.map((g) => g.digest).join('\n')).digest('hex').slice(0, 16);
     }
-    return (this.#all = { resources, version });
+    return (this.#all = { resources, version, shared: this.#shared, groups: gs });
   }
 
   /** `names` sorted and unique; `key` identifies them (e.g. their join), so equal subscriptions share the result. */
@@ -193,7 +206,7 @@ export class ResourceSet {
         const r = this.get(n);
         if (r) resources.push(r);
       }
-      s = { resources, version: digest(resources) };
+      s = { resources, version: digest(resources), shared: this.#shared };
       this.#named.set(k, s);
     }
     return s;
@@ -210,15 +223,42 @@ export function buildSnapshot(gen: GeneratedConfig): ProxySnapshot {
   return out;
 }
 
-const singleMemo = new WeakMap<Group, ResourceSet>();
+function mergeSorted(a: SnapshotResource[], b: SnapshotResource[]): SnapshotResource[] {
+  const out: SnapshotResource[] = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = byNameOrder(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
 
-/** A type's set; one made of a single shared group is itself shared, so its selections (and versions) are computed once for all proxies. */
-function resourceSet(type: XdsType, groups: readonly (readonly EnvoyObject[])[]): ResourceSet {
-  if (groups.length !== 1) return new ResourceSet(type, groups);
-  const g = groupOf(type, groups[0]!);
-  let rs = singleMemo.get(g);
-  if (!rs) singleMemo.set(g, (rs = new ResourceSet(type, groups)));
-  return rs;
+/** Sets by their groups (in order): a set is made once per combination and reused by every proxy, and every model, that has it. */
+interface SetMemo {
+  next: WeakMap<Group, SetMemo>;
+  set?: ResourceSet;
+}
+const setMemo = new WeakMap<Group, SetMemo>();
+
+/**
+ * A type's set, memoized by its groups, so its selections (and versions) are computed once for
+ * every proxy and model with the same groups. One made of a single group is shared by
+ * every proxy of a namespace; one with a proxy's own group (CDS with its inbound cluster)
+ * is that proxy's, across models while its groups stay the same.
+ */
+function resourceSet(type: XdsType, items: readonly (readonly EnvoyObject[])[]): ResourceSet {
+  const groups = items.map((g) => groupOf(type, g));
+  if (groups.length === 0) return new ResourceSet(type, groups, false);
+  let node: SetMemo | undefined = setMemo.get(groups[0]!);
+  if (!node) setMemo.set(groups[0]!, (node = { next: new WeakMap() }));
+  for (const g of groups.slice(1)) {
+    let n: SetMemo | undefined = node.next.get(g);
+    if (!n) node.next.set(g, (n = { next: new WeakMap() }));
+    node = n;
+  }
+  // Only single-group sets count as shared (their encoded responses are cached: snapshot consumers, ads-connection.ts).
+  return (node.set ??= new ResourceSet(type, groups, groups.length === 1));
 }
 
 /** The same from groups the generator shares between proxies (src/xds/generate.ts generateGroupsForProxy). */

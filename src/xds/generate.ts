@@ -19,7 +19,15 @@
 // resource keeps its identity and the control plane never re-encodes it
 // (src/control/snapshot.ts memoizes encodings by object identity). Generated
 // objects are shared: callers must treat them as immutable.
-import type { L4RouteSet, MeshModel, PortProtocol, Workload } from '../model/types.js';
+//
+// Incremental (a registry-only change, e.g. one endpoint): when a new model equals
+// the previous one except for its workloads (same JSON without them), its cache
+// starts from the previous one: routes, inbound protocols and every outbound
+// cluster/assignment whose candidate workloads are the same objects are reused
+// as they are (not regenerated, not interned again); only the services whose
+// workloads changed are built anew. Inbound listeners/clusters and the ROOTCA secret are
+// pure functions of their keys and are kept across models.
+import type { L4RouteSet, MeshModel, PortProtocol, Service, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { canonicalModel, attachedRouteSets, type OutboundTarget, type ServiceTarget } from './mesh.js';
 import { sortBy } from './envoy.js';
@@ -82,9 +90,33 @@ interface Interned {
 let internPrev = new Map<string, Interned>();
 let internCur = new Map<string, Interned>();
 
+/** Caches whose values depend only on their keys, kept for two generations like the intern tables. */
+class KeyedCache<V> {
+  #prev = new Map<string, V>();
+  #cur = new Map<string, V>();
+  get(key: string, make: () => V): V {
+    let v = this.#cur.get(key);
+    if (v === undefined) {
+      v = this.#prev.get(key) ?? make();
+      this.#cur.set(key, v);
+    }
+    return v;
+  }
+  roll(): void {
+    this.#prev = this.#cur;
+    this.#cur = new Map();
+  }
+}
+const pureInboundListeners = new KeyedCache<EnvoyObject[]>();
+const pureInboundClusters = new KeyedCache<EnvoyObject[]>();
+const pureSecrets = new KeyedCache<EnvoyObject[]>();
+
 function newGeneration(): void {
   internPrev = internCur;
   internCur = new Map();
+  pureInboundListeners.roll();
+  pureInboundClusters.roll();
+  pureSecrets.roll();
 }
 
 function intern(key: string, obj: EnvoyObject): EnvoyObject {
@@ -105,8 +137,29 @@ interface OutboundGroups {
   endpoints: EnvoyObject[];
 }
 
+interface OutboundEntry {
+  cluster: EnvoyObject;
+  endpoints?: EnvoyObject;
+  /** The candidate workloads it was built from (modelForService), to tell whether a later model can reuse it. */
+  workloads: readonly Workload[];
+}
+
+interface SidecarShared {
+  routes: EnvoyObject[];
+  targets: Map<string, OutboundTarget>;
+  outbound: OutboundGroups;
+  /** The SNI internal listeners and clusters of tls[] routes. */
+  internal: SidecarL4;
+}
+
 interface ModelCache {
   model: MeshModel;
+  /** The model without its workloads, as JSON: equal keys mean only workloads differ. */
+  baseKey: string;
+  /** The previous model's cache when only workloads differ (its entries are reused where their inputs are the same). */
+  base: ModelCache | undefined;
+  /** The previous model's cache in any case: its arrays are kept when their members are the same (interned) objects. */
+  prev: ModelCache | undefined;
   meshRoutes: ReturnType<typeof attachedRouteSets>;
   /** tcp[]/tls[] route sets bound to sidecars. */
   meshL4: L4RouteSet[];
@@ -115,16 +168,32 @@ interface ModelCache {
   /** Workloads by namespace, then by "key=value" of each label (model order kept). */
   byLabel: Map<string, Map<string, Workload[]>>;
   clusterDomain: string | undefined;
-  sidecar: Map<string, { routes: EnvoyObject[]; targets: Map<string, OutboundTarget>; outbound: OutboundGroups; internal: SidecarL4 }>;
+  sidecar: Map<string, SidecarShared>;
   outbound: Map<string, OutboundGroups>;
-  outboundByName: Map<string, { cluster: EnvoyObject; endpoints?: EnvoyObject }>;
+  outboundByName: Map<string, OutboundEntry>;
+  /** Depends on services only: shared with the previous cache when only workloads differ. */
   protocols: Map<string, PortProtocol[]>;
-  inboundListeners: Map<string, EnvoyObject[]>;
-  inboundClusters: Map<string, EnvoyObject[]>;
-  secrets: Map<string, EnvoyObject[]>;
+  /** Services by namespace, then by "key=value" of their selector's first label (built when first needed). */
+  servicesByLabel?: Map<string, Map<string, Service[]>>;
+  serviceOrder?: Map<Service, number>;
 }
 
 const caches = new WeakMap<MeshModel, Map<string, ModelCache>>();
+/** The newest cache per cluster domain, the base of the next model's. */
+const latest = new Map<string, ModelCache>();
+
+/** Values that are not plain JSON data must not hide from the base key: Maps and Sets are spelled out. */
+function plainReplacer(_k: string, v: unknown): unknown {
+  if (v instanceof Map) return { '\u0000map': [...v] };
+  if (v instanceof Set) return { '\u0000set': [...v] };
+  return v;
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelCache {
   let byDomain = caches.get(input);
@@ -132,8 +201,11 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
   const dk = clusterDomain ?? '';
   let c = byDomain.get(dk);
   if (c) return c;
-  newGeneration();
   const model = canonicalModel(input);
+  const baseKey = JSON.stringify({ ...model, workloads: [] }, plainReplacer);
+  const prev = latest.get(dk);
+  const base = prev && prev.baseKey === baseKey ? prev : undefined;
+  if (!base) newGeneration();
   const meshRoutes = attachedRouteSets(model, new Set([MESH]));
   const meshL4 = meshL4Sets(model);
   const keys = new Set<string>(l4SourceLabelKeys(meshL4));
@@ -151,6 +223,9 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
   }
   c = {
     model,
+    baseKey,
+    base,
+    prev,
     meshRoutes,
     meshL4,
     sourceLabelKeys: [...keys].sort(),
@@ -159,12 +234,12 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
     sidecar: new Map(),
     outbound: new Map(),
     outboundByName: new Map(),
-    protocols: new Map(),
-    inboundListeners: new Map(),
-    inboundClusters: new Map(),
-    secrets: new Map(),
+    protocols: base ? base.protocols : new Map(),
   };
+  // Only one level of reuse: what the previous cache kept of its own previous one is not needed any more.
+  if (prev) prev.base = prev.prev = undefined;
   byDomain.set(dk, c);
+  latest.set(dk, c);
   return c;
 }
 
@@ -186,13 +261,17 @@ function modelForService(c: ModelCache, target: ServiceTarget): MeshModel {
  * DNS clusters carry their endpoints inline and ORIGINAL_DST ones (PassthroughCluster)
  * have none: the proxy subscribes EDS only for EDS clusters (src/proxy/core/xds-refs.ts).
  */
-function outboundFor(c: ModelCache, target: ServiceTarget): { cluster: EnvoyObject; endpoints?: EnvoyObject } {
+function outboundFor(c: ModelCache, target: ServiceTarget): OutboundEntry {
   const name = targetClusterName(target);
   let hit = c.outboundByName.get(name);
   if (!hit) {
     const m = modelForService(c, target);
-    const cluster = intern(`cds:${name}`, outboundCluster(m, target));
-    hit = cluster['type'] === 'EDS' ? { cluster, endpoints: intern(`eds:${name}`, loadAssignment(m, target)) } : { cluster };
+    const old = c.base?.outboundByName.get(name);
+    if (old && sameItems(old.workloads, m.workloads)) hit = old;
+    else {
+      const cluster = intern(`cds:${name}`, outboundCluster(m, target));
+      hit = cluster['type'] === 'EDS' ? { cluster, endpoints: intern(`eds:${name}`, loadAssignment(m, target)), workloads: m.workloads } : { cluster, workloads: m.workloads };
+    }
     c.outboundByName.set(name, hit);
   }
   return hit;
@@ -212,6 +291,11 @@ function outboundGroups(c: ModelCache, referenced: ReadonlyMap<string, OutboundT
       if (o.endpoints) endpoints.push(o.endpoints);
     }
     g = { clusters: byName(clusters), endpoints: byName(endpoints, 'clusterName') };
+    // Keep the previous arrays when their members are the same objects (unchanged or interned):
+    // the control plane then reuses their encoded, indexed and digested groups as they are.
+    const old = c.prev?.outbound.get(key);
+    if (old && sameItems(old.clusters, g.clusters)) g.clusters = old.clusters;
+    if (old && sameItems(old.endpoints, g.endpoints)) g.endpoints = old.endpoints;
     c.outbound.set(key, g);
   }
   return g;
@@ -223,16 +307,23 @@ function sidecarKey(c: ModelCache, proxy: Workload): string {
   return [proxy.namespace, ...c.sourceLabelKeys.map((k) => (k in proxy.labels ? `${k}=${proxy.labels[k]}` : `${k}\u0001`))].join('\u0000');
 }
 
-function sidecarShared(c: ModelCache, proxy: Workload) {
+function sidecarShared(c: ModelCache, proxy: Workload): SidecarShared {
   const key = sidecarKey(c, proxy);
   let s = c.sidecar.get(key);
   if (!s) {
-    const targets = new Map<string, OutboundTarget>();
-    const internal: SidecarL4 = { listeners: [], clusters: [] };
-    const route = httpProxyRouteConfig(c.model, proxy, c.meshRoutes, c.clusterDomain, targets, { sets: c.meshL4, out: internal });
-    internal.listeners = byName(internal.listeners.map((l) => intern(`lds:${key}:${String(l['name'])}`, l)));
-    internal.clusters = byName(internal.clusters.map((cl) => intern(`cds:${key}:${String(cl['name'])}`, cl)));
-    s = { routes: [intern(`rds:${key}:${String(route['name'])}`, route)], targets, outbound: outboundGroups(c, targets), internal };
+    // Routes, their targets and the SNI internal listeners depend on the model without its workloads.
+    const old = c.base?.sidecar.get(key);
+    if (old) s = { routes: old.routes, targets: old.targets, outbound: outboundGroups(c, old.targets), internal: old.internal };
+    else {
+      const targets = new Map<string, OutboundTarget>();
+      const internal: SidecarL4 = { listeners: [], clusters: [] };
+      const generated = httpProxyRouteConfig(c.model, proxy, c.meshRoutes, c.clusterDomain, targets, { sets: c.meshL4, out: internal });
+      internal.listeners = byName(internal.listeners.map((l) => intern(`lds:${key}:${String(l['name'])}`, l)));
+      internal.clusters = byName(internal.clusters.map((cl) => intern(`cds:${key}:${String(cl['name'])}`, cl)));
+      const route = intern(`rds:${key}:${String(generated['name'])}`, generated);
+      const before = c.prev?.sidecar.get(key)?.routes;
+      s = { routes: before?.[0] === route ? before : [route], targets, outbound: outboundGroups(c, targets), internal };
+    }
     c.sidecar.set(key, s);
   }
   return s;
@@ -249,40 +340,67 @@ function labelsKey(labels: Record<string, string>): string {
 function inboundProtocols(c: ModelCache, proxy: Workload, ports: number[]): PortProtocol[] {
   const key = `${proxy.namespace}\u0002${labelsKey(proxy.labels)}\u0002${JSON.stringify(proxy.ports)}`;
   let p = c.protocols.get(key);
-  if (!p) c.protocols.set(key, (p = ports.map((port) => inboundProtocol(c.model, proxy, port))));
+  if (!p) {
+    const m = modelForWorkload(c, proxy);
+    c.protocols.set(key, (p = ports.map((port) => inboundProtocol(m, proxy, port))));
+  }
   return p;
+}
+
+/**
+ * The model as inboundProtocol sees it for one workload: only the services that can
+ * select it (same namespace, the selector's first label among its labels), in model
+ * order. It checks the full selector itself, so the answer is the same as over every
+ * service, without scanning them all for each workload.
+ */
+function modelForWorkload(c: ModelCache, proxy: Workload): MeshModel {
+  if (!c.servicesByLabel) {
+    const idx = new Map<string, Map<string, Service[]>>();
+    for (const svc of c.model.services) {
+      const first = Object.entries(svc.selector)[0];
+      if (!first) continue; // an empty selector selects nothing
+      let ns = idx.get(svc.namespace);
+      if (!ns) idx.set(svc.namespace, (ns = new Map()));
+      const k = `${first[0]}=${first[1]}`;
+      const list = ns.get(k);
+      if (list) list.push(svc);
+      else ns.set(k, [svc]);
+    }
+    c.servicesByLabel = idx;
+  }
+  const ns = c.servicesByLabel.get(proxy.namespace);
+  const candidates: Service[] = [];
+  if (ns) for (const [k, v] of Object.entries(proxy.labels)) candidates.push(...(ns.get(`${k}=${v}`) ?? []));
+  // Each service is listed under one key (its first label), so there are no duplicates; back to model order.
+  if (candidates.length > 1) {
+    c.serviceOrder ??= new Map(c.model.services.map((svc, i) => [svc, i]));
+    candidates.sort((a, b) => c.serviceOrder!.get(a)! - c.serviceOrder!.get(b)!);
+  }
+  return { ...c.model, services: candidates };
 }
 
 function sidecarInbound(c: ModelCache, proxy: Workload): { listeners: EnvoyObject[]; clusters: EnvoyObject[] } {
   const ports = containerPorts(proxy);
   const protocols = inboundProtocols(c, proxy, ports);
   const lk = ports.map((p, i) => `${p}/${protocols[i]}`).join(',');
-  let listeners = c.inboundListeners.get(lk);
-  if (!listeners) {
-    const list = [virtualOutboundListener(), ...ports.map((p, i) => inboundListener(p, protocols[i]!))];
-    listeners = byName(list.map((l) => intern(`lds:${lk}:${String(l['name'])}`, l)));
-    c.inboundListeners.set(lk, listeners);
-  }
+  // Both are functions of their keys alone (ports, protocols, app address): kept across models.
+  const listeners = pureInboundListeners.get(lk, () =>
+    byName([virtualOutboundListener(), ...ports.map((p, i) => inboundListener(p, protocols[i]!))].map((l) => intern(`lds:${lk}:${String(l['name'])}`, l))),
+  );
   const ck = `${lk}@${proxy.appAddress}`;
-  let clusters = c.inboundClusters.get(ck);
-  if (!clusters) {
-    clusters = byName(ports.map((p, i) => intern(`cds-in:${ck}:${p}`, inboundCluster(p, protocols[i]!, proxy.appAddress))));
-    c.inboundClusters.set(ck, clusters);
-  }
+  const clusters = pureInboundClusters.get(ck, () => byName(ports.map((p, i) => intern(`cds-in:${ck}:${p}`, inboundCluster(p, protocols[i]!, proxy.appAddress)))));
   return { listeners, clusters };
 }
 
-function secretsFor(c: ModelCache, roots: string[]): EnvoyObject[] {
+function secretsFor(roots: string[]): EnvoyObject[] {
   const key = roots.join('\u0000');
-  let s = c.secrets.get(key);
-  if (!s) c.secrets.set(key, (s = [intern(`sds:${key}`, rootCaSecret(roots))]));
-  return s;
+  return pureSecrets.get(key, () => [intern(`sds:${key}`, rootCaSecret(roots))]);
 }
 
 /** One proxy's resources as shared groups (see ProxyResourceGroups). */
 export function generateGroupsForProxy(input: MeshModel, proxy: Workload, ctx: GenerateContext): ProxyResourceGroups {
   const c = modelCache(input, ctx.clusterDomain);
-  const secrets = [secretsFor(c, ctx.rootCertsPem)];
+  const secrets = [secretsFor(ctx.rootCertsPem)];
   if (proxy.proxyType === 'router') {
     const targets = new Map<string, OutboundTarget>();
     const gw = gatewayResources(c.model, proxy, c.clusterDomain, targets);

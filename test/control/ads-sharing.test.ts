@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { runControl } from '../../src/control/main.js';
 import { createMemoryLogger } from '../../src/control/log.js';
 import { buildModel } from '../../src/model/index.js';
+import { parseYaml } from '../../src/resources/index.js';
+import { inboundProtocol } from '../../src/xds/listeners.js';
+import { canonicalModel, isHttpProtocol } from '../../src/xds/mesh.js';
 import { generateGroupsForProxy, generateForProxy } from '../../src/xds/generate.js';
 import { buildSnapshotFromGroups, snapshotStats } from '../../src/control/snapshot.js';
 import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
@@ -35,6 +38,72 @@ test('sharing: two proxies in one namespace share the encoded cluster and endpoi
   // The shared generator gives the same output as before (the golden tests pin generateForProxy).
   const flat = generateForProxy(model, ws[1]!, ctx);
   assert.deepEqual(flat.clusters.map((c) => c['name']), b.CDS.all().resources.map((r) => r.name));
+});
+
+/** A Service whose port is named http (so mesh routes apply to it). */
+function httpService(name: string): ReturnType<typeof serviceResource> {
+  const r = serviceResource('default', name, 9080);
+  return { ...r, spec: { ...r.spec, ports: [{ name: 'http', port: 9080, targetPort: 8080 }] } };
+}
+
+test('sharing: a registry-only change reuses what it cannot affect and rebuilds the rest as a fresh generation would', () => {
+  const resources = [httpService('reviews'), httpService('ratings')];
+  const ws = [workload('default', 'reviews-1', '127.0.0.2', { app: 'reviews' }), workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' })];
+  const ctx = { rootCertsPem: ['-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n'] };
+  const before = generateGroupsForProxy(buildModel(resources, ws).model, ws[0]!, ctx);
+  // A second ratings endpoint (same objects for everything else).
+  const ws2 = [...ws, workload('default', 'ratings-2', '127.0.0.4', { app: 'ratings' })];
+  const model2 = buildModel(resources, ws2).model;
+  const after = generateGroupsForProxy(model2, ws2[0]!, ctx);
+  const find = (groups: object[][], key: string, name: string) => groups.flat().find((o) => (o as Record<string, unknown>)[key] === name);
+  assert.equal(after.routes[0], before.routes[0], 'routes: the same array (nothing regenerated)');
+  assert.equal(after.listeners[0], before.listeners[0]);
+  assert.equal(find(after.clusters, 'name', reviews), find(before.clusters, 'name', reviews), 'an unaffected service keeps its cluster object');
+  assert.equal(find(after.endpoints, 'clusterName', reviews), find(before.endpoints, 'clusterName', reviews));
+  assert.notEqual(find(after.endpoints, 'clusterName', ratings), find(before.endpoints, 'clusterName', ratings), 'the changed service is rebuilt');
+  assert.ok(JSON.stringify(find(after.endpoints, 'clusterName', ratings)).includes('127.0.0.4'));
+  // The same as generating model2 without any reuse: another cluster-domain spelling has its own
+  // cache chain; an unrelated model first makes sure nothing there can be reused.
+  const fresh = { ...ctx, clusterDomain: 'cluster.local' };
+  generateGroupsForProxy(buildModel([serviceResource('other', 'x', 80)], []).model, ws2[0]!, fresh);
+  const flat = (g: typeof after) => JSON.stringify(Object.fromEntries(Object.entries(g).map(([k, v]) => [k, (v as object[][]).flat()])));
+  assert.equal(flat(after), flat(generateGroupsForProxy(buildModel(resources, ws2).model, ws2[0]!, fresh)));
+  // A store change (a new service) rebuilds everything: routes are new.
+  const resources3 = [...resources, httpService('details')];
+  const model3 = buildModel(resources3, ws2).model;
+  const gen3 = generateGroupsForProxy(model3, ws2[0]!, ctx);
+  assert.notEqual(gen3.routes[0], after.routes[0]);
+  // A routing change rebuilds everything too, but what comes out the same keeps its arrays, so the
+  // control plane keeps its encoded sets (and versions) for CDS, EDS, LDS and SDS: only RDS is new.
+  const snap3 = buildSnapshotFromGroups(gen3);
+  const vs = parseYaml(
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings, namespace: default}\nspec:\n  hosts: [ratings]\n  http:\n  - match:\n    - headers: {x-canary: {exact: "1"}}\n    route: [{destination: {host: ratings}}]\n  - route: [{destination: {host: ratings}}]\n',
+    'vs.yaml',
+  ).resources;
+  const snap4 = buildSnapshotFromGroups(generateGroupsForProxy(buildModel([...resources3, ...vs], ws2).model, ws2[0]!, ctx));
+  for (const t of ['CDS', 'EDS', 'LDS', 'SDS'] as const) assert.ok(snap4[t] === snap3[t], `${t}: the same set`);
+  assert.notEqual(snap4.RDS.all().version, snap3.RDS.all().version);
+  assert.ok(JSON.stringify(snap4.RDS.all().resources[0]!.object).includes('x-canary'));
+});
+
+test('sharing: inbound protocols from the services that can select a workload are the ones a scan of every service gives', () => {
+  const svc = (name: string, selector: Record<string, string>, portName: string) => {
+    const r = serviceResource('default', name, 80, selector);
+    return { ...r, spec: { ...r.spec, ports: [{ name: portName, port: 80, targetPort: 8080 }] } };
+  };
+  // Three services select the workload (by different first labels); the first in model order decides.
+  const resources = [svc('a-tcp', { tier: 'web', app: 'w' }, 'tcp'), svc('b-http', { app: 'w' }, 'http'), svc('c-grpc', { app: 'w', tier: 'web' }, 'grpc'), svc('other', { app: 'z' }, 'http')];
+  const w = { ...workload('default', 'w-1', '127.0.0.9', { app: 'w', tier: 'web' }), ports: [{ containerPort: 8080 }] };
+  const { model } = buildModel(resources, [w]);
+  const ctx = { rootCertsPem: [] };
+  for (const order of [resources, [...resources].reverse()]) {
+    const m = buildModel(order, [w]).model;
+    const listener = generateForProxy(m, w, ctx).listeners.find((l) => l['name'] !== 'virtualOutbound')!;
+    const usesHcm = JSON.stringify(listener).includes('http_connection_manager');
+    assert.equal(usesHcm, isHttpProtocol(inboundProtocol(canonicalModel(m), w, 8080)), 'same protocol as a scan of every service');
+  }
+  // a-tcp sorts first: TCP.
+  assert.equal(inboundProtocol(canonicalModel(model), w, 8080), 'tcp');
 });
 
 test('sharing: an endpoint-only change (readiness) pushes only EDS, with only the changed ClusterLoadAssignment', async () => {

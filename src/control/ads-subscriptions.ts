@@ -1,0 +1,76 @@
+// What a stream subscribed to, per type, shared between streams: 2,000 sidecars
+// of one namespace ask EDS for the same ~1,000 cluster names, and each would
+// otherwise hold its own decoded names, their joined key and the request bytes
+// (~150 KB a stream). Equal requests (byte for byte) get one Subscription; it is
+// counted and dropped when no stream holds it.
+import type { XdsType } from './snapshot.js';
+
+/** Types whose empty subscription means "all" (Envoy's wildcard); the others list names. */
+export const WILDCARD_TYPES: ReadonlySet<XdsType> = new Set(['LDS', 'CDS']);
+
+export interface Subscription {
+  readonly type: XdsType;
+  /** Sorted and unique; null = wildcard. */
+  readonly names: readonly string[] | null;
+  /** Identifies `names` for this type: equal subscriptions share selections under it (snapshot.ts select). */
+  readonly key: string;
+  /** The resource_names bytes it was made from, when the request kept them (ads-wire.ts). */
+  readonly bytes: Buffer | undefined;
+}
+
+interface Entry extends Subscription {
+  refs: number;
+}
+
+export function normalizeNames(type: XdsType, names: readonly string[] | undefined): string[] | null {
+  const list = names ?? [];
+  if (WILDCARD_TYPES.has(type) && (list.length === 0 || list.includes('*'))) return null;
+  // Fast path: clients usually send names sorted and unique (EDS ACKs carry every cluster).
+  let sorted = true;
+  for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1]! < list[i]!;
+  if (sorted) return [...list];
+  return [...new Set(list)].sort();
+}
+
+export function sameNames(a: readonly string[] | null, b: readonly string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+export class SubscriptionTable {
+  readonly #byKey = new Map<string, Entry>();
+
+  /** Distinct subscriptions held by some stream. */
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /**
+   * The shared subscription for a request's names. With `bytes` (the raw resource_names)
+   * an equal one already held is found without decoding `names()`.
+   */
+  acquire(type: XdsType, bytes: Buffer | undefined, names: () => readonly string[] | undefined): Subscription {
+    let key: string;
+    let normalized: string[] | null | undefined;
+    if (bytes && bytes.length > 0) key = `${type}\u0000b${bytes.toString('latin1')}`;
+    else {
+      normalized = normalizeNames(type, names());
+      key = normalized === null ? `${type}\u0000*` : `${type}\u0000n${normalized.join('\n')}`;
+    }
+    let e = this.#byKey.get(key);
+    if (!e) {
+      normalized ??= normalizeNames(type, names());
+      // A copy: the request's buffer is not kept alive by the subscription.
+      e = { type, names: normalized, key, bytes: bytes && bytes.length > 0 ? Buffer.from(bytes) : undefined, refs: 0 };
+      this.#byKey.set(key, e);
+    }
+    e.refs++;
+    return e;
+  }
+
+  release(sub: Subscription): void {
+    const e = this.#byKey.get(sub.key);
+    if (e !== sub) return;
+    if (--e.refs <= 0) this.#byKey.delete(sub.key);
+  }
+}
