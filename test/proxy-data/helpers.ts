@@ -124,6 +124,12 @@ export function snapshot(listeners: EnvoyObject[], routes: EnvoyObject[] = [], s
   };
 }
 
+/** What the xDS generator made for one proxy (generateForProxy), as the snapshot ADS would deliver. */
+export function generatedSnapshot(res: Record<'listeners' | 'routes' | 'clusters' | 'endpoints' | 'secrets', EnvoyObject[]>): XdsSnapshot {
+  const byName = (list: EnvoyObject[], key = 'name') => new Map(list.map((o) => [String(o[key]), o]));
+  return { listeners: byName(res.listeners), routes: byName(res.routes), clusters: byName(res.clusters), endpoints: byName(res.endpoints, 'clusterName'), secrets: byName(res.secrets) };
+}
+
 export function listen(server: net.Server, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve) => server.listen(0, host, () => resolve(`${host}:${(server.address() as net.AddressInfo).port}`)));
 }

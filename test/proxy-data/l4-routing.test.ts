@@ -13,7 +13,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { createDataPlane } from '../../src/proxy/data/index.js';
-import type { DataPlane, EnvoyObject, XdsSnapshot } from '../../src/proxy/types.js';
+import type { DataPlane, EnvoyObject } from '../../src/proxy/types.js';
 import { parseYaml } from '../../src/resources/index.js';
 import { buildModel, type Workload } from '../../src/model/index.js';
 import { generateForProxy } from '../../src/xds/generate.js';
@@ -21,7 +21,7 @@ import { spiffeId } from '../../src/xds/names.js';
 import { bestByServerName, serverNameScore, EXACT_SERVER_NAME } from '../../src/proxy/data/server-names.js';
 import { startExternalTls, type ExternalTls } from '../../samples/tcp-tls-routes/src/external-tls.js';
 import { firstLine, openTunnel, startTls } from '../../samples/tcp-tls-routes/src/probe.js';
-import { info, listener, listen, portOf, seeded, snapshot, TCP_TYPE, TestClusterManager } from './helpers.js';
+import { generatedSnapshot, info, listener, listen, portOf, seeded, snapshot, TCP_TYPE, TestClusterManager } from './helpers.js';
 import { TestIdentity } from '../helpers/pki.js';
 
 /** The ClientHello a Node TLS client sends for this server name (captured once, replayed cheaply). */
@@ -249,8 +249,7 @@ spec:
     };
     const { model } = buildModel(resources, [sleep]);
     const res = generateForProxy(model, sleep, { rootCertsPem: [] });
-    const byName = (list: EnvoyObject[], key = 'name') => new Map(list.map((o) => [String(o[key]), o]));
-    const snap: XdsSnapshot = { listeners: byName(res.listeners), routes: byName(res.routes), clusters: byName(res.clusters), endpoints: byName(res.endpoints, 'clusterName'), secrets: new Map() };
+    const snap = generatedSnapshot({ ...res, secrets: [] });
     dp = createDataPlane(info(POD), new TestIdentity(), { random: seeded(11) });
     await dp.apply(snap);
     assert.ok(dp.boundListeners().virtualOutbound);

@@ -39,12 +39,17 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout: () =
 export function openTunnel(proxy: ProxyAddress, target: string, timeoutMs = 10_000): Promise<net.Socket> {
   const socket = net.connect(proxy.port, proxy.host);
   const done = new Promise<net.Socket>((resolve, reject) => {
+    // Read the answer in paused mode ('readable' + read()), never with a 'data' listener:
+    // a socket left flowing after its listener is removed emits the unshifted bytes after
+    // the 200 (a server-first greeting sharing its segment) on the next tick, to no one.
+    // Paused, they wait in the buffer for the caller's reader.
     let head = Buffer.alloc(0);
-    const onData = (c: Buffer): void => {
-      head = Buffer.concat([head, c]);
+    const onReadable = (): void => {
+      let c: Buffer | null;
+      while ((c = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, c]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
-      socket.off('data', onData);
+      socket.off('readable', onReadable);
       const status = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
       if (!/^HTTP\/1\.[01] 200/.test(status)) {
         socket.destroy();
@@ -55,7 +60,7 @@ export function openTunnel(proxy: ProxyAddress, target: string, timeoutMs = 10_0
       if (rest.length) socket.unshift(rest);
       resolve(socket);
     };
-    socket.on('data', onData);
+    socket.on('readable', onReadable);
     socket.once('error', reject);
     socket.once('close', () => reject(new Error(`CONNECT ${target}: closed by the proxy`)));
     socket.write(`CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
