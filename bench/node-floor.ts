@@ -42,7 +42,8 @@ function forwardH2(session: () => http2.ClientHttp2Session, down: http2.ServerHt
     let trailers: http2.OutgoingHttpHeaders | undefined;
     up.on('trailers', (t) => (trailers = { ...t }));
     down.respond(h, { waitForTrailers: true });
-    down.on('wantTrailers', () => (trailers ? down.sendTrailers(trailers) : down.close()));
+    // No trailers from upstream: an empty HEADERS frame ends the stream (close() would reset it).
+    down.on('wantTrailers', () => down.sendTrailers(trailers ?? {}));
     up.pipe(down);
   });
   up.on('error', () => down.destroy());
