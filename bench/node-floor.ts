@@ -32,6 +32,24 @@ function h1Headers(h: http.IncomingHttpHeaders | http2.IncomingHttpHeaders): Rec
   return out;
 }
 
+/** An HTTP/1.1 request forwarded through an undici pool; either side going away ends the other. */
+function forwardH1(pool: Pool, req: http.IncomingMessage, res: http.ServerResponse, extra: Record<string, string>): void {
+  req.on('error', () => {});
+  const body = req.method === 'GET' || req.method === 'HEAD' ? null : req;
+  pool.request({ method: req.method as 'GET', path: req.url ?? '/', headers: { ...h1Headers(req.headers), ...extra }, body }).then(
+    (up) => {
+      up.body.on('error', () => res.destroy());
+      res.on('close', () => up.body.destroy());
+      res.writeHead(up.statusCode, h1Headers(up.headers));
+      up.body.pipe(res);
+    },
+    () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    },
+  );
+}
+
 /** An HTTP/2 stream forwarded to an HTTP/2 session, trailers (gRPC) included. */
 function forwardH2(session: () => http2.ClientHttp2Session, down: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, extra: Record<string, string>): void {
   const out: http2.OutgoingHttpHeaders = { ...extra };
@@ -39,6 +57,8 @@ function forwardH2(session: () => http2.ClientHttp2Session, down: http2.ServerHt
   const up = session().request(out);
   down.pipe(up);
   up.on('response', (h) => {
+    // The client may have gone (a load generator stopping with streams in flight).
+    if (down.destroyed || down.closed) return void up.destroy();
     let trailers: http2.OutgoingHttpHeaders | undefined;
     up.on('trailers', (t) => (trailers = { ...t }));
     down.respond(h, { waitForTrailers: true });
@@ -67,19 +87,7 @@ function roleA(listen: string, peer: string, certs: string): void {
   const [peerHost, peerPort] = peer.split(':') as [string, string];
   const pool = new Pool(`https://${peer}`, { connections: 256, connect: { ...tls, ALPNProtocols: ['http/1.1'] } });
   http
-    .createServer({ noDelay: true }, (req, res) => {
-      const body = req.method === 'GET' || req.method === 'HEAD' ? null : req;
-      pool.request({ method: req.method as 'GET', path: req.url ?? '/', headers: { ...h1Headers(req.headers), host: peerHost, [PORT_HEADER]: '8080' }, body }).then(
-        (up) => {
-          res.writeHead(up.statusCode, h1Headers(up.headers));
-          up.body.pipe(res);
-        },
-        () => {
-          res.writeHead(502);
-          res.end();
-        },
-      );
-    })
+    .createServer({ noDelay: true }, (req, res) => forwardH1(pool, req, res, { host: peerHost, [PORT_HEADER]: '8080' }))
     .listen(8080, listen);
   const toB = sessionTo(`https://${peerHost}:${peerPort}`, { ...tls, ALPNProtocols: ['h2'] });
   for (const port of [8081, 8082]) {
@@ -99,19 +107,7 @@ function roleB(listen: string, app: string, certs: string): void {
     if (!to) return stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     forwardH2(to, stream, headers, {});
   });
-  const h1 = http.createServer({ noDelay: true }, (req, res) => {
-    const body = req.method === 'GET' || req.method === 'HEAD' ? null : req;
-    pool.request({ method: req.method as 'GET', path: req.url ?? '/', headers: { ...h1Headers(req.headers), host: app }, body }).then(
-      (up) => {
-        res.writeHead(up.statusCode, h1Headers(up.headers));
-        up.body.pipe(res);
-      },
-      () => {
-        res.writeHead(502);
-        res.end();
-      },
-    );
-  });
+  const h1 = http.createServer({ noDelay: true }, (req, res) => forwardH1(pool, req, res, { host: app }));
   tls
     .createServer(
       {
