@@ -87,9 +87,9 @@ function build(yaml: string, workloads: Workload[] = [INGRESS, SIDECAR]) {
   return buildModel(parsed.resources, workloads);
 }
 
-function gen(yaml: string, proxy = INGRESS, gatewayCredentials = true) {
+function gen(yaml: string, proxy = INGRESS, credentials = true) {
   const { model, findings } = build(yaml);
-  return { res: generateForProxy(model, proxy, { rootCertsPem: [ca.certPem], gatewayCredentials }), findings };
+  return { res: generateForProxy(model, proxy, { rootCertsPem: [ca.certPem], credentials }), findings };
 }
 
 function chains(listeners: EnvoyObject[], name: string): Obj[] {
