@@ -162,7 +162,8 @@ function policyOf(p: Omit<DestinationTrafficPolicy, 'portLevelSettings'> | PortT
   if (p.loadBalancer) out.loadBalancer = loadBalancer(p.loadBalancer, `${path}.loadBalancer`);
   if (p.connectionPool) out.connectionPool = connectionPool(p.connectionPool, `${path}.connectionPool`);
   if (p.outlierDetection) out.outlierDetection = outlier(p.outlierDetection, `${path}.outlierDetection`);
-  if (p.tls) out.tls = { ...p.tls, ...(p.tls.subjectAltNames ? { subjectAltNames: [...p.tls.subjectAltNames] } : {}), path: `${path}.tls` };
+  // The path only where a finding may need it (a credentialName Secret that does not resolve).
+  if (p.tls) out.tls = { ...p.tls, ...(p.tls.subjectAltNames ? { subjectAltNames: [...p.tls.subjectAltNames] } : {}), ...(p.tls.credentialName !== undefined ? { path: `${path}.tls` } : {}) };
   return out;
 }
 

@@ -337,7 +337,7 @@ export interface ClientTlsPolicy {
    */
   credentialName?: string;
   insecureSkipVerify?: boolean;
-  /** Field path of this tls block in its DestinationRule ("spec.trafficPolicy.tls"), for findings. */
+  /** With credentialName: field path of this tls block in its DestinationRule ("spec.trafficPolicy.tls"), for findings. */
   path?: string;
 }
 
