@@ -112,8 +112,8 @@ function namesBytesOf(req: DiscoveryRequest): Buffer | undefined {
 
 export class ProxyConnection {
   readonly seq = ++connectionSeq;
-  /** Set at stream start: a router authenticated as its workload gets its gateway credentials. */
-  gatewayCredentials = false;
+  /** Set at stream start: a router or sidecar authenticated as its workload gets its credential secrets. */
+  credentials = false;
   readonly connectedAt = new Date();
   readonly #stream: AdsStream;
   readonly #metrics: ControlMetrics;

@@ -52,9 +52,10 @@ export interface AdsServerOptions {
   rootCertsPem: string[];
   /**
    * Checks a stream's bootstrap token (metadata `authorization: Bearer <token>`). A router
-   * gets its gateway credentials (private keys from Secrets) only when its token is valid
-   * for its own namespace and pod, as Istio sends credentialName secrets only to an
-   * authenticated gateway of the Secret's namespace. Absent: no router gets credentials.
+   * or sidecar gets its credentials (gateway certificates, DestinationRule client
+   * certificates and CAs: private keys from Secrets) only when its token is valid for its
+   * own namespace and pod, as Istio sends credentialName secrets only to an authenticated
+   * proxy of the Secret's namespace. Absent: no proxy gets credentials.
    */
   verifyToken?: (token: string) => { ns: string; pod: string };
   metrics: ControlMetrics;
@@ -282,7 +283,7 @@ export class AdsServer {
   /** One node's snapshot from the model, by the generator its kind needs (shared groups for weft proxies when available). */
   #snapshotFor(model: MeshModel, conn: ProxyConnection, workload: Workload | undefined): ProxySnapshot | undefined {
     const { generate, generateGroups, generateProxyless, rootCertsPem } = this.#opts;
-    const ctx = { rootCertsPem, gatewayCredentials: conn.gatewayCredentials };
+    const ctx = { rootCertsPem, credentials: conn.credentials };
     if (generateGroups && workload && !proxylessClientOf(conn.node)) return buildSnapshotFromGroups(generateGroups(model, workload, ctx));
     const gen = configForNode(model, conn.node, workload, { generate, ...(generateProxyless ? { generateProxyless } : {}) }, ctx);
     return gen ? buildSnapshot(gen) : undefined;
@@ -310,7 +311,7 @@ export class AdsServer {
     }
   }
 
-  /** A gateway server left unserved (its Secret is missing) is logged once, when it starts being so. */
+  /** A missing credential (a gateway server left unserved, a cluster that fails closed) is logged once, when it starts being so. */
   #logNewCredentialFindings(findings: readonly Finding[]): void {
     const before = new Set(this.#findings.filter((f) => f.code === MISSING_CREDENTIAL).map(formatFinding));
     for (const f of findings) {
@@ -320,22 +321,26 @@ export class AdsServer {
     }
   }
 
-  /** A router whose stream carries a bootstrap token for its own namespace and pod. */
+  /**
+   * A router or sidecar whose stream carries a bootstrap token for its own namespace and pod.
+   * A router without one is warned about (its TLS servers need credentials); a sidecar only
+   * when its token is wrong (most need none; proxyless clients never get credentials).
+   */
   #mayHaveCredentials(node: ProxyNode, metadata: grpc.Metadata | undefined): boolean {
     const verify = this.#opts.verifyToken;
-    if (node.type !== 'router' || !verify) return false;
+    if (proxylessClientOf(node) || !verify) return false;
     const values = metadata?.get('authorization') ?? [];
     const m = values.length === 1 && typeof values[0] === 'string' ? /^Bearer\s+(\S+)$/i.exec(values[0].trim()) : null;
     if (!m) {
-      this.#opts.log('warn', `router ${node.id} sent no bootstrap token on its ADS stream: its gateway credentials are not sent, its TLS servers have no certificate`);
+      if (node.type === 'router') this.#opts.log('warn', `router ${node.id} sent no bootstrap token on its ADS stream: its credentials are not sent, its TLS servers have no certificate`);
       return false;
     }
     try {
       const claims = verify(m[1]!);
       if (claims.ns === node.namespace && claims.pod === node.pod) return true;
-      this.#opts.log('warn', `router ${node.id}: its token is for ${claims.ns}/${claims.pod}; gateway credentials are not sent`);
+      this.#opts.log('warn', `${node.type} ${node.id}: its token is for ${claims.ns}/${claims.pod}; credentials are not sent`);
     } catch (e) {
-      this.#opts.log('warn', `router ${node.id}: ${errorMessage(e)}; gateway credentials are not sent`);
+      this.#opts.log('warn', `${node.type} ${node.id}: ${errorMessage(e)}; credentials are not sent`);
     }
     return false;
   }
@@ -364,7 +369,7 @@ export class AdsServer {
           return;
         }
         conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget });
-        conn.gatewayCredentials = this.#mayHaveCredentials(conn.node, call.metadata);
+        conn.credentials = this.#mayHaveCredentials(conn.node, call.metadata);
         this.#conns.add(conn);
         this.#refresh(conn);
       }

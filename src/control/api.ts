@@ -29,14 +29,14 @@ export interface ApiDeps {
   ready: () => boolean;
   /**
    * Cross-resource findings over the stored resources and registered workloads (a gateway
-   * server whose Secret is missing), added to the answer of an apply that touched a kind
-   * they concern.
+   * server or a DestinationRule credentialName whose Secret is missing), added to the
+   * answer of an apply that touched a kind they concern.
    */
   analyze?: () => Finding[];
 }
 
 /** Kinds whose apply is answered with the credential analysis too. */
-const ANALYZED_KINDS: ReadonlySet<string> = new Set(['Gateway', 'Secret']);
+const ANALYZED_KINDS: ReadonlySet<string> = new Set(['Gateway', 'Secret', 'DestinationRule']);
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, params: string[], url: URL) => Promise<void> | void;
 

@@ -31,10 +31,10 @@ export interface GeneratedGroups {
 
 export type ParseYamlFn = (text: string, file: string) => { resources: Resource[]; findings: Finding[] };
 export type BuildModelFn = (resources: Resource[], workloads: Workload[], opts?: { trustDomain?: string }) => { model: MeshModel; findings: Finding[] };
-/** rootCertsPem: the ROOTCA bundle; gatewayCredentials: a router authenticated as its workload gets its credential secrets. */
+/** rootCertsPem: the ROOTCA bundle; credentials: a proxy authenticated as its workload gets its credential secrets (gateway and DestinationRule). */
 export interface GenerateCtx {
   rootCertsPem: string[];
-  gatewayCredentials?: boolean;
+  credentials?: boolean;
 }
 export type GenerateFn = (model: MeshModel, proxy: Workload, ctx: GenerateCtx) => GeneratedConfig;
 export type GenerateGroupsFn = (model: MeshModel, proxy: Workload, ctx: GenerateCtx) => GeneratedGroups;

@@ -1,16 +1,22 @@
-// Gateway TLS credentials: Secrets -> model TlsCredentials, and which credential a
-// gateway server uses on a given gateway workload, by Istio's rules:
+// TLS credentials: Secrets -> model TlsCredentials, and which credential a gateway
+// server (downstream) or a DestinationRule's TLS origination (upstream) uses on a given
+// proxy, by Istio's rules:
 //   - Istio's credentialName is looked up in the gateway workload's namespace;
 //     a Gateway API certificateRef in the namespace it names (the Gateway's);
 //   - the certificate and key come from tls.crt/tls.key (or cert/key);
 //   - MUTUAL's client CA is the same Secret's ca.crt (or cacert), else the
 //     Secret "<credentialName>-cacert".
+//   - a DestinationRule's credentialName is looked up in the namespace of the proxy
+//     that uses the cluster (sidecar or gateway); MUTUAL sends tls.crt/tls.key (or
+//     cert/key) and both modes verify the server against ca.crt/cacert (or the Secret
+//     "<credentialName>-cacert").
 // A server whose credential does not resolve is not served (its filter chain is left
-// out, the other servers keep serving) and is reported (WEFT_MISSING_CREDENTIAL).
+// out, the other servers keep serving); a cluster whose credential does not resolve
+// fails its connections (UF, never plaintext). Both are reported (WEFT_MISSING_CREDENTIAL).
 import type { Finding, Resource } from '../resources/types.js';
 import { tlsMaterial, type SecretSpec } from '../resources/kubernetes-secret.js';
 import { isOf, sourceOf } from './source.js';
-import type { GatewayServer, MeshModel, SourceRef, TlsCredential, Workload } from './types.js';
+import type { ClientTlsPolicy, GatewayServer, MeshModel, SourceRef, TlsCredential, Workload } from './types.js';
 
 export const MISSING_CREDENTIAL = 'WEFT_MISSING_CREDENTIAL';
 
@@ -56,10 +62,54 @@ export function resolveServerCredential(model: MeshModel, server: GatewayServer,
   if (!cert) return { ok: false, namespace, reason: `Secret ${namespace}/${name} not found` };
   if (!cert.certChainPem || !cert.keyPem) return { ok: false, namespace, reason: `Secret ${namespace}/${name} has no certificate and key (tls.crt and tls.key, or cert and key)` };
   if (tls.mode !== 'MUTUAL') return { ok: true, credential: { namespace, cert } };
-  if (cert.caPem) return { ok: true, credential: { namespace, cert, ca: { pem: cert.caPem, from: cert } } };
+  const ca = caOf(model, namespace, name, cert);
+  if (ca.ok) return { ok: true, credential: { namespace, cert, ca: ca.ca } };
+  return { ok: false, namespace, reason: `MUTUAL needs a client CA: ${ca.reason}` };
+}
+
+/** The CA bundle of credential `name`: its own ca.crt (or cacert), else the Secret "<name>-cacert"'s. */
+function caOf(model: MeshModel, namespace: string, name: string, own: TlsCredential | undefined): { ok: true; ca: { pem: string; from: TlsCredential } } | { ok: false; reason: string } {
+  if (own?.caPem) return { ok: true, ca: { pem: own.caPem, from: own } };
   const caSecret = lookup(model, namespace, `${name}-cacert`);
-  if (caSecret?.caPem) return { ok: true, credential: { namespace, cert, ca: { pem: caSecret.caPem, from: caSecret } } };
-  return { ok: false, namespace, reason: `MUTUAL needs a client CA: Secret ${namespace}/${name} has no ca.crt (or cacert) and Secret ${namespace}/${name}-cacert ${caSecret ? 'has none either' : 'not found'}` };
+  if (caSecret?.caPem) return { ok: true, ca: { pem: caSecret.caPem, from: caSecret } };
+  const first = own ? `Secret ${namespace}/${name} has no ca.crt (or cacert)` : `Secret ${namespace}/${name} not found`;
+  return { ok: false, reason: `${first} and Secret ${namespace}/${name}-cacert ${caSecret ? 'has none either' : 'not found'}` };
+}
+
+/** What a DestinationRule's TLS origination takes from its credential: a client certificate (MUTUAL) and the CA to verify the server with. */
+export interface ClientCredential {
+  namespace: string;
+  cert?: TlsCredential;
+  ca?: { pem: string; from: TlsCredential };
+}
+
+export type ClientCredentialResolution = { ok: true; credential: ClientCredential } | { ok: false; namespace: string; reason: string };
+
+/** Whether a DestinationRule TLS policy takes material from a Secret (SIMPLE/MUTUAL with credentialName). */
+export function usesClientCredential(tls: ClientTlsPolicy | undefined): tls is ClientTlsPolicy & { credentialName: string } {
+  return (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') && tls.credentialName !== undefined && tls.credentialName !== '';
+}
+
+/**
+ * The credential a DestinationRule's TLS origination uses on a proxy in `proxyNamespace`
+ * (Istio: the Secret is in the namespace of the proxy using it). The CA is needed unless
+ * insecureSkipVerify; MUTUAL also needs the certificate and key.
+ */
+export function resolveClientCredential(model: MeshModel, tls: ClientTlsPolicy & { credentialName: string }, proxyNamespace: string): ClientCredentialResolution {
+  const namespace = proxyNamespace;
+  const name = tls.credentialName;
+  const own = lookup(model, namespace, name);
+  const credential: ClientCredential = { namespace };
+  if (tls.mode === 'MUTUAL') {
+    if (!own) return { ok: false, namespace, reason: `Secret ${namespace}/${name} not found` };
+    if (!own.certChainPem || !own.keyPem) return { ok: false, namespace, reason: `Secret ${namespace}/${name} has no client certificate and key (tls.crt and tls.key, or cert and key)` };
+    credential.cert = own;
+  }
+  if (tls.insecureSkipVerify) return { ok: true, credential };
+  const ca = caOf(model, namespace, name, own);
+  if (!ca.ok) return { ok: false, namespace, reason: `no CA to verify the server with: ${ca.reason}` };
+  credential.ca = ca.ca;
+  return { ok: true, credential };
 }
 
 function selectsWorkload(server: GatewayServer, w: Workload): boolean {
@@ -95,6 +145,43 @@ export function credentialFindings(model: MeshModel): Finding[] {
       const where = s.tls?.credentialNamespace === undefined ? ` by gateways in namespace ${ns}` : '';
       out.push(findingAt(s.source, path, `${server}: ${r.reason}; this server is not served${where} (the other servers are)`));
     }
+  }
+  return out;
+}
+
+/** Namespaces that run proxies (sidecars or routers): where a DestinationRule's credentialName is looked up. */
+function proxyNamespaces(model: MeshModel): string[] {
+  return [...new Set(model.workloads.filter((w) => w.proxyType === 'sidecar' || w.proxyType === 'router').map((w) => w.namespace))].sort();
+}
+
+/**
+ * One finding per DestinationRule TLS policy (field path, Secret) whose credential does not
+ * resolve in some namespace that runs proxies, naming those namespaces: their proxies'
+ * connections on that cluster fail (UF), they never fall back to plaintext.
+ */
+export function clientCredentialFindings(model: MeshModel): Finding[] {
+  const namespaces = proxyNamespaces(model);
+  const seen = new Map<string, { source: SourceRef; tls: ClientTlsPolicy & { credentialName: string }; reasons: string[] }>();
+  for (const svc of model.services) {
+    const dp = svc.destinationPolicy;
+    if (!dp) continue;
+    for (const c of dp.clusters) {
+      const tls = c.tls;
+      if (!usesClientCredential(tls)) continue;
+      const key = `${dp.source.kind}/${dp.source.namespace}/${dp.source.name}\u0000${tls.path ?? ''}\u0000${tls.credentialName}`;
+      if (seen.has(key)) continue;
+      const reasons = namespaces.flatMap((ns) => {
+        const r = resolveClientCredential(model, tls, ns);
+        return r.ok ? [] : [r.reason];
+      });
+      seen.set(key, { source: dp.source, tls, reasons });
+    }
+  }
+  const out: Finding[] = [];
+  for (const { source, tls, reasons } of seen.values()) {
+    if (reasons.length === 0) continue;
+    const path = tls.path ? `${tls.path}.credentialName` : undefined;
+    out.push(findingAt(source, path, `tls ${tls.mode} credentialName ${tls.credentialName}: ${reasons.join('; ')}; connections from proxies in ${reasons.length === 1 ? 'that namespace' : 'those namespaces'} on this cluster fail (UF), never plaintext`));
   }
   return out;
 }

@@ -162,7 +162,8 @@ function policyOf(p: Omit<DestinationTrafficPolicy, 'portLevelSettings'> | PortT
   if (p.loadBalancer) out.loadBalancer = loadBalancer(p.loadBalancer, `${path}.loadBalancer`);
   if (p.connectionPool) out.connectionPool = connectionPool(p.connectionPool, `${path}.connectionPool`);
   if (p.outlierDetection) out.outlierDetection = outlier(p.outlierDetection, `${path}.outlierDetection`);
-  if (p.tls) out.tls = { ...p.tls, ...(p.tls.subjectAltNames ? { subjectAltNames: [...p.tls.subjectAltNames] } : {}) };
+  // The path only where a finding may need it (a credentialName Secret that does not resolve).
+  if (p.tls) out.tls = { ...p.tls, ...(p.tls.subjectAltNames ? { subjectAltNames: [...p.tls.subjectAltNames] } : {}), ...(p.tls.credentialName !== undefined ? { path: `${path}.tls` } : {}) };
   return out;
 }
 
@@ -234,7 +235,7 @@ function checkTls(r: Resource<DestinationRuleSpec>, findings: Finding[]): void {
     const what = tls.mode === 'MUTUAL' ? 'no client certificate is sent and the server is not verified' : 'the server certificate is not verified';
     const sans = tls.subjectAltNames ? '; subjectAltNames are not checked' : '';
     findings.push(
-      findingFor(r, 'warning', 'WEFT_TLS_UNVERIFIED', `${path}.tls`, `no credentialName: ${what} (weft verifies only against the "<credentialName>-cacert" secret, not system roots)${sans}`),
+      findingFor(r, 'warning', 'WEFT_TLS_UNVERIFIED', `${path}.tls`, `no credentialName: ${what} (weft verifies only against a credentialName Secret's CA, not system roots)${sans}`),
     );
   }
 }

@@ -20,14 +20,14 @@ import { gatewayServersFromGatewayApi, routesFromGrpcRoute, routesFromHttpRoute 
 import { fromServiceProfile } from './from-linkerd.js';
 import { routesFromTrafficSplit } from './from-smi.js';
 import { applyL4Precedence, applyPrecedence } from './precedence.js';
-import { credentialFindings, credentialsFromSecrets } from './credentials.js';
+import { clientCredentialFindings, credentialFindings, credentialsFromSecrets } from './credentials.js';
 import { isOf } from './source.js';
 import type { L4RouteSet, MeshModel, PortProtocol, ServiceHttpPolicy, Workload } from './types.js';
 
 export { protocolOfPort } from './protocol.js';
 export { expandHost, gatewayRef, type HostContext } from './hosts.js';
 export * from './types.js';
-export { resolveServerCredential, usesCredential, MISSING_CREDENTIAL, type ServerCredential } from './credentials.js';
+export { resolveServerCredential, resolveClientCredential, usesCredential, usesClientCredential, MISSING_CREDENTIAL, type ServerCredential, type ClientCredential } from './credentials.js';
 
 export interface BuildModelOptions {
   /** SPIFFE trust domain (default cluster.local). */
@@ -78,7 +78,7 @@ export function buildModel(resources: Resource[], workloads: Workload[], opts: B
   const policies = addDialectRoutes(resources, model, ctx);
   const credentials = credentialsFromSecrets(resources);
   if (credentials.length) model.credentials = credentials;
-  findings.push(...credentialFindings(model));
+  findings.push(...credentialFindings(model), ...clientCredentialFindings(model));
   // One precedence rule across dialects (src/model/precedence.ts), after every translator.
   const decided = applyPrecedence(model.routes, policies, findings);
   model.routes = decided.routes;

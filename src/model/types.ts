@@ -226,7 +226,7 @@ export interface GatewayServer {
   path?: string;
 }
 
-/** TLS material from a Kubernetes Secret, served to gateways over SDS (never to sidecars). */
+/** TLS material from a Kubernetes Secret, served over SDS to authenticated proxies of its namespace. */
 export interface TlsCredential {
   namespace: string;
   name: string;
@@ -331,9 +331,14 @@ export interface ClientTlsPolicy {
   mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
   sni?: string;
   subjectAltNames?: string[];
-  /** SDS secret name holding the client certificate (MUTUAL) and, as "<name>-cacert", the CA to trust. */
+  /**
+   * Secret, in the namespace of the proxy using the cluster, with the client certificate
+   * (MUTUAL) and the CA to trust (its ca.crt, else the Secret "<name>-cacert").
+   */
   credentialName?: string;
   insecureSkipVerify?: boolean;
+  /** With credentialName: field path of this tls block in its DestinationRule ("spec.trafficPolicy.tls"), for findings. */
+  path?: string;
 }
 
 /** One DestinationRule traffic policy, as written (not yet merged). */

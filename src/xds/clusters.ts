@@ -3,7 +3,7 @@
 // inbound clusters to its own application. Traffic policy fields: cluster-policy.ts.
 import type { ClusterPolicy, ClientTlsPolicy, MeshModel, PortProtocol, Service, ServicePort } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
-import { ALPN_WEFT_TCP, inboundClusterName, meshSni, METADATA, SECRET } from './names.js';
+import { ALPN_WEFT_TCP, CREDENTIAL, inboundClusterName, meshSni, METADATA, SECRET } from './names.js';
 import { adsSource, ANY, duration, EXT, meshCertificates, rawBufferSocket, sdsSecret, sortBy, socketAddress, struct, tlsSocket, typed } from './envoy.js';
 import { fqdnOf, isHttp2Protocol, isHttpProtocol, isServiceTarget, selectedWorkloads, type OutboundTarget, type ServiceTarget } from './mesh.js';
 import { circuitBreakers, clusterPolicyOf, commonHttpOptions, isPassthroughLb, lbFields, outlierFields, tcpFields } from './cluster-policy.js';
@@ -86,21 +86,23 @@ function meshTlsContext(target: OutboundTarget, servicePort: ServicePort, identi
 
 /**
  * User TLS toward the destination (DestinationRule SIMPLE/MUTUAL): SNI (default: the
- * host) and SAN checks. credentialName names SDS secrets: the client certificate
- * (MUTUAL) under the name and the CA to trust under "<name>-cacert" (Istio's convention,
- * as gateways use it). Without it there is no CA to check against (system roots are not
- * used yet): the server is not verified, and toModel reports that.
+ * host) and SAN checks. credentialName names SDS secrets as gateway credentials do
+ * (CREDENTIAL in names.ts): the client certificate (MUTUAL) and the CA to trust; each
+ * proxy gets their content from the Secret in its own namespace (generate.ts). Until it
+ * has them its connections fail (UF): never plaintext, never unverified. Without
+ * credentialName there is no CA to check against (system roots are not used yet): the
+ * server is not verified, and toModel reports that.
  */
 export function userTlsContext(tls: ClientTlsPolicy, host: string): EnvoyObject {
   const sni = tls.sni ?? (host.includes('*') ? undefined : host);
-  const certs = tls.mode === 'MUTUAL' && tls.credentialName ? { tlsCertificateSdsSecretConfigs: [sdsSecret(tls.credentialName)] } : {};
+  const certs = tls.mode === 'MUTUAL' && tls.credentialName ? { tlsCertificateSdsSecretConfigs: [sdsSecret(CREDENTIAL.cert(tls.credentialName))] } : {};
   let validation: EnvoyObject = {};
   if (tls.credentialName && !tls.insecureSkipVerify) {
     const sans = (tls.subjectAltNames ?? []).map((san) => ({ sanType: 'DNS', matcher: { exact: san } }));
     validation = {
       combinedValidationContext: {
         defaultValidationContext: sans.length ? { matchTypedSubjectAltNames: sans } : {},
-        validationContextSdsSecretConfig: sdsSecret(`${tls.credentialName}-cacert`),
+        validationContextSdsSecretConfig: sdsSecret(CREDENTIAL.ca(tls.credentialName)),
       },
     };
   }

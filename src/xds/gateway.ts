@@ -2,10 +2,10 @@
 // `http.<port>` built from the route sets bound to those gateways, plus the TCP and TLS
 // passthrough chains of gateway-l4.ts.
 import type { GatewayServer, HttpRouteSet, MeshModel, Workload } from '../model/types.js';
-import { resolveServerCredential, usesCredential, type ServerCredential } from '../model/credentials.js';
+import { resolveServerCredential, usesCredential } from '../model/credentials.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { CREDENTIAL, LISTENER, ROUTE, SECRET } from './names.js';
-import { certificateSecret, validationSecret } from './secrets.js';
+import { credentialSecrets } from './secrets.js';
 import { ANY, meshCertificates, nonEmpty, sdsSecret, socketAddress, sortBy, tlsSocket, wrapped } from './envoy.js';
 import { hcmFilter, tlsInspector } from './listeners.js';
 import { hostMatches, intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
@@ -67,14 +67,6 @@ function serverTlsContext(tls: NonNullable<GatewayServer['tls']>): EnvoyObject {
   return { commonTlsContext: common };
 }
 
-/** The SDS secrets a resolved server credential is served as (certificate; MUTUAL: client CA). */
-function credentialSecrets(tls: NonNullable<GatewayServer['tls']>, c: ServerCredential): EnvoyObject[] {
-  const name = tls.credentialName!;
-  const out = [certificateSecret(CREDENTIAL.cert(name, tls.credentialNamespace), c.cert.certChainPem!, c.cert.keyPem!)];
-  if (c.ca) out.push(validationSecret(CREDENTIAL.ca(name, tls.credentialNamespace), c.ca.pem));
-  return out;
-}
-
 /**
  * The TLS-terminating filter chain of one HTTPS server, matched by SNI on its hosts (none
  * for "*": the chain for clients without SNI or with other names). A server whose
@@ -86,7 +78,7 @@ function httpsChain(model: MeshModel, proxy: Workload, server: GatewayServer, hc
   if (usesCredential(server)) {
     const r = resolveServerCredential(model, server, proxy.namespace);
     if (!r.ok) return undefined;
-    const wanted = credentialSecrets(tls, r.credential);
+    const wanted = credentialSecrets(tls.credentialName!, tls.credentialNamespace, r.credential.cert, r.credential.ca?.pem);
     // One SDS name holds one kind of secret: a name already taken with other content (a Secret
     // called "<x>-cacert" served both as a certificate and as x's client CA) keeps its first use.
     if (wanted.some((w) => secrets.has(w['name'] as string) && JSON.stringify(secrets.get(w['name'] as string)) !== JSON.stringify(w))) return undefined;

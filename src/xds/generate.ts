@@ -13,8 +13,10 @@
 //   - inbound listeners: the container ports and their protocols; inbound clusters
 //     also the app address;
 //   - ROOTCA: the roots.
-// A router's credential secrets (gateway certificates from Secrets) are its own group,
-// sent only when the caller says the router may have them (ctx.gatewayCredentials).
+// Credential secrets (from Secrets: a router's gateway certificates, and for any proxy the
+// client certificates and CAs of its clusters' DestinationRule TLS, looked up in the proxy's
+// namespace) are their own group, sent only when the caller says the proxy may have them
+// (ctx.credentials); they depend on the proxy's namespace and its set of clusters.
 // Objects are also interned across models by content (JSON), so an unchanged
 // resource keeps its identity and the control plane never re-encodes it
 // (src/control/snapshot.ts memoizes encodings by object identity). Generated
@@ -27,7 +29,7 @@
 // as they are (not regenerated, not interned again); only the services whose
 // workloads changed are built anew. Inbound listeners/clusters and the ROOTCA secret are
 // pure functions of their keys and are kept across models.
-import type { L4RouteSet, MeshModel, PortProtocol, Service, Workload } from '../model/types.js';
+import type { ClientTlsPolicy, L4RouteSet, MeshModel, PortProtocol, Service, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { canonicalModel, attachedRouteSets, type OutboundTarget, type ServiceTarget } from './mesh.js';
 import { sortBy } from './envoy.js';
@@ -36,7 +38,9 @@ import { httpProxyRouteConfig } from './routes.js';
 import { inboundCluster, outboundCluster, outboundTargets } from './clusters.js';
 import { loadAssignment } from './endpoints.js';
 import { targetClusterName } from './passthrough.js';
-import { rootCaSecret } from './secrets.js';
+import { credentialSecrets, rootCaSecret } from './secrets.js';
+import { clusterPolicyOf } from './cluster-policy.js';
+import { resolveClientCredential, usesClientCredential } from '../model/credentials.js';
 import { gatewayResources } from './gateway.js';
 import { l4SourceLabelKeys, meshL4Sets, type SidecarL4 } from './l4-routes.js';
 
@@ -67,11 +71,12 @@ export interface GenerateContext {
   /** Kubernetes cluster domain, for services whose hostname the model left empty. Default cluster.local. */
   clusterDomain?: string;
   /**
-   * Send a router the credential secrets (certificates and private keys from Secrets) its
-   * listeners reference. Only for a router the control plane authenticated as that
-   * workload; otherwise its TLS servers have no certificate. Never applies to sidecars.
+   * Send the proxy the credential secrets (certificates, private keys and CAs from Secrets
+   * in its namespace) its gateway listeners and its clusters' DestinationRule TLS reference.
+   * Only for a proxy the control plane authenticated as that workload; otherwise its TLS
+   * servers have no certificate and those clusters fail their connections (UF).
    */
-  gatewayCredentials?: boolean;
+  credentials?: boolean;
 }
 
 /** Route sets bound to sidecars. */
@@ -135,7 +140,11 @@ function intern(key: string, obj: EnvoyObject): EnvoyObject {
 interface OutboundGroups {
   clusters: EnvoyObject[];
   endpoints: EnvoyObject[];
+  /** The distinct DestinationRule TLS policies of these clusters that take a Secret (credentialName), and their key. */
+  clientTls: { key: string; list: ClientTlsWithCredential[] };
 }
+
+type ClientTlsWithCredential = ClientTlsPolicy & { credentialName: string };
 
 interface OutboundEntry {
   cluster: EnvoyObject;
@@ -176,6 +185,8 @@ interface ModelCache {
   /** Services by namespace, then by "key=value" of their selector's first label (built when first needed). */
   servicesByLabel?: Map<string, Map<string, Service[]>>;
   serviceOrder?: Map<Service, number>;
+  /** Client credential secrets by proxy namespace and OutboundGroups.clientTls key. */
+  clientSecrets: Map<string, EnvoyObject[]>;
 }
 
 const caches = new WeakMap<MeshModel, Map<string, ModelCache>>();
@@ -235,6 +246,7 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
     outbound: new Map(),
     outboundByName: new Map(),
     protocols: base ? base.protocols : new Map(),
+    clientSecrets: new Map(),
   };
   // Only one level of reuse: what the previous cache kept of its own previous one is not needed any more.
   if (prev) prev.base = prev.prev = undefined;
@@ -285,12 +297,16 @@ function outboundGroups(c: ModelCache, referenced: ReadonlyMap<string, OutboundT
   if (!g) {
     const clusters: EnvoyObject[] = [];
     const endpoints: EnvoyObject[] = [];
+    const clientTls = new Map<string, ClientTlsWithCredential>();
     for (const t of targets) {
       const o = outboundFor(c, t);
       clusters.push(o.cluster);
       if (o.endpoints) endpoints.push(o.endpoints);
+      const tls = clusterPolicyOf(t.service, t.port, t.subset)?.tls;
+      if (usesClientCredential(tls)) clientTls.set(`${tls.mode}\u0001${tls.credentialName}\u0001${tls.insecureSkipVerify === true}`, tls);
     }
-    g = { clusters: byName(clusters), endpoints: byName(endpoints, 'clusterName') };
+    const tlsKeys = [...clientTls.keys()].sort();
+    g = { clusters: byName(clusters), endpoints: byName(endpoints, 'clusterName'), clientTls: { key: tlsKeys.join('\u0000'), list: tlsKeys.map((k) => clientTls.get(k)!) } };
     // Keep the previous arrays when their members are the same objects (unchanged or interned):
     // the control plane then reuses their encoded, indexed and digested groups as they are.
     const old = c.prev?.outbound.get(key);
@@ -392,6 +408,33 @@ function sidecarInbound(c: ModelCache, proxy: Workload): { listeners: EnvoyObjec
   return { listeners, clusters };
 }
 
+/**
+ * The client credential secrets of a proxy's clusters (DestinationRule TLS with
+ * credentialName), from the Secrets in the proxy's namespace. One that does not resolve
+ * is left out (a WEFT_MISSING_CREDENTIAL finding): that cluster fails closed. An SDS name
+ * already taken keeps its first content (a Secret "<x>-cacert" used both as a credential
+ * and as x's CA).
+ */
+function clientCredentialSecrets(c: ModelCache, namespace: string, groups: OutboundGroups, taken: ReadonlyMap<string, EnvoyObject> = new Map()): EnvoyObject[] {
+  if (groups.clientTls.list.length === 0) return [];
+  const key = `${namespace}\u0002${groups.clientTls.key}`;
+  let out = taken.size === 0 ? c.clientSecrets.get(key) : undefined;
+  if (!out) {
+    const byName = new Map<string, EnvoyObject>();
+    for (const tls of groups.clientTls.list) {
+      const r = resolveClientCredential(c.model, tls, namespace);
+      if (!r.ok) continue;
+      for (const sec of credentialSecrets(tls.credentialName, undefined, r.credential.cert, r.credential.ca?.pem)) {
+        const name = sec['name'] as string;
+        if (!byName.has(name) && !taken.has(name)) byName.set(name, intern(`sds:${namespace}:${name}`, sec));
+      }
+    }
+    out = sortBy([...byName.values()], (s) => s['name'] as string);
+    if (taken.size === 0) c.clientSecrets.set(key, out);
+  }
+  return out;
+}
+
 function secretsFor(roots: string[]): EnvoyObject[] {
   const key = roots.join('\u0000');
   return pureSecrets.get(key, () => [intern(`sds:${key}`, rootCaSecret(roots))]);
@@ -405,13 +448,22 @@ export function generateGroupsForProxy(input: MeshModel, proxy: Workload, ctx: G
     const targets = new Map<string, OutboundTarget>();
     const gw = gatewayResources(c.model, proxy, c.clusterDomain, targets);
     const out = outboundGroups(c, targets);
-    if (ctx.gatewayCredentials && gw.secrets.length) secrets.push(gw.secrets.map((s) => intern(`sds:${proxy.namespace}:${String(s['name'])}`, s)));
+    if (ctx.credentials) {
+      // One group: gateway and client credentials may share SDS names (same Secret, same content).
+      const own = new Map(gw.secrets.map((s) => [s['name'] as string, intern(`sds:${proxy.namespace}:${String(s['name'])}`, s)]));
+      const all = [...own.values(), ...clientCredentialSecrets(c, proxy.namespace, out, own)];
+      if (all.length) secrets.push(byName(all));
+    }
     return { listeners: [byName(gw.listeners)], routes: [byName(gw.routes)], clusters: [out.clusters], endpoints: [out.endpoints], secrets };
   }
   const shared = sidecarShared(c, proxy);
   const inbound = sidecarInbound(c, proxy);
   // SNI internal listeners (tls[] routes) and their clusters only when some exist: most proxies keep one listener group.
   const internal = shared.internal;
+  if (ctx.credentials) {
+    const client = clientCredentialSecrets(c, proxy.namespace, shared.outbound);
+    if (client.length) secrets.push(client);
+  }
   return {
     listeners: internal.listeners.length ? [inbound.listeners, internal.listeners] : [inbound.listeners],
     routes: [shared.routes],

@@ -72,8 +72,10 @@ export const SECRET = { workload: 'default', root: 'ROOTCA' } as const;
 /**
  * SDS names of gateway credentials, as Istio names them: `kubernetes://<name>` for an Istio
  * credentialName (a Secret in the gateway's namespace), `kubernetes-gateway://<ns>/<name>`
- * for a Gateway API certificateRef; the client CA of a MUTUAL server adds `-cacert`. The
- * prefixes keep them apart from `default` and `ROOTCA` whatever the Secret is called.
+ * for a Gateway API certificateRef; the client CA of a MUTUAL server adds `-cacert`. A
+ * DestinationRule's credentialName uses the same names (the client certificate, and the
+ * CA under `-cacert`). The prefixes keep them apart from `default` and `ROOTCA` whatever
+ * the Secret is called.
  */
 export const CREDENTIAL = {
   cert: (name: string, namespace?: string): string => (namespace === undefined ? `kubernetes://${name}` : `kubernetes-gateway://${namespace}/${name}`),

@@ -138,3 +138,54 @@ test('the config a proxy was sent is shown without private keys', async () => {
     await cp.close();
   }
 });
+
+test('DestinationRule credentials: a sidecar gets the Secret of its own namespace over SDS only with a token for itself', async () => {
+  const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log: createMemoryLogger() });
+  const SIDE_IP = '127.0.0.41';
+  const sidecar: Workload = { ...ROUTER, name: 'client-1', namespace: 'default', labels: { app: 'client' }, serviceAccount: 'client', identity: spiffeId('default', 'client'), address: SIDE_IP, appAddress: SIDE_IP, ports: [{ containerPort: 9000 }], owner: 'client', proxyType: 'sidecar' };
+  try {
+    await cp.registry.put(sidecar);
+    const ca = await makeTlsCa('dr-ca');
+    const cert = await ca.issue([], { commonName: 'client' });
+    const rules = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: default}
+spec:
+  hosts: [api.example.com]
+  location: MESH_EXTERNAL
+  ports: [{number: 443, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api-tls, namespace: default}
+spec:
+  host: api.example.com
+  trafficPolicy:
+    tls: {mode: MUTUAL, credentialName: api-client}
+`;
+    const missing = await apply(cp, rules);
+    const f = missing.findings.find((x) => x.code === 'WEFT_MISSING_CREDENTIAL')!;
+    assert.ok(f, JSON.stringify(missing.findings));
+    assert.equal(f.resource?.name, 'api-tls');
+    assert.equal(f.path, 'spec.trafficPolicy.tls.credentialName');
+    assert.deepEqual((await apply(cp, tlsSecretYaml('api-client', 'default', cert, ca.certPem))).findings, []);
+    await new Promise((r) => setTimeout(r, 100));
+    const names = async (token: string | undefined): Promise<string[]> => {
+      const md = new grpc.Metadata();
+      if (token) md.set('authorization', `Bearer ${token}`);
+      const c = new AdsTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: 'default', pod: 'client-1', ip: SIDE_IP, type: 'sidecar' }, undefined, {}, md);
+      try {
+        c.request(T.secret, { resourceNames: ['ROOTCA', 'kubernetes://api-client', 'kubernetes://api-client-cacert'] });
+        return (await c.next(T.secret)).resources.map((s) => String(s['name'])).sort();
+      } finally {
+        c.close();
+      }
+    };
+    assert.deepEqual(await names(undefined), ['ROOTCA']);
+    assert.deepEqual(await names(cp.tokens.mint({ namespace: 'default', serviceAccount: 'client', pod: 'someone-else' })), ['ROOTCA']);
+    assert.deepEqual(await names(cp.tokens.mint({ namespace: 'default', serviceAccount: 'client', pod: 'client-1' })), ['ROOTCA', 'kubernetes://api-client', 'kubernetes://api-client-cacert']);
+  } finally {
+    await cp.close();
+  }
+});

@@ -108,7 +108,7 @@ function configFor(secrets: Record<string, Issued>): XdsSnapshot {
   const parsed = parseYaml(meshYaml(secrets), 'gateway.yaml');
   assert.deepEqual(parsed.findings.filter((f) => f.severity === 'error'), []);
   const { model } = buildModel(parsed.resources, [ROUTER]);
-  const res = generateForProxy(model, ROUTER, { rootCertsPem: [serverCa.certPem], gatewayCredentials: true });
+  const res = generateForProxy(model, ROUTER, { rootCertsPem: [serverCa.certPem], credentials: true });
   return snapshot(res.listeners, res.routes, res.secrets);
 }
 

@@ -265,10 +265,10 @@ spec:
   assert.deepEqual(o(m.transportSocket).typedConfig, {
     '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
     commonTlsContext: {
-      tlsCertificateSdsSecretConfigs: [{ name: 'reviews-client', sdsConfig: { ads: {}, resourceApiVersion: 'V3' } }],
+      tlsCertificateSdsSecretConfigs: [{ name: 'kubernetes://reviews-client', sdsConfig: { ads: {}, resourceApiVersion: 'V3' } }],
       combinedValidationContext: {
         defaultValidationContext: { matchTypedSubjectAltNames: [{ sanType: 'DNS', matcher: { exact: 'reviews.example.com' } }] },
-        validationContextSdsSecretConfig: { name: 'reviews-client-cacert', sdsConfig: { ads: {}, resourceApiVersion: 'V3' } },
+        validationContextSdsSecretConfig: { name: 'kubernetes://reviews-client-cacert', sdsConfig: { ads: {}, resourceApiVersion: 'V3' } },
       },
     },
     sni: 'reviews.example.com',

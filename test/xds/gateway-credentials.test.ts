@@ -1,6 +1,6 @@
 // SDS for gateways, from YAML through the parser, the model and the generator: a router
 // gets exactly the Secrets its listeners reference, looked up by Istio's namespace rules,
-// only when authenticated; sidecars never; a missing Secret drops that server's chain
+// only when authenticated; sidecars never get them; a missing Secret drops that server's chain
 // only, with a finding; httpsRedirect servers answer with requireTls.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,9 +87,9 @@ function build(yaml: string, workloads: Workload[] = [INGRESS, SIDECAR]) {
   return buildModel(parsed.resources, workloads);
 }
 
-function gen(yaml: string, proxy = INGRESS, gatewayCredentials = true) {
+function gen(yaml: string, proxy = INGRESS, credentials = true) {
   const { model, findings } = build(yaml);
-  return { res: generateForProxy(model, proxy, { rootCertsPem: [ca.certPem], gatewayCredentials }), findings };
+  return { res: generateForProxy(model, proxy, { rootCertsPem: [ca.certPem], credentials }), findings };
 }
 
 function chains(listeners: EnvoyObject[], name: string): Obj[] {
@@ -155,7 +155,7 @@ test('no gateway running the server: nothing to report yet (the namespace is the
   assert.deepEqual(missing(findings), []);
 });
 
-test('credentials only for an authenticated router; never for a sidecar', () => {
+test('gateway credentials only for an authenticated router; a sidecar never gets them', () => {
   const yaml = [BASE, tlsSecretYaml('www-cert', 'istio-system', www), tlsSecretYaml('api-cert', 'istio-system', api, ca.certPem), tlsSecretYaml('www-cert', 'default', www)].join('\n---\n');
   const anon = gen(yaml, INGRESS, false).res;
   assert.deepEqual(anon.secrets.map((s) => s.name), ['ROOTCA']);

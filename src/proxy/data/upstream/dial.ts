@@ -145,8 +145,15 @@ export class Dialer {
           resolve(value!);
         }
       };
-      const onError = (err: Error): void =>
-        finish(new UpstreamError('UF', `${t.cluster} ${t.key}: connect failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      const onError = (err: Error): void => {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (ready === 'secureConnect' && code !== undefined && CHAIN_VERIFY_ERRORS.has(code)) {
+          t.stats.sslFailVerifyError++;
+          finish(new UpstreamError('UF', `${t.cluster} ${t.key}: server certificate not verified: ${code}`));
+          return;
+        }
+        finish(new UpstreamError('UF', `${t.cluster} ${t.key}: connect failed: ${code ?? err.message}`));
+      };
       const onReady = (): void => {
         try {
           finish(undefined, done());
@@ -167,6 +174,23 @@ export class Dialer {
 }
 
 function noop(): void {}
+
+/** OpenSSL's chain verification results as Node names them: the server's certificate did not verify. */
+const CHAIN_VERIFY_ERRORS: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+]);
 
 export function abortError(signal: AbortSignal | undefined): Error {
   const r: unknown = signal?.reason;

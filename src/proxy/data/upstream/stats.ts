@@ -10,6 +10,8 @@ export class ClusterStats {
   cxConnectFail = 0;
   sslHandshake = 0;
   sslFailVerifySan = 0;
+  /** The server's chain did not verify against the cluster's CA (Envoy's ssl.fail_verify_error). */
+  sslFailVerifyError = 0;
   membershipHealthy = 0;
   membershipTotal = 0;
   /** Circuit breaking. */
@@ -50,6 +52,7 @@ export class ClusterStats {
     out[`${p}upstream_rq_retry_overflow`] = this.rqRetryOverflow;
     out[`${p}ssl.handshake`] = this.sslHandshake;
     out[`${p}ssl.fail_verify_san`] = this.sslFailVerifySan;
+    out[`${p}ssl.fail_verify_error`] = this.sslFailVerifyError;
     out[`${p}membership_healthy`] = this.membershipHealthy;
     out[`${p}membership_total`] = this.membershipTotal;
     out[`${p}lb_healthy_panic`] = this.lbHealthyPanic;
