@@ -76,11 +76,12 @@ export async function startUpstream(upstreamJs: string, runtimeDir: string): Pro
   return { pid: child.pid!, procs: [{ role: 'upstream app', pid: child.pid! }], stop: () => stopProcess(child) };
 }
 
-export const directEndpoints: Endpoints = {
-  http1: { target: `${ADDR.upstream}:${UPSTREAM_PORT}` },
-  h2: { target: `${ADDR.upstream}:${UPSTREAM_PORT + 1}` },
-  grpc: { target: `${ADDR.upstream}:${UPSTREAM_PORT + 2}` },
-};
+/** HTTP/1.1, h2c and gRPC on three consecutive ports of one address (every topology's entry). */
+function endpointsAt(address: string, port = UPSTREAM_PORT): Endpoints {
+  return { http1: { target: `${address}:${port}` }, h2: { target: `${address}:${port + 1}` }, grpc: { target: `${address}:${port + 2}` } };
+}
+
+export const directEndpoints: Endpoints = endpointsAt(ADDR.upstream);
 
 const COMMON = (threads: number): string => `global
   nbthread ${threads}
@@ -186,11 +187,7 @@ export async function startHaproxyPair(certs: string, runtimeDir: string, thread
     throw e;
   });
   return {
-    endpoints: {
-      http1: { target: `${ADDR.haproxyA}:8080` },
-      h2: { target: `${ADDR.haproxyA}:8081` },
-      grpc: { target: `${ADDR.haproxyA}:8082` },
-    },
+    endpoints: endpointsAt(ADDR.haproxyA),
     procs: [
       { role: 'haproxy A (client side)', pid: pa.pid! },
       { role: 'haproxy B (server side)', pid: pb.pid! },
@@ -205,11 +202,7 @@ export async function startHaproxyPair(certs: string, runtimeDir: string, thread
 export async function startHaproxySingle(runtimeDir: string, threads: number): Promise<Running & { endpoints: Endpoints }> {
   const p = await startHaproxy('haproxy-single', singleConfig(threads), runtimeDir, { host: ADDR.haproxySingle, port: 8080 });
   return {
-    endpoints: {
-      http1: { target: `${ADDR.haproxySingle}:8080` },
-      h2: { target: `${ADDR.haproxySingle}:8081` },
-      grpc: { target: `${ADDR.haproxySingle}:8082` },
-    },
+    endpoints: endpointsAt(ADDR.haproxySingle),
     procs: [{ role: 'haproxy (single)', pid: p.pid! }],
     stop: () => stopProcess(p),
   };
@@ -231,11 +224,7 @@ export async function startNodePair(nodeFloorJs: string, certs: string, runtimeD
     throw e;
   }
   return {
-    endpoints: {
-      http1: { target: `${ADDR.nodeA}:8080` },
-      h2: { target: `${ADDR.nodeA}:8081` },
-      grpc: { target: `${ADDR.nodeA}:8082` },
-    },
+    endpoints: endpointsAt(ADDR.nodeA),
     procs: [
       { role: 'node floor A (client side)', pid: a.pid! },
       { role: 'node floor B (server side)', pid: b.pid! },
