@@ -23,6 +23,7 @@ import type { ControlMetrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { Debouncer } from './debounce.js';
 import { WriteBudget } from './ads-flow.js';
+import { bearer } from './ca-service.js';
 import { ProxyConnection, type AdsStream, type ProxyNode, type ProxyStatus } from './ads-connection.js';
 import { buildSnapshot, buildSnapshotFromGroups, XDS_TYPES, type ProxySnapshot, type XdsType } from './snapshot.js';
 import { selects } from '../xds/mesh.js';
@@ -329,14 +330,15 @@ export class AdsServer {
   #mayHaveCredentials(node: ProxyNode, metadata: grpc.Metadata | undefined): boolean {
     const verify = this.#opts.verifyToken;
     if (proxylessClientOf(node) || !verify) return false;
-    const values = metadata?.get('authorization') ?? [];
-    const m = values.length === 1 && typeof values[0] === 'string' ? /^Bearer\s+(\S+)$/i.exec(values[0].trim()) : null;
-    if (!m) {
+    let token: string;
+    try {
+      token = bearer(metadata ?? new grpc.Metadata());
+    } catch {
       if (node.type === 'router') this.#opts.log('warn', `router ${node.id} sent no bootstrap token on its ADS stream: its credentials are not sent, its TLS servers have no certificate`);
       return false;
     }
     try {
-      const claims = verify(m[1]!);
+      const claims = verify(token);
       if (claims.ns === node.namespace && claims.pod === node.pod) return true;
       this.#opts.log('warn', `${node.type} ${node.id}: its token is for ${claims.ns}/${claims.pod}; credentials are not sent`);
     } catch (e) {

@@ -15,7 +15,8 @@ export interface CaServiceDeps {
   log: Logger;
 }
 
-function bearer(metadata: grpc.Metadata): string {
+/** The bootstrap token of a call's `authorization: Bearer <token>` metadata; WEFT_ERR_TOKEN_MISSING when absent or malformed. */
+export function bearer(metadata: grpc.Metadata): string {
   const values = metadata.get('authorization');
   const v = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
   if (!v) throw new ControlError('WEFT_ERR_TOKEN_MISSING', 'missing "authorization: Bearer <bootstrap token>" metadata');
