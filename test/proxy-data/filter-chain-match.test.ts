@@ -53,3 +53,22 @@ test("ALPN: the client's first protocol that some chain lists decides", () => {
 test('destination port: a chain for the port wins over chains without one', () => {
   assert.equal(pick('www.example.com', { port: 9443 }), 'port');
 });
+
+test('prefix ranges: the longest range holding the local address wins, then chains without ranges; IPv4-mapped addresses count as IPv4', () => {
+  const ranged = compileListener(
+    'r',
+    listener('r', '0.0.0.0', 0, [
+      chain('wide', { prefixRanges: [{ addressPrefix: '10.0.0.0', prefixLen: { value: 8 } }] }),
+      chain('narrow', { prefixRanges: [{ addressPrefix: '10.1.2.0', prefixLen: { value: 24 } }] }),
+      chain('v6', { prefixRanges: [{ addressPrefix: 'fd00::', prefixLen: { value: 8 } }] }),
+      chain('any', {}),
+    ]),
+  );
+  const at = (localAddress: string) => selectChain(ranged, { transport: 'raw_buffer', serverName: undefined, applicationProtocols: [] }, { localPort: 80, localAddress })?.name;
+  assert.equal(at('10.1.2.7'), 'narrow');
+  assert.equal(at('10.9.9.9'), 'wide');
+  assert.equal(at('::ffff:10.1.2.7'), 'narrow');
+  assert.equal(at('fd00::1'), 'v6');
+  assert.equal(at('192.168.0.1'), 'any');
+  assert.throws(() => compileListener('bad', listener('bad', '0.0.0.0', 0, [chain('x', { prefixRanges: [{ addressPrefix: '10.0.0.0', prefixLen: { value: 33 } }] })])), /prefixRanges\[0\].*is not a CIDR range/);
+});
