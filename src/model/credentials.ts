@@ -17,6 +17,7 @@ import type { Finding, Resource } from '../resources/types.js';
 import { tlsMaterial, type SecretSpec } from '../resources/kubernetes-secret.js';
 import { isOf, sourceOf } from './source.js';
 import type { ClientTlsPolicy, GatewayServer, MeshModel, SourceRef, TlsCredential, Workload } from './types.js';
+import { labelsMatch } from './labels.js';
 
 export const MISSING_CREDENTIAL = 'WEFT_MISSING_CREDENTIAL';
 
@@ -113,7 +114,7 @@ export function resolveClientCredential(model: MeshModel, tls: ClientTlsPolicy &
 }
 
 function selectsWorkload(server: GatewayServer, w: Workload): boolean {
-  return w.proxyType === 'router' && Object.entries(server.selector).every(([k, v]) => w.labels[k] === v);
+  return w.proxyType === 'router' && labelsMatch(server.selector, w.labels);
 }
 
 function findingAt(source: SourceRef, path: string | undefined, message: string): Finding {

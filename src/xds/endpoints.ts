@@ -8,6 +8,7 @@ import { METADATA } from './names.js';
 import { socketAddress, sortBy, struct, wrapped } from './envoy.js';
 import { resolveTargetPort, selectedWorkloads, type ServiceTarget } from './mesh.js';
 import { targetClusterName } from './passthrough.js';
+import { labelsMatch } from '../model/labels.js';
 
 /**
  * Whether labels belong to a subset of a service: "" is the whole service; a subset its
@@ -17,7 +18,7 @@ import { targetClusterName } from './passthrough.js';
 export function inSubset(service: Service, subset: string, labels: Record<string, string>): boolean {
   if (subset === '') return true;
   const def = service.destinationPolicy?.subsets.find((s) => s.name === subset);
-  return def !== undefined && Object.entries(def.labels).every(([k, v]) => labels[k] === v);
+  return def !== undefined && labelsMatch(def.labels, labels);
 }
 
 /** Istio's label for ServiceEntry endpoints that run a sidecar (MESH_INTERNAL only). */

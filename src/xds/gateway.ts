@@ -11,13 +11,14 @@ import { hcmFilter, tlsInspector } from './listeners.js';
 import { hostMatches, intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
 import { translateRules } from './routes.js';
 import { gatewayL4Chains } from './gateway-l4.js';
+import { labelsMatch } from '../model/labels.js';
 
 /** ALPN a gateway offers to clients on TLS servers. */
 export const GATEWAY_ALPN = ['h2', 'http/1.1'];
 
 /** Gateway servers this router runs: their selector matches its labels (Istio: across namespaces). */
 export function serversFor(model: MeshModel, proxy: Workload): GatewayServer[] {
-  return model.gatewayServers.filter((s) => Object.entries(s.selector).every(([k, v]) => proxy.labels[k] === v));
+  return model.gatewayServers.filter((s) => labelsMatch(s.selector, proxy.labels));
 }
 
 /** Servers weft can terminate as HTTP: plain HTTP ones and TLS-terminating HTTPS ones (TCP and passthrough servers: gateway-l4.ts). */

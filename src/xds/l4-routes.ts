@@ -21,6 +21,7 @@ import { tcpProxyFilter, tlsInspector } from './listeners.js';
 import { fqdnOf, resolveDestination, type OutboundTarget } from './mesh.js';
 import { coveringRouteSets } from './routes.js';
 import { CLUSTER_DEFAULTS } from './clusters.js';
+import { labelsMatch } from '../model/labels.js';
 
 /** Where L4 rules are being applied. */
 export interface L4Context {
@@ -45,7 +46,7 @@ export interface WeightedCluster {
 export function l4Applicable(m: L4Match, ctx: L4Context): boolean {
   if (m.port !== undefined && m.port !== ctx.port) return false;
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== ctx.proxy.namespace) return false;
-  if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => ctx.proxy.labels[k] === v)) return false;
+  if (m.sourceLabels && !labelsMatch(m.sourceLabels, ctx.proxy.labels)) return false;
   if (ctx.sidecar && m.destinationSubnets?.length) return false;
   return true;
 }

@@ -3,6 +3,7 @@
 import type { GatewayServer, HttpRouteSet, L4RouteSet, MeshModel, PortProtocol, Service, ServicePort, Workload } from '../model/types.js';
 import { serviceFqdn } from './names.js';
 import { sortBy } from './envoy.js';
+import { labelsMatch } from '../model/labels.js';
 
 /** Protocols that get HTTP treatment (HCM, routes); the rest are opaque TCP. */
 export function isHttpProtocol(protocol: PortProtocol): boolean {
@@ -16,8 +17,7 @@ export function isHttp2Protocol(protocol: PortProtocol): boolean {
 
 /** Kubernetes label selection: an empty selector selects nothing. */
 export function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  const keys = Object.keys(selector);
-  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
+  return Object.keys(selector).length > 0 && labelsMatch(selector, labels);
 }
 
 export function serviceSelects(service: Service, workload: Workload): boolean {

@@ -9,6 +9,7 @@ import { routeHashPolicy } from './cluster-policy.js';
 import { catchAllVirtualHost } from './passthrough.js';
 import { mirrorPolicy, perFilterConfig } from './l7-filters.js';
 import { sidecarConnectRoutes, type SidecarL4 } from './l4-routes.js';
+import { labelsMatch } from '../model/labels.js';
 
 /** What rule translation needs to know about where the routes will run. */
 export interface RuleContext {
@@ -82,7 +83,7 @@ function routeMatch(m: HttpMatch | undefined): EnvoyObject {
 function applicable(m: HttpMatch, ctx: RuleContext): boolean {
   if (m.port !== undefined && m.port !== ctx.port) return false;
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== ctx.proxy.namespace) return false;
-  if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => ctx.proxy.labels[k] === v)) return false;
+  if (m.sourceLabels && !labelsMatch(m.sourceLabels, ctx.proxy.labels)) return false;
   return true;
 }
 
