@@ -150,3 +150,21 @@ test('direct response bodies expand %REQ(...)%: the REGISTRY_ONLY catch-all name
   );
   assert.equal(d.kind === 'direct' && d.body, 'host=a.example path=/p?q=1 who=fb short=abc none=- 100%');
 });
+
+test('requireTls: a plaintext request gets 301 to https with the Host as sent and the query, before any route; over TLS it routes', () => {
+  const c = compileRouteConfig({
+    name: 'http.80',
+    virtualHosts: [
+      { name: 'secure', domains: ['bookinfo.example.com', 'bookinfo.example.com:*'], requireTls: 'ALL', routes: [{ match: { prefix: '/' }, route: { cluster: 'pp' } }] },
+      { name: 'plain', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'other' } }] },
+    ],
+  });
+  const plain = routeRequest(c, { authority: 'bookinfo.example.com:8080', path: '/productpage?u=1', method: 'GET', headers: {} });
+  assert.equal(plain?.kind, 'redirect');
+  assert.deepEqual(plain?.kind === 'redirect' ? [plain.status, plain.location] : [], [301, 'https://bookinfo.example.com:8080/productpage?u=1']);
+  const overTls = routeRequest(c, { authority: 'bookinfo.example.com', path: '/productpage', method: 'GET', headers: {}, tls: true });
+  assert.equal(overTls?.kind === 'route' ? overTls.cluster : overTls?.kind, 'pp');
+  const other = routeRequest(c, { authority: 'other.example.com', path: '/', method: 'GET', headers: {} });
+  assert.equal(other?.kind === 'route' ? other.cluster : other?.kind, 'other', 'hosts without requireTls are not redirected');
+  assert.throws(() => compileRouteConfig({ name: 'x', virtualHosts: [{ name: 'v', domains: ['*'], requireTls: 'SOMETIMES', routes: [] }] }), /requireTls: unknown value SOMETIMES/);
+});

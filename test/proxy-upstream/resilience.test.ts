@@ -323,6 +323,45 @@ describe('upstream resilience', () => {
       }
     });
 
+    it('HTTP/2: new connection-pool limits move new streams to a new session; the old one closes', async () => {
+      const sessions: http2.Http2Session[] = [];
+      let closed = 0;
+      const server = http2.createServer();
+      server.on('session', (session) => {
+        sessions.push(session);
+        session.once('close', () => closed++);
+      });
+      server.on('stream', (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.end('h2');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      const limits = (maxRequestsPerConnection: number) => ({
+        typedExtensionProtocolOptions: {
+          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+            '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+            commonHttpProtocolOptions: { maxRequestsPerConnection: { value: maxRequestsPerConnection }, idleTimeout: dur(10_000) },
+            explicitHttpConfig: { http2ProtocolOptions: {} },
+          },
+        },
+      });
+      try {
+        apply([{ address: '127.0.0.1', port }], limits(0));
+        for (let i = 0; i < 2; i++) assert.equal((await send(cm) as { name: string }).name, 'h2');
+        assert.equal(sessions.length, 1);
+        apply([{ address: '127.0.0.1', port }], limits(100));
+        assert.equal((await send(cm) as { name: string }).name, 'h2');
+        assert.equal(sessions.length, 2, 'the request after the change went to a new session');
+        const until = Date.now() + 3000;
+        while (closed < 1 && Date.now() < until) await sleep(20);
+        assert.equal(closed, 1, 'the session of the old limits closed');
+      } finally {
+        cm.update(...maps([], []));
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
+
     it('maxRequestsPerConnection: no HTTP/1.1 connection carries more than N requests', async () => {
       const perSocket = new Map<unknown, number>();
       const server = http.createServer((req, res) => {
