@@ -109,6 +109,10 @@ test('runProxy: ready once LDS+CDS are applied and a certificate is held; admin 
     assert.deepEqual(certs.certificate.chain[0]!.subjectAltNames, ['URI:spiffe://cluster.local/ns/shop/sa/reviews']);
     assert.equal(certs.roots.length, 1);
 
+    const mem = JSON.parse((await get(h.proxy, '/memory')).text) as { rss: number; heapUsed: number; heapTotal: number; spaces: Record<string, { size: number; used: number }> };
+    assert.ok(mem.rss > mem.heapTotal && mem.heapTotal >= mem.heapUsed && mem.heapUsed > 0, JSON.stringify(mem));
+    assert.ok(mem.spaces['old_space']!.used > 0 && mem.spaces['new_space']!.size > 0);
+
     assert.equal((await get(h.proxy, '/nope')).status, 404);
     assert.equal((await get(h.proxy, '/quitquitquit')).status, 405);
   } finally {

@@ -5,6 +5,7 @@
 //   GET  /clusters       Envoy-style `cluster::host::name::value` lines: health flags (ejected hosts
 //                        show /failed_outlier_check), breakers, outlier counters (?format=json: cluster_statuses)
 //   GET  /certs          JSON: the workload certificate chain and roots (never a private key)
+//   GET  /memory         JSON: resident set, V8 heap (per space), external and ArrayBuffer bytes
 //   GET  /healthz        liveness
 //   POST /quitquitquit   drain and exit
 //   POST /cpuprofiler?enable=y|n   start / stop a CPU profile; stop answers the .cpuprofile path
@@ -12,6 +13,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
+import v8 from 'node:v8';
 import { withoutPrivateKeys } from '../../xds/secrets.js';
 import type { DataPlane, EnvoyObject, WorkloadCertificate, XdsSnapshot } from '../types.js';
 import { splitPemCerts } from './cert-check.js';
@@ -22,6 +24,28 @@ import { silentLogger, type Logger } from './log.js';
 import type { XdsStatus } from './xds-client.js';
 import { KINDS } from './xds-state.js';
 import type { Profiler } from './profiler.js';
+
+/**
+ * Envoy's /memory, in Node's terms: where the resident set goes. `heap` is V8's
+ * (committed per space, used), `external` is memory V8 objects hold outside the heap
+ * (Buffers, TLS and HTTP/2 native state counted by Node), `arrayBuffers` its Buffer part;
+ * the rest of `rss` is code, stacks and native allocations Node does not count.
+ */
+function memoryReport(): Record<string, unknown> {
+  const m = process.memoryUsage();
+  const heap = v8.getHeapStatistics();
+  return {
+    rss: m.rss,
+    heapTotal: m.heapTotal,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    heapSizeLimit: heap.heap_size_limit,
+    mallocedMemory: heap.malloced_memory,
+    peakMallocedMemory: heap.peak_malloced_memory,
+    spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size, available: s.space_available_size }])),
+  };
+}
 
 /** What the admin server reads; narrow views of the xDS client, the identity and the data plane. */
 export interface AdminSources {
@@ -269,6 +293,8 @@ export class AdminServer {
         }
         case '/certs':
           return json(200, this.certs());
+        case '/memory':
+          return json(200, memoryReport());
         default:
           return send(404, `no such admin path: ${path}\n`);
       }
