@@ -5,7 +5,7 @@
 // undici's own benchmarks serves about twice the requests per second of http.Agent with
 // keepAlive on the same sockets. Connections come from our Dialer (one code path for
 // connect timeout, TLS, SAN checks and cx counters).
-import { Pool } from 'undici';
+import { Pool, poolRequest } from './undici-pool.js';
 import { abortError, type Dialer, type DialTarget } from './dial.js';
 import { toHeaderMap, trailersWhenDone } from './http-headers.js';
 import type { PoolLimits } from './resilience-config.js';
@@ -69,7 +69,7 @@ export class H1Pool {
     if ('expect' in headers) delete headers['expect'];
     let data;
     try {
-      data = await this.pool.request({ method: req.method, path: req.path, headers, body: req.body ?? undefined, signal, reset: this.oneShot });
+      data = await poolRequest(this.pool, { method: req.method, path: req.path, headers, body: req.body ?? undefined, signal, reset: this.oneShot });
     } catch (err) {
       throw this.mapError(err, signal);
     }
