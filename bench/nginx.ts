@@ -145,8 +145,13 @@ export function nginxSingle(o: NginxOptions): string {
   );
 }
 
-/** The nginx binary: on PATH, else where Debian puts it (/usr/sbin is not on a user's PATH). */
+/**
+ * The nginx binary: $WEFT_BENCH_NGINX when set (another build, say a newer nginx),
+ * else on PATH, else where Debian puts it (/usr/sbin is not on a user's PATH).
+ */
 export function findNginx(): string | undefined {
+  const chosen = process.env['WEFT_BENCH_NGINX'];
+  if (chosen) return chosen;
   const dirs = [...(process.env['PATH'] ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
   for (const d of dirs) {
     const p = path.join(d, 'nginx');
@@ -163,6 +168,11 @@ export function findNginx(): string | undefined {
 function nginxBinary(): string {
   const bin = findNginx();
   if (!bin) throw new Error('nginx is not installed (bash bench/setup.sh installs the Debian package)');
+  try {
+    fs.accessSync(bin, fs.constants.X_OK);
+  } catch {
+    throw new Error(`WEFT_BENCH_NGINX=${bin} is not an executable file`);
+  }
   return bin;
 }
 
@@ -179,14 +189,24 @@ function run(bin: string, args: string[]): Promise<{ code: number | null; out: s
 
 /** `nginx -v`'s line ("nginx version: nginx/1.22.1"), or why there is none. */
 export async function nginxVersion(): Promise<string> {
-  const bin = findNginx();
-  if (!bin) return 'nginx: not installed';
+  let bin: string;
+  try {
+    bin = nginxBinary();
+  } catch (e) {
+    return `nginx: ${e instanceof Error ? e.message : String(e)}`;
+  }
   return (await run(bin, ['-v'])).out.trim().split('\n')[0] ?? '';
 }
 
 /** Arguments that keep nginx inside `dir`: its prefix, this config, errors on stderr. */
 export function nginxArgs(dir: string, conf: string): string[] {
   return ['-p', dir, '-e', 'stderr', '-c', conf];
+}
+
+/** `nginx -t` of a config kept in `dir`; throws with nginx's own words when it is refused. */
+export async function checkNginxConfig(dir: string, conf: string): Promise<void> {
+  const check = await run(nginxBinary(), ['-t', '-q', ...nginxArgs(dir, conf)]);
+  if (check.code !== 0) throw new Error(`nginx config ${conf} invalid: ${check.out.trim()}`);
 }
 
 /** Writes and checks (`nginx -t`) one instance's config, then starts it and waits for `probe`. */
@@ -197,8 +217,7 @@ async function startNginx(name: string, render: (o: NginxOptions) => string, run
   fs.mkdirSync(dir, { recursive: true });
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(conf, render({ dir, workers, asRoot: process.getuid?.() === 0 }));
-  const check = await run(bin, ['-t', '-q', ...nginxArgs(dir, conf)]);
-  if (check.code !== 0) throw new Error(`nginx config ${conf} invalid: ${check.out.trim()}`);
+  await checkNginxConfig(dir, conf);
   const child = startProcess(bin, nginxArgs(dir, conf), path.join(runtimeDir, `${name}.log`));
   try {
     await waitPort(probe.host, probe.port, 10_000);
