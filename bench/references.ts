@@ -175,7 +175,9 @@ async function startHaproxy(name: string, config: string, runtimeDir: string, pr
   const check = spawn('haproxy', ['-c', '-q', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   check.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((r) => check.on('exit', r));
+  // Not installed: a clear reason (the run marks the topology unavailable), not a crash.
+  check.on('error', (e) => (err += `haproxy: ${e.message} (bash bench/setup.sh installs it)`));
+  const code = await new Promise<number | null>((r) => check.on('close', r));
   if (code !== 0) throw new Error(`haproxy config ${cfg} invalid: ${err.trim()}`);
   const child = startProcess('haproxy', ['-db', '-f', cfg], path.join(runtimeDir, `${name}.log`));
   await waitPort(probe.host, probe.port, 10_000);
