@@ -29,8 +29,15 @@ export interface NginxOptions {
   asRoot: boolean;
 }
 
-/** Upstream connections kept open per worker: more than the bench's 16 concurrent requests. */
-const KEEPALIVE = 64;
+/**
+ * Idle upstream connections kept per worker. nginx carries one request per upstream
+ * connection at a time (no HTTP/2 multiplexing, even with grpc_pass), so a latency spike
+ * at a fixed arrival rate opens extra connections; with a small pool (64 was tried)
+ * they were closed again after the burst and reopened, with a TLS handshake each, at
+ * the next one: hundreds per run on a busy machine. HAProxy keeps its idle connections
+ * without a limit, so nginx gets a pool larger than any burst the bench makes.
+ */
+const KEEPALIVE = 1024;
 /** nginx closes a keep-alive connection after 1,000 requests by default; HAProxy never does. */
 const MANY = 1_000_000;
 
