@@ -218,7 +218,8 @@ export function renderMarkdown(res: Results): string {
           ms(r.latencyUs.max),
           d && t.name !== 'direct' ? signedMs(r.latencyUs.p50 - d.latencyUs.p50) : '',
           d && t.name !== 'direct' ? signedMs(r.latencyUs.p99 - d.latencyUs.p99) : '',
-          p && d && t.name !== 'haproxy-pair' && t.name !== 'direct' && p.latencyUs.p99 - d.latencyUs.p99 > 0
+          // A ratio of two added latencies means something only when both are above the noise floor (> 0).
+          p && d && t.name !== 'haproxy-pair' && t.name !== 'direct' && p.latencyUs.p99 - d.latencyUs.p99 > 0 && r.latencyUs.p99 - d.latencyUs.p99 > 0
             ? `${((r.latencyUs.p99 - d.latencyUs.p99) / (p.latencyUs.p99 - d.latencyUs.p99)).toFixed(2)}x`
             : '',
           `${Math.round(r.achievedRps)}${r.errors ? ` / ${r.errors} err` : ''}`,
