@@ -1,7 +1,7 @@
 // The reference topologies: the bench upstream alone (direct), an HAProxy pair
 // with mTLS between the two (the C reference of the mesh's shape), the same pair as
 // the least a Node.js proxy can do (node-floor.ts: what Node itself costs) and one
-// plaintext HAProxy (single hop). Addresses are on 127.77.0.0/16, away from
+// plaintext HAProxy (single hop); the nginx pair and single are in nginx.ts. Addresses are on 127.77.0.0/16, away from
 // weft's 127.N plan (the suite runs weft on another N) and other users of 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +17,9 @@ export const ADDR = {
   haproxySingle: '127.77.0.13',
   nodeA: '127.77.0.14',
   nodeB: '127.77.0.15',
+  nginxA: '127.77.0.16',
+  nginxB: '127.77.0.17',
+  nginxSingle: '127.77.0.18',
 };
 export const UPSTREAM_PORT = 8080; // +1 h2c, +2 gRPC
 
@@ -25,7 +28,7 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-function waitPort(host: string, port: number, timeoutMs: number): Promise<void> {
+export function waitPort(host: string, port: number, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
@@ -44,14 +47,14 @@ function waitPort(host: string, port: number, timeoutMs: number): Promise<void> 
   });
 }
 
-function startProcess(cmd: string, args: string[], logFile: string): ChildProcess {
+export function startProcess(cmd: string, args: string[], logFile: string): ChildProcess {
   const fd = fs.openSync(logFile, 'w');
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached: true });
   fs.closeSync(fd);
   return child;
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
   const gone = new Promise<void>((r) => child.once('exit', () => r()));
   try {
@@ -77,7 +80,7 @@ export async function startUpstream(upstreamJs: string, runtimeDir: string): Pro
 }
 
 /** HTTP/1.1, h2c and gRPC on three consecutive ports of one address (every topology's entry). */
-function endpointsAt(address: string, port = UPSTREAM_PORT): Endpoints {
+export function endpointsAt(address: string, port = UPSTREAM_PORT): Endpoints {
   return { http1: { target: `${address}:${port}` }, h2: { target: `${address}:${port + 1}` }, grpc: { target: `${address}:${port + 2}` } };
 }
 
@@ -172,7 +175,9 @@ async function startHaproxy(name: string, config: string, runtimeDir: string, pr
   const check = spawn('haproxy', ['-c', '-q', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   check.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((r) => check.on('exit', r));
+  // Not installed: a clear reason (the run marks the topology unavailable), not a crash.
+  check.on('error', (e) => (err += `haproxy: ${e.message} (bash bench/setup.sh installs it)`));
+  const code = await new Promise<number | null>((r) => check.on('close', r));
   if (code !== 0) throw new Error(`haproxy config ${cfg} invalid: ${err.trim()}`);
   const child = startProcess('haproxy', ['-db', '-f', cfg], path.join(runtimeDir, `${name}.log`));
   await waitPort(probe.host, probe.port, 10_000);

@@ -1,9 +1,10 @@
 // The bench suite: `node dist/bench/run.js [--quick] [--only direct,haproxy-pair,...]
-//   [--skip-weft] [--skip-control] [--haproxy-threads 1]`
+//   [--skip-weft] [--skip-control] [--haproxy-threads 1]` (also nginx's worker_processes)
 // Starts each topology on loopback, measures closed-loop max throughput (wrk,
 // h2load) and open-loop latency (bench/open-loop), CPU and RSS of every proxy
 // process, then the control plane at scale (bench/control-scale), and writes
-// bench/results/<date>-<mode>.json and bench/results/latest.md (also printed).
+// bench/results/<date>-<mode>.json and bench/results/latest.md (also printed;
+// `--out DIR` writes them to DIR instead, for trial runs that must not touch results/).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { Meter, sample, type ProcRef } from './proc.js';
 import type { OpenLoopResult } from './open-loop.js';
 import { startWeft, type Endpoints, type Entry } from './weft-adapter.js';
-import { directEndpoints, startHaproxyPair, startHaproxySingle, startNodePair, startUpstream } from './references.js';
+import { directEndpoints, startHaproxyPair, startHaproxySingle, startNodePair, startUpstream, type Running } from './references.js';
+import { nginxVersion, startNginxPair, startNginxSingle } from './nginx.js';
 import { renderMarkdown, evaluateTargets, type Results, type TopologyResult, type Scenario, type ProcUsage } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // <dist>/bench
@@ -161,6 +163,13 @@ async function measureTopology(name: string, endpoints: Endpoints, procs: ProcRe
   return t;
 }
 
+/** A topology that did not start: in the results with the reason, and the run goes on. */
+function unavailable(results: Results, name: string, e: unknown): void {
+  const msg = e instanceof Error ? e.message : String(e);
+  log(`${name} unavailable: ${msg.split('\n')[0]}`);
+  results.topologies[name] = { name, available: false, error: msg, notes: [], idle: [], max: {}, open: {} };
+}
+
 function want(name: string): boolean {
   return !ONLY || ONLY.includes(name);
 }
@@ -178,6 +187,7 @@ async function main(): Promise<void> {
       maxThroughput: `closed loop, ${PLAN.maxS} s: wrk -t1 -c${H1_CONNS} (HTTP/1.1), h2load -t1 -c${H2_CONNS} -m${H2_STREAMS} (HTTP/2, gRPC)`,
       openLoop: `bench/open-loop: 4 connections, ${PLAN.openS} s per rate after ${PLAN.warmS} s warm-up, latency from intended send time`,
       haproxyThreads: HAPROXY_THREADS,
+      nginxWorkers: HAPROXY_THREADS,
     },
     tools: {},
     topologies: {},
@@ -185,6 +195,7 @@ async function main(): Promise<void> {
   for (const [k, cmd] of [['haproxy', 'haproxy -v'], ['wrk', 'wrk -v'], ['h2load', 'h2load --version']] as const) {
     const r = await run('sh', ['-c', `${cmd} 2>&1 | head -1`]);
     results.tools[k] = r.out.trim();
+    if (k === 'haproxy') results.tools['nginx'] = await nginxVersion(); // found off PATH too (/usr/sbin)
   }
 
   const cleanups: (() => Promise<void>)[] = [];
@@ -197,26 +208,48 @@ async function main(): Promise<void> {
     cleanups.push(upstream.stop);
     const upProc = upstream.procs;
     if (want('direct')) results.topologies['direct'] = await measureTopology('direct', directEndpoints, upProc, ['client -> app']);
-    if (want('haproxy-pair')) {
-      const pair = await startHaproxyPair(certs, runtimeDir, HAPROXY_THREADS);
-      cleanups.push(pair.stop);
-      results.topologies['haproxy-pair'] = await measureTopology('haproxy-pair', pair.endpoints, pair.procs, [
-        `client -> haproxy A -> mTLS (TLS 1.3, ECDSA P-256, HTTP/2) -> haproxy B -> app; nbthread ${HAPROXY_THREADS}`,
-      ]);
-      await cleanups.pop()!();
-    }
-    if (want('node-pair')) {
-      const pair = await startNodePair(path.join(here, 'node-floor.js'), certs, runtimeDir);
-      cleanups.push(pair.stop);
-      results.topologies['node-pair'] = await measureTopology('node-pair', pair.endpoints, pair.procs, [
-        'the Node floor: client -> minimal Node proxy A -> mTLS (TLS 1.3, ECDSA P-256; HTTP/1.1 or HTTP/2 as the client spoke) -> minimal Node proxy B -> app (bench/node-floor.ts)',
-      ]);
-      await cleanups.pop()!();
-    }
-    if (want('haproxy-single')) {
-      const single = await startHaproxySingle(runtimeDir, HAPROXY_THREADS);
-      cleanups.push(single.stop);
-      results.topologies['haproxy-single'] = await measureTopology('haproxy-single', single.endpoints, single.procs, [`client -> haproxy (plaintext) -> app; nbthread ${HAPROXY_THREADS}`]);
+    // The references, one at a time; one that cannot start (say nginx missing) is
+    // reported unavailable with the reason and the run goes on.
+    const refs: { name: string; start: () => Promise<Running & { endpoints: Endpoints }>; notes: string[] }[] = [
+      {
+        name: 'haproxy-pair',
+        start: () => startHaproxyPair(certs, runtimeDir, HAPROXY_THREADS),
+        notes: [`client -> haproxy A -> mTLS (TLS 1.3, ECDSA P-256, HTTP/2) -> haproxy B -> app; nbthread ${HAPROXY_THREADS}`],
+      },
+      {
+        name: 'nginx-pair',
+        start: () => startNginxPair(certs, runtimeDir, HAPROXY_THREADS),
+        notes: [
+          `client -> nginx A -> mTLS (TLS 1.3, ECDSA P-256; HTTP/1.1 keep-alive for HTTP/1.1 and HTTP/2 clients, HTTP/2 for gRPC) -> nginx B -> app; worker_processes ${HAPROXY_THREADS} (like nbthread ${HAPROXY_THREADS}) plus the idle master; upstream keepalive pools`,
+        ],
+      },
+      {
+        name: 'node-pair',
+        start: () => startNodePair(path.join(here, 'node-floor.js'), certs, runtimeDir),
+        notes: ['the Node floor: client -> minimal Node proxy A -> mTLS (TLS 1.3, ECDSA P-256; HTTP/1.1 or HTTP/2 as the client spoke) -> minimal Node proxy B -> app (bench/node-floor.ts)'],
+      },
+      {
+        name: 'haproxy-single',
+        start: () => startHaproxySingle(runtimeDir, HAPROXY_THREADS),
+        notes: [`client -> haproxy (plaintext) -> app; nbthread ${HAPROXY_THREADS}`],
+      },
+      {
+        name: 'nginx-single',
+        start: () => startNginxSingle(runtimeDir, HAPROXY_THREADS),
+        notes: [`client -> nginx (plaintext; HTTP/1.1 keep-alive to the app, HTTP/2 for gRPC) -> app; worker_processes ${HAPROXY_THREADS}`],
+      },
+    ];
+    for (const ref of refs) {
+      if (!want(ref.name)) continue;
+      let topo: Running & { endpoints: Endpoints };
+      try {
+        topo = await ref.start();
+      } catch (e) {
+        unavailable(results, ref.name, e);
+        continue;
+      }
+      cleanups.push(topo.stop);
+      results.topologies[ref.name] = await measureTopology(ref.name, topo.endpoints, topo.procs, ref.notes);
       await cleanups.pop()!();
     }
     await cleanups.pop()!(); // the standalone upstream
@@ -234,9 +267,7 @@ async function main(): Promise<void> {
           ]);
         await cleanups.pop()!();
       } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e);
-        log(`weft topologies unavailable: ${msg.split('\n')[0]}`);
-        for (const n of ['weft-mesh', 'weft-single']) results.topologies[n] = { name: n, available: false, error: msg, notes: [], idle: [], max: {}, open: {} };
+        for (const n of ['weft-mesh', 'weft-single']) if (want(n)) unavailable(results, n, e);
       }
     }
   } finally {
@@ -262,14 +293,14 @@ async function main(): Promise<void> {
   }
   results.targets = evaluateTargets(results);
   results.durationS = Math.round((Date.now() - started) / 1000);
-  const outDir = path.join(benchSrc, 'results');
+  const outDir = path.resolve(opt('out') ?? path.join(benchSrc, 'results'));
   fs.mkdirSync(outDir, { recursive: true });
   const stamp = results.date.slice(0, 16).replace(/[:T]/g, '-');
   fs.writeFileSync(path.join(outDir, `${stamp}-${MODE}.json`), `${JSON.stringify(results, null, 2)}\n`);
   const md = renderMarkdown(results);
   fs.writeFileSync(path.join(outDir, 'latest.md'), md);
   process.stdout.write(`${md}\n`);
-  log(`wrote bench/results/${stamp}-${MODE}.json and bench/results/latest.md (${results.durationS} s)`);
+  log(`wrote ${path.join(outDir, `${stamp}-${MODE}.json`)} and ${path.join(outDir, 'latest.md')} (${results.durationS} s)`);
 }
 
 main().catch((e: unknown) => {

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # weft bench setup: installs the reference proxies and load generators (Debian
-# packages) when missing, and makes the HAProxy pair's certificates (ECDSA P-256).
+# packages) when missing, and makes the HAProxy and nginx pairs' certificates (ECDSA P-256).
 # Idempotent: a second run changes nothing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
+# haproxy and nginx live in /usr/sbin, which is not on every user's PATH.
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+bin() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; }
 need=()
-command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
-command -v nginx   >/dev/null 2>&1 || need+=(nginx)
+# Debian bookworm's `nginx` package is the server with SSL, HTTP/2 and gRPC proxying
+# built in (nginx-light only adds a module to it).
+has haproxy || need+=(haproxy)
+has nginx   || need+=(nginx)
 command -v wrk     >/dev/null 2>&1 || need+=(wrk)
 command -v h2load  >/dev/null 2>&1 || need+=(nghttp2-client)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
@@ -21,8 +26,8 @@ if [ ${#need[@]} -gt 0 ]; then
   }
 fi
 
-# Certificates for the HAProxy pair: a CA, a server certificate for B, a client
-# certificate for A. All ECDSA P-256, like weft's workload certificates.
+# Certificates for the HAProxy and nginx pairs: a CA, a server certificate for B, a
+# client certificate for A. All ECDSA P-256, like weft's workload certificates.
 certs="$here/.certs"
 if [ ! -s "$certs/b.pem" ] || [ ! -s "$certs/a.pem" ] || [ ! -s "$certs/ca.crt" ]; then
   rm -rf "$certs"; mkdir -p "$certs"; cd "$certs"
@@ -38,4 +43,4 @@ if [ ! -s "$certs/b.pem" ] || [ ! -s "$certs/a.pem" ] || [ ! -s "$certs/ca.crt" 
   rm -f ./*.csr ./*.ext ca.srl
   chmod 600 ./*.key ./*.pem
 fi
-echo "bench/setup.sh: ok ($(haproxy -v | head -1 | cut -d' ' -f1-3); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $(h2load --version))" >&2
+echo "bench/setup.sh: ok ($("$(bin haproxy)" -v | head -1 | cut -d' ' -f1-3); $("$(bin nginx)" -v 2>&1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $(h2load --version))" >&2

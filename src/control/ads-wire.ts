@@ -10,40 +10,11 @@
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { ADS_SERVICE, type DiscoveryRequest } from '../xds/ads-service.js';
 import { messageType, OBJECT_FORM } from '../xds/codec.js';
-
-const LEN = 2;
-const tag = (field: number): number => (field << 3) | LEN;
-
-function varintSize(n: number): number {
-  let s = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    s++;
-  }
-  return s;
-}
-
-function writeVarint(buf: Buffer, off: number, n: number): number {
-  while (n >= 0x80) {
-    buf[off++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[off++] = n;
-  return off;
-}
+import { forEachField, lenTag, stringField, varintSize, writeVarint } from '../xds/proto-wire.js';
 
 /** One resource as the response carries it: google.protobuf.Any {type_url = 1, value = 2}. */
 export interface WireResource {
   readonly any: { readonly type_url: string; readonly value: Uint8Array };
-}
-
-/** The bytes of one length-delimited string field (tag, length, UTF-8), empty for ''. */
-function stringField(field: number, s: string): Buffer {
-  if (s === '') return Buffer.alloc(0);
-  const body = Buffer.from(s, 'utf8');
-  const out = Buffer.allocUnsafe(1 + varintSize(body.length) + body.length);
-  body.copy(out, writeVarint(out, writeVarint(out, 0, tag(field)), body.length));
-  return out;
 }
 
 const anyTypeUrlField = new Map<string, Buffer>();
@@ -69,11 +40,11 @@ export function resourcesField(resources: readonly WireResource[]): Buffer {
   for (let i = 0; i < resources.length; i++) {
     const v = resources[i]!.any.value;
     const u = urls[i]!;
-    out[off++] = tag(2);
+    out[off++] = lenTag(2);
     off = writeVarint(out, off, u.length + 1 + varintSize(v.length) + v.length);
     out.set(u, off);
     off += u.length;
-    out[off++] = tag(2);
+    out[off++] = lenTag(2);
     off = writeVarint(out, off, v.length);
     out.set(v, off);
     off += v.length;
@@ -128,46 +99,6 @@ export class WireDiscoveryRequest implements DiscoveryRequest {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-class WireError extends Error {}
-
-/**
- * Calls `fn` for each length-delimited field with the value's [start, end) and the
- * field's own start (its tag). Skips varint and fixed fields; throws on a malformed buffer.
- */
-function forEachField(buf: Buffer, fn: (field: number, start: number, end: number, fieldStart: number) => void, varint?: (field: number, value: number) => void): void {
-  let i = 0;
-  const read = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (let n = 0; n < 10; n++) {
-      if (i >= buf.length) throw new WireError('truncated varint');
-      const b = buf[i++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
-    throw new WireError('varint too long');
-  };
-  while (i < buf.length) {
-    const fieldStart = i;
-    const key = read();
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 0) {
-      const v = read();
-      varint?.(field, v);
-    } else if (wire === 2) {
-      const len = read();
-      if (i + len > buf.length) throw new WireError('truncated field');
-      fn(field, i, i + len, fieldStart);
-      i += len;
-    } else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else throw new WireError(`unsupported wire type ${wire}`);
-    if (i > buf.length) throw new WireError('truncated field');
-  }
-}
 
 const OBJECT_FORM_NODE = 'envoy.config.core.v3.Node';
 const OBJECT_FORM_STATUS = 'google.rpc.Status';
