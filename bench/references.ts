@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Endpoints } from './weft-adapter.js';
 import type { ProcRef } from './proc.js';
+import { PROXY_NODE_FLAGS } from '../src/platform/local/mesh.js';
 
 export const ADDR = {
   upstream: '127.77.0.10',
@@ -215,8 +216,9 @@ export async function startHaproxySingle(runtimeDir: string, threads: number): P
 
 /** The Node floor pair (node-floor.ts): A plain in -> mTLS (h1 or h2 by ALPN) -> B -> app. */
 export async function startNodePair(nodeFloorJs: string, certs: string, runtimeDir: string): Promise<Running & { endpoints: Endpoints }> {
-  const b = startProcess(process.execPath, [nodeFloorJs, 'b', '--listen', ADDR.nodeB, '--peer', ADDR.upstream, '--certs', certs], path.join(runtimeDir, 'node-b.log'));
-  const a = startProcess(process.execPath, [nodeFloorJs, 'a', '--listen', ADDR.nodeA, '--peer', `${ADDR.nodeB}:9443`, '--certs', certs], path.join(runtimeDir, 'node-a.log'));
+  // The same V8 flags as weft's proxies, so the floor differs from weft only in what each does.
+  const b = startProcess(process.execPath, [...PROXY_NODE_FLAGS, nodeFloorJs, 'b', '--listen', ADDR.nodeB, '--peer', ADDR.upstream, '--certs', certs], path.join(runtimeDir, 'node-b.log'));
+  const a = startProcess(process.execPath, [...PROXY_NODE_FLAGS, nodeFloorJs, 'a', '--listen', ADDR.nodeA, '--peer', `${ADDR.nodeB}:9443`, '--certs', certs], path.join(runtimeDir, 'node-a.log'));
   const stop = async (): Promise<void> => {
     await stopProcess(a);
     await stopProcess(b);
