@@ -20,6 +20,8 @@ import type { ClientTlsPolicy, GatewayServer, MeshModel, SourceRef, TlsCredentia
 import { labelsMatch } from './labels.js';
 
 export const MISSING_CREDENTIAL = 'WEFT_MISSING_CREDENTIAL';
+/** Two servers on one gateway whose credentials would share one SDS name (see caNameTakenBy). */
+export const CREDENTIAL_CLASH = 'WEFT_CREDENTIAL_CLASH';
 
 /** Secrets that hold any TLS material, as credentials. */
 export function credentialsFromSecrets(resources: readonly Resource[]): TlsCredential[] {
@@ -117,8 +119,35 @@ function selectsWorkload(server: GatewayServer, w: Workload): boolean {
   return w.proxyType === 'router' && labelsMatch(server.selector, w.labels);
 }
 
-function findingAt(source: SourceRef, path: string | undefined, message: string): Finding {
-  const f: Finding = { code: MISSING_CREDENTIAL, severity: 'warning', message, resource: { kind: source.kind, namespace: source.namespace, name: source.name } };
+/**
+ * The server whose certificate takes the SDS name of MUTUAL `server`'s client CA on a router
+ * running both, if any. Istio's names put the CA of credential X under "X-cacert", which is
+ * also the name of a certificate from a Secret called "X-cacert" (same namespace): one SDS
+ * name holds one secret, so one of the two cannot be served. The certificate keeps the name
+ * (it is the Secret's own name; the CA's is derived) and `server` is left out, with a
+ * WEFT_CREDENTIAL_CLASH finding: never a chain whose secret holds the wrong kind.
+ */
+export function caNameTakenBy(model: MeshModel, server: GatewayServer, router: Workload): GatewayServer | undefined {
+  const tls = server.tls;
+  if (tls?.mode !== 'MUTUAL' || !tls.credentialName || !usesCredential(server)) return undefined;
+  const caName = `${tls.credentialName}-cacert`;
+  return model.gatewayServers.find(
+    (s) =>
+      s !== server &&
+      usesCredential(s) &&
+      s.tls?.credentialName === caName &&
+      s.tls.credentialNamespace === tls.credentialNamespace &&
+      labelsMatch(s.selector, router.labels) &&
+      resolveServerCredential(model, s, router.namespace).ok,
+  );
+}
+
+function serverLabel(s: GatewayServer): string {
+  return `server ${s.port.name ?? s.port.number} (port ${s.port.number}, hosts ${s.hosts.join(', ')})`;
+}
+
+function findingAt(source: SourceRef, path: string | undefined, message: string, code = MISSING_CREDENTIAL): Finding {
+  const f: Finding = { code, severity: 'warning', message, resource: { kind: source.kind, namespace: source.namespace, name: source.name } };
   const m = source.origin ? /^(.*):(\d+)$/.exec(source.origin) : null;
   if (m) {
     f.file = m[1]!;
@@ -131,21 +160,42 @@ function findingAt(source: SourceRef, path: string | undefined, message: string)
 /**
  * One finding per (server, namespace) whose credential does not resolve. Istio servers are
  * checked in the namespace of every gateway workload that runs them (none running: nothing
- * to check yet); Gateway API listeners in the namespace their certificateRef names.
+ * to check yet); Gateway API listeners in the namespace their certificateRef names. A MUTUAL
+ * server whose CA name is taken on some of its routers (caNameTakenBy) gets one
+ * WEFT_CREDENTIAL_CLASH naming both servers, the Secret and those routers.
  */
 export function credentialFindings(model: MeshModel): Finding[] {
   const out: Finding[] = [];
   for (const s of model.gatewayServers) {
     if (!usesCredential(s)) continue;
-    const namespaces = s.tls?.credentialNamespace !== undefined ? [s.tls.credentialNamespace] : [...new Set(model.workloads.filter((w) => selectsWorkload(s, w)).map((w) => w.namespace))].sort();
+    const routers = model.workloads.filter((w) => selectsWorkload(s, w));
+    const namespaces = s.tls?.credentialNamespace !== undefined ? [s.tls.credentialNamespace] : [...new Set(routers.map((w) => w.namespace))].sort();
+    const path = s.path ? `${s.path}.tls${s.path.includes('listeners') ? '.certificateRefs[0]' : '.credentialName'}` : undefined;
     for (const ns of namespaces) {
       const r = resolveServerCredential(model, s, ns);
       if (r.ok) continue;
-      const server = `server ${s.port.name ?? s.port.number} (port ${s.port.number}, hosts ${s.hosts.join(', ')})`;
-      const path = s.path ? `${s.path}.tls${s.path.includes('listeners') ? '.certificateRefs[0]' : '.credentialName'}` : undefined;
       const where = s.tls?.credentialNamespace === undefined ? ` by gateways in namespace ${ns}` : '';
-      out.push(findingAt(s.source, path, `${server}: ${r.reason}; this server is not served${where} (the other servers are)`));
+      out.push(findingAt(s.source, path, `${serverLabel(s)}: ${r.reason}; this server is not served${where} (the other servers are)`));
     }
+    const clashes = routers.flatMap((w) => {
+      if (!resolveServerCredential(model, s, w.namespace).ok) return [];
+      const other = caNameTakenBy(model, s, w);
+      return other ? [{ w, other }] : [];
+    });
+    if (clashes.length === 0) continue;
+    const { other } = clashes[0]!;
+    const ns = s.tls!.credentialNamespace ?? clashes[0]!.w.namespace;
+    const secret = `${ns}/${other.tls!.credentialName!}`;
+    const sds = `"${s.tls!.credentialName!}-cacert"`;
+    const by = [...new Set(clashes.map((c) => `${c.w.namespace}/${c.w.name}`))].sort().join(', ');
+    out.push(
+      findingAt(
+        s.source,
+        path,
+        `${serverLabel(s)}: its client CA would be served under the SDS name ${sds}, which is the certificate of ${serverLabel(other)} of ${other.source.kind} ${other.source.namespace}/${other.source.name} (Secret ${secret}); this server is not served by gateway ${by} (the other is); give that certificate another Secret name`,
+        CREDENTIAL_CLASH,
+      ),
+    );
   }
   return out;
 }
