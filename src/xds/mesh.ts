@@ -4,6 +4,7 @@ import type { GatewayServer, HttpRouteSet, L4RouteSet, MeshModel, PortProtocol, 
 import { serviceFqdn } from './names.js';
 import { sortBy } from './envoy.js';
 import { labelsMatch } from '../model/labels.js';
+import { hostMatches } from '../resources/host-patterns.js';
 
 /** Protocols that get HTTP treatment (HCM, routes); the rest are opaque TCP. */
 export function isHttpProtocol(protocol: PortProtocol): boolean {
@@ -39,12 +40,7 @@ export function fqdnOf(service: Service, clusterDomain?: string): string {
   return service.hostname || serviceFqdn(service.name, service.namespace, clusterDomain);
 }
 
-/** Whether a host pattern ("*", "*.example.com" or an exact name) covers a host. */
-export function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
-  return pattern === host;
-}
+export { hostMatches };
 
 /**
  * The more specific of two host patterns when they overlap (Istio's rule for a route
