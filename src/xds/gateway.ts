@@ -8,7 +8,7 @@ import { CREDENTIAL, LISTENER, ROUTE, SECRET } from './names.js';
 import { credentialSecrets } from './secrets.js';
 import { ANY, meshCertificates, nonEmpty, sdsSecret, socketAddress, sortBy, tlsSocket, wrapped } from './envoy.js';
 import { hcmFilter, tlsInspector } from './listeners.js';
-import { hostMatches, intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
+import { boundHosts, hostMatches, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
 import { translateRules } from './routes.js';
 import { gatewayL4Chains } from './gateway-l4.js';
 import { labelsMatch } from '../model/labels.js';
@@ -122,21 +122,6 @@ function byPort(servers: GatewayServer[]): Map<number, GatewayServer[]> {
   return new Map([...ports.entries()].sort(([a], [b]) => a - b));
 }
 
-/** The domains a route set gets on a port: its hosts narrowed by the hosts of the servers it is bound to. */
-function boundDomains(set: HttpRouteSet, servers: GatewayServer[]): string[] {
-  const out: string[] = [];
-  for (const server of servers) {
-    if (!set.attachTo.includes(server.gateway)) continue;
-    for (const routeHost of set.hosts) {
-      for (const serverHost of server.hosts) {
-        const d = intersectHosts(routeHost, stripNamespace(serverHost));
-        if (d !== undefined && !out.includes(d)) out.push(d);
-      }
-    }
-  }
-  return out;
-}
-
 function gatewayRouteConfig(
   model: MeshModel,
   proxy: Workload,
@@ -150,7 +135,7 @@ function gatewayRouteConfig(
   const byDomain = new Map<string, HttpRouteSet[]>();
   for (const set of model.routes) {
     if (!set.attachTo.some((a) => gateways.has(a))) continue;
-    for (const d of boundDomains(set, servers)) byDomain.set(d, [...(byDomain.get(d) ?? []), set]);
+    for (const d of boundHosts(set, servers)) byDomain.set(d, [...(byDomain.get(d) ?? []), set]);
   }
   const redirectHosts = servers.filter((s) => s.tls?.httpsRedirect && !terminatesTls(s)).flatMap((s) => s.hosts.map(stripNamespace));
   const ctx = { model, proxy, port, clusterDomain, targets };

@@ -52,6 +52,24 @@ export function intersectHosts(a: string, b: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The hosts a route gets on gateway servers: for each server it is attached to, the
+ * narrower of each (route host, server host) pair that overlaps, in order, once each.
+ */
+export function boundHosts(route: { hosts: readonly string[]; attachTo: readonly string[] }, servers: readonly GatewayServer[]): string[] {
+  const out: string[] = [];
+  for (const server of servers) {
+    if (!route.attachTo.includes(server.gateway)) continue;
+    for (const routeHost of route.hosts) {
+      for (const serverHost of server.hosts) {
+        const d = intersectHosts(routeHost, stripNamespace(serverHost));
+        if (d !== undefined && !out.includes(d)) out.push(d);
+      }
+    }
+  }
+  return out;
+}
+
 /** How specifically a pattern names a host: exact beats longer wildcards beats "*". Higher is more specific. */
 export function hostSpecificity(pattern: string): number {
   if (pattern === '*') return 0;
