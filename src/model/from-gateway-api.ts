@@ -464,18 +464,22 @@ class RouteTranslator {
     if (gateways.length) sets.push({ source: sourceOf(this.r), hosts: hosts(), attachTo: gateways, rules });
     for (const n of narrowed) {
       if (whole.has(n.ref)) continue;
-      const onPorts = rules.map((r) => ({ ...r, matches: (r.matches.length ? r.matches : [{}]).flatMap((m) => n.ports.map((port) => ({ ...m, port }))) }));
-      sets.push({ source: sourceOf(this.r), hosts: hosts(), attachTo: [n.ref], rules: onPorts });
+      sets.push({ source: sourceOf(this.r), hosts: hosts(), attachTo: [n.ref], rules: onPorts(rules, n.ports) });
     }
     for (const s of services) {
       // A Service parent's port narrows the routes to traffic for that port.
-      const portRules = s.port === undefined ? rules : rules.map((r) => ({ ...r, matches: (r.matches.length ? r.matches : [{}]).map((m) => ({ ...m, port: s.port })) }));
+      const portRules = s.port === undefined ? rules : onPorts(rules, [s.port]);
       const same = sets.find((x) => x.attachTo[0] === 'mesh' && x.rules === portRules);
       if (same) same.hosts.push(s.host);
       else sets.push({ source: sourceOf(this.r), hosts: [s.host], attachTo: ['mesh'], rules: portRules });
     }
     return sets;
   }
+}
+
+/** Rules that match only traffic for `ports`: each match once per port (no match: one per port). */
+function onPorts(rules: HttpRule[], ports: readonly number[]): HttpRule[] {
+  return rules.map((r) => ({ ...r, matches: (r.matches.length ? r.matches : [{}]).flatMap((m) => ports.map((port) => ({ ...m, port }))) }));
 }
 
 export function routesFromHttpRoute(r: Resource<HttpRouteSpec>, ctx: GatewayApiContext): HttpRouteSet[] {
