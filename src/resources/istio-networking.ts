@@ -475,16 +475,12 @@ export const gatewayKind: KindDef<GatewaySpec> = {
   spec: gatewaySpecSchema,
   specRequired: true,
   finish(res, v) {
-    const seen = new Map<string, number>();
     res.spec.servers.forEach((s, i) => {
       if ((s.port.protocol === 'HTTPS' || s.port.protocol === 'TLS') && !s.tls) {
         v.error('WEFT_MISSING_FIELD', `${indexPath('spec.servers', i)}.tls`, `required field is missing: a ${s.port.protocol} server needs tls settings`);
       }
-      if (s.name === undefined) return;
-      const prev = seen.get(s.name);
-      if (prev !== undefined) v.error('WEFT_INVALID_FIELD', `${indexPath('spec.servers', i)}.name`, `duplicate server name "${s.name}" (also spec.servers[${prev}])`);
-      seen.set(s.name, i);
     });
+    v.unique('spec.servers', res.spec.servers, (s) => s.name, 'name', 'server name');
   },
 };
 
