@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { weft } from './helpers.js';
 import type { MeshFile } from '../../src/platform/local/mesh-file.js';
+import { PROXY_NODE_FLAGS } from '../../src/platform/local/mesh.js';
 
 const groupAlive = (g: number) => {
   try {
@@ -18,6 +19,10 @@ const groupAlive = (g: number) => {
   }
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A process's argv (Linux /proc). */
+const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+/** Harmless flags for WEFT_NODE_FLAGS, given with extra blanks between them. */
+const NODE_FLAGS = ['--max-old-space-size=700', '--no-deprecation'];
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -86,12 +91,25 @@ test('up --detach, status, exec, crash restart, down', { timeout: 55_000 }, asyn
   let mesh: MeshFile | undefined;
   const firstGroups: number[] = [];
   try {
-    const up = await weft(['up', dir, '--detach', '--network', String(network), '--ingress-port', String(ingress)], home, 40_000);
+    const up = await weft(['up', dir, '--detach', '--network', String(network), '--ingress-port', String(ingress)], home, 40_000, process.cwd(), { WEFT_NODE_FLAGS: NODE_FLAGS.join('  ') });
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, /weft mesh is up on network/);
     assert.match(up.stdout, new RegExp(`hello-v1-[0-9a-f]{10}-[a-z0-9]{5}\\s+default\\s+2/2\\s+127\\.${network}\\.1\\.1\\s+127\\.${network}\\.101\\.1`));
     mesh = JSON.parse(readFileSync(join(home, 'mesh.json'), 'utf8')) as MeshFile;
     assert.equal(mesh.apiUrl, `http://127.${network}.0.1:15080`);
+
+    // Node flags: the proxy gets PROXY_NODE_FLAGS and WEFT_NODE_FLAGS (before the script), the
+    // control plane WEFT_NODE_FLAGS only, the app neither.
+    const started = mesh.pods.find((p) => p.deployment === 'hello-v1')!;
+    const proxyArgv = cmdline(started.pgids[0]!);
+    const script = proxyArgv.findIndex((a) => a.endsWith('main.js'));
+    assert.equal(proxyArgv[script + 1], 'proxy', proxyArgv.join(' '));
+    for (const f of [...PROXY_NODE_FLAGS, ...NODE_FLAGS]) assert.ok(proxyArgv.slice(0, script).includes(f), `proxy has ${f}: ${proxyArgv.join(' ')}`);
+    const controlArgv = cmdline(mesh.controlPgid!);
+    for (const f of NODE_FLAGS) assert.ok(controlArgv.includes(f), `control plane has ${f}: ${controlArgv.join(' ')}`);
+    assert.ok(!controlArgv.includes(PROXY_NODE_FLAGS[0]), controlArgv.join(' '));
+    const appArgv = cmdline(started.pgids[1]!);
+    for (const f of [...PROXY_NODE_FLAGS, ...NODE_FLAGS]) assert.ok(!appArgv.includes(f), `the app has no ${f}: ${appArgv.join(' ')}`);
 
     const st = await weft(['status'], home);
     assert.equal(st.code, 0, st.stderr);
