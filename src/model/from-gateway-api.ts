@@ -20,7 +20,7 @@ import type {
 import { parseDuration } from '../resources/duration.js';
 import { serviceFqdn } from '../xds/names.js';
 import type { HostContext } from './hosts.js';
-import { findingFor, sourceOf } from './source.js';
+import { findingFor, ResourceTranslator, sourceOf } from './source.js';
 import type { GatewayServer, HeaderOps, HttpMatch, HttpRouteSet, HttpRule, MirrorPolicy, RetryPolicy, RouteAction, StringMatch, WeightedDestination, Workload } from './types.js';
 
 export interface GatewayApiContext {
@@ -214,19 +214,13 @@ interface RuleBody {
   mirrors?: MirrorPolicy[];
 }
 
-class RouteTranslator {
+class RouteTranslator extends ResourceTranslator<HttpRouteSpec | GrpcRouteSpec> {
   constructor(
-    private readonly r: Resource<HttpRouteSpec | GrpcRouteSpec>,
+    r: Resource<HttpRouteSpec | GrpcRouteSpec>,
     private readonly kind: RouteKind,
     private readonly ctx: GatewayApiContext,
-  ) {}
-
-  private get ns(): string {
-    return this.r.metadata.namespace;
-  }
-
-  private warn(code: string, path: string, message: string): void {
-    this.ctx.findings.push(findingFor(this.r, 'warning', code, path, message));
+  ) {
+    super(r, ctx.findings);
   }
 
   private unsupported(path: string, message: string): void {
