@@ -106,13 +106,13 @@ export class Dialer {
         cert = s.cert;
         break;
       case 'missing':
-        throw new UpstreamError('UF', `${t.cluster} ${t.key}: certificate secret ${JSON.stringify(s.cert.secret)} not received yet`);
+        throw new UpstreamError('UF', `${t.cluster} ${t.key}: certificate secret ${JSON.stringify(s.cert.secret)} ${s.cert.why ?? 'not received yet'}`);
       case 'none':
         certKey = NO_CERT;
         break;
     }
     if (s.verify && s.caPem === undefined) {
-      throw new UpstreamError('UF', `${t.cluster} ${t.key}: validation secret ${JSON.stringify(s.caSecret ?? '')} not received yet`);
+      throw new UpstreamError('UF', `${t.cluster} ${t.key}: validation secret ${JSON.stringify(s.caSecret ?? '')} ${s.caWhy ?? 'not received yet'}`);
     }
     const caKey = s.caPem ?? '';
     let byCa = this.contexts.get(certKey);
