@@ -20,6 +20,8 @@ import type { ClientTlsPolicy, GatewayServer, MeshModel, SourceRef, TlsCredentia
 import { labelsMatch } from './labels.js';
 
 export const MISSING_CREDENTIAL = 'WEFT_MISSING_CREDENTIAL';
+/** Two servers on one gateway whose credentials would share one SDS name (see caNameTakenBy). */
+export const CREDENTIAL_CLASH = 'WEFT_CREDENTIAL_CLASH';
 
 /** Secrets that hold any TLS material, as credentials. */
 export function credentialsFromSecrets(resources: readonly Resource[]): TlsCredential[] {
@@ -117,8 +119,79 @@ function selectsWorkload(server: GatewayServer, w: Workload): boolean {
   return w.proxyType === 'router' && labelsMatch(server.selector, w.labels);
 }
 
-function findingAt(source: SourceRef, path: string | undefined, message: string): Finding {
-  const f: Finding = { code: MISSING_CREDENTIAL, severity: 'warning', message, resource: { kind: source.kind, namespace: source.namespace, name: source.name } };
+/** A DestinationRule TLS policy that takes material from a Secret, with its DestinationRule. */
+interface CredentialPolicy {
+  source: SourceRef;
+  tls: ClientTlsPolicy & { credentialName: string };
+}
+
+function credentialPolicies(model: MeshModel): CredentialPolicy[] {
+  const out: CredentialPolicy[] = [];
+  for (const svc of model.services) {
+    const dp = svc.destinationPolicy;
+    for (const c of dp?.clusters ?? []) if (usesClientCredential(c.tls)) out.push({ source: dp!.source, tls: c.tls });
+  }
+  return out;
+}
+
+/** What sends SDS name "<name>" as a certificate: a gateway server, or a DestinationRule's client certificate (MUTUAL). */
+export type CertificateUser = { server: GatewayServer } | { policy: CredentialPolicy };
+
+/**
+ * Who uses credential `name` (of `credentialNamespace`: Gateway API only) as a certificate on
+ * the proxies of `namespace`: a server of one of `routers` (routers there), else any
+ * DestinationRule's MUTUAL policy (DestinationRules reach every proxy), when it resolves there.
+ */
+function certificateUser(model: MeshModel, name: string, credentialNamespace: string | undefined, namespace: string, routers: readonly Workload[]): CertificateUser | undefined {
+  const server = model.gatewayServers.find(
+    (s) =>
+      usesCredential(s) &&
+      s.tls?.credentialName === name &&
+      s.tls.credentialNamespace === credentialNamespace &&
+      routers.some((w) => w.namespace === namespace && labelsMatch(s.selector, w.labels)) &&
+      resolveServerCredential(model, s, namespace).ok,
+  );
+  if (server) return { server };
+  if (credentialNamespace !== undefined) return undefined; // a DestinationRule's names have no namespace part
+  const policy = credentialPolicies(model).find((p) => p.tls.mode === 'MUTUAL' && p.tls.credentialName === name && resolveClientCredential(model, p.tls, namespace).ok);
+  return policy ? { policy } : undefined;
+}
+
+/**
+ * What takes the SDS name of MUTUAL `server`'s client CA on `router`, if anything. Istio's
+ * names put the CA of credential X under "X-cacert", which is also the name of the
+ * certificate from a Secret called "X-cacert" (same namespace): one SDS name holds one
+ * secret, so the two cannot both be served. The certificate keeps the name (it is the
+ * Secret's own; the CA's is derived) and `server` is left out on that router, with a
+ * WEFT_CREDENTIAL_CLASH finding: never a chain whose secret holds the wrong kind.
+ */
+export function caNameTakenBy(model: MeshModel, server: GatewayServer, router: Workload): CertificateUser | undefined {
+  const tls = server.tls;
+  if (tls?.mode !== 'MUTUAL' || !tls.credentialName || !usesCredential(server)) return undefined;
+  return certificateUser(model, `${tls.credentialName}-cacert`, tls.credentialNamespace, router.namespace, [router]);
+}
+
+/**
+ * The same rule for a DestinationRule's CA (SIMPLE or MUTUAL, verified) on the proxies of
+ * `namespace`: when a certificate takes "X-cacert", the cluster's CA never arrives and its
+ * connections fail (UF), never unverified.
+ */
+export function policyCaNameTakenBy(model: MeshModel, tls: ClientTlsPolicy & { credentialName: string }, namespace: string, routers: readonly Workload[]): CertificateUser | undefined {
+  if (tls.insecureSkipVerify) return undefined;
+  return certificateUser(model, `${tls.credentialName}-cacert`, undefined, namespace, routers);
+}
+
+function serverLabel(s: GatewayServer): string {
+  return `server ${s.port.name ?? s.port.number} (port ${s.port.number}, hosts ${s.hosts.join(', ')})`;
+}
+
+function describeUser(u: CertificateUser, namespace: string): string {
+  if ('server' in u) return `the certificate of ${serverLabel(u.server)} of ${u.server.source.kind} ${u.server.source.namespace}/${u.server.source.name} (Secret ${u.server.tls!.credentialNamespace ?? namespace}/${u.server.tls!.credentialName!})`;
+  return `the client certificate of DestinationRule ${u.policy.source.namespace}/${u.policy.source.name} (tls MUTUAL credentialName ${u.policy.tls.credentialName}: Secret ${namespace}/${u.policy.tls.credentialName})`;
+}
+
+function findingAt(source: SourceRef, path: string | undefined, message: string, code = MISSING_CREDENTIAL): Finding {
+  const f: Finding = { code, severity: 'warning', message, resource: { kind: source.kind, namespace: source.namespace, name: source.name } };
   const m = source.origin ? /^(.*):(\d+)$/.exec(source.origin) : null;
   if (m) {
     f.file = m[1]!;
@@ -131,21 +204,36 @@ function findingAt(source: SourceRef, path: string | undefined, message: string)
 /**
  * One finding per (server, namespace) whose credential does not resolve. Istio servers are
  * checked in the namespace of every gateway workload that runs them (none running: nothing
- * to check yet); Gateway API listeners in the namespace their certificateRef names.
+ * to check yet); Gateway API listeners in the namespace their certificateRef names. A MUTUAL
+ * server whose CA name is taken on some of its routers (caNameTakenBy) gets one
+ * WEFT_CREDENTIAL_CLASH naming both servers, the Secret and those routers.
  */
 export function credentialFindings(model: MeshModel): Finding[] {
   const out: Finding[] = [];
   for (const s of model.gatewayServers) {
     if (!usesCredential(s)) continue;
-    const namespaces = s.tls?.credentialNamespace !== undefined ? [s.tls.credentialNamespace] : [...new Set(model.workloads.filter((w) => selectsWorkload(s, w)).map((w) => w.namespace))].sort();
+    const routers = model.workloads.filter((w) => selectsWorkload(s, w));
+    const namespaces = s.tls?.credentialNamespace !== undefined ? [s.tls.credentialNamespace] : [...new Set(routers.map((w) => w.namespace))].sort();
+    const path = s.path ? `${s.path}.tls${s.path.includes('listeners') ? '.certificateRefs[0]' : '.credentialName'}` : undefined;
     for (const ns of namespaces) {
       const r = resolveServerCredential(model, s, ns);
       if (r.ok) continue;
-      const server = `server ${s.port.name ?? s.port.number} (port ${s.port.number}, hosts ${s.hosts.join(', ')})`;
-      const path = s.path ? `${s.path}.tls${s.path.includes('listeners') ? '.certificateRefs[0]' : '.credentialName'}` : undefined;
       const where = s.tls?.credentialNamespace === undefined ? ` by gateways in namespace ${ns}` : '';
-      out.push(findingAt(s.source, path, `${server}: ${r.reason}; this server is not served${where} (the other servers are)`));
+      out.push(findingAt(s.source, path, `${serverLabel(s)}: ${r.reason}; this server is not served${where} (the other servers are)`));
     }
+    const clashes = routers.flatMap((w) => {
+      if (!resolveServerCredential(model, s, w.namespace).ok) return [];
+      const other = caNameTakenBy(model, s, w);
+      return other ? [{ w, other }] : [];
+    });
+    if (clashes.length === 0) continue;
+    const first = clashes[0]!;
+    const sds = `"${s.tls!.credentialName!}-cacert"`;
+    const by = [...new Set(clashes.map((c) => `${c.w.namespace}/${c.w.name}`))].sort().join(', ');
+    const user = describeUser(first.other, s.tls!.credentialNamespace ?? first.w.namespace);
+    out.push(
+      findingAt(s.source, path, `${serverLabel(s)}: its client CA would be served under the SDS name ${sds}, which is ${user}; this server is not served by gateway ${by} (the certificate is); give that certificate another Secret name`, CREDENTIAL_CLASH),
+    );
   }
   return out;
 }
@@ -179,10 +267,30 @@ export function clientCredentialFindings(model: MeshModel): Finding[] {
     }
   }
   const out: Finding[] = [];
+  const routers = model.workloads.filter((w) => w.proxyType === 'router');
   for (const { source, tls, reasons } of seen.values()) {
-    if (reasons.length === 0) continue;
     const path = tls.path ? `${tls.path}.credentialName` : undefined;
-    out.push(findingAt(source, path, `tls ${tls.mode} credentialName ${tls.credentialName}: ${reasons.join('; ')}; connections from proxies in ${reasons.length === 1 ? 'that namespace' : 'those namespaces'} on this cluster fail (UF), never plaintext`));
+    if (reasons.length > 0) {
+      out.push(findingAt(source, path, `tls ${tls.mode} credentialName ${tls.credentialName}: ${reasons.join('; ')}; connections from proxies in ${reasons.length === 1 ? 'that namespace' : 'those namespaces'} on this cluster fail (UF), never plaintext`));
+      continue;
+    }
+    const clashes = [
+      ...new Set(
+        namespaces.flatMap((ns) => {
+          const user = policyCaNameTakenBy(model, tls, ns, routers);
+          return user ? [describeUser(user, ns)] : [];
+        }),
+      ),
+    ];
+    if (clashes.length === 0) continue;
+    out.push(
+      findingAt(
+        source,
+        path,
+        `tls ${tls.mode} credentialName ${tls.credentialName}: its CA would be served under the SDS name "${tls.credentialName}-cacert", which is ${clashes.join('; and ')}; connections on this cluster from proxies that also send that certificate fail (UF), never unverified; give that certificate another Secret name`,
+        CREDENTIAL_CLASH,
+      ),
+    );
   }
   return out;
 }

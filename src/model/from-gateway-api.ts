@@ -20,7 +20,7 @@ import type {
 import { parseDuration } from '../resources/duration.js';
 import { serviceFqdn } from '../xds/names.js';
 import type { HostContext } from './hosts.js';
-import { findingFor, sourceOf } from './source.js';
+import { findingFor, ResourceTranslator, sourceOf } from './source.js';
 import type { GatewayServer, HeaderOps, HttpMatch, HttpRouteSet, HttpRule, MirrorPolicy, RetryPolicy, RouteAction, StringMatch, WeightedDestination, Workload } from './types.js';
 
 export interface GatewayApiContext {
@@ -214,19 +214,13 @@ interface RuleBody {
   mirrors?: MirrorPolicy[];
 }
 
-class RouteTranslator {
+class RouteTranslator extends ResourceTranslator<HttpRouteSpec | GrpcRouteSpec> {
   constructor(
-    private readonly r: Resource<HttpRouteSpec | GrpcRouteSpec>,
+    r: Resource<HttpRouteSpec | GrpcRouteSpec>,
     private readonly kind: RouteKind,
     private readonly ctx: GatewayApiContext,
-  ) {}
-
-  private get ns(): string {
-    return this.r.metadata.namespace;
-  }
-
-  private warn(code: string, path: string, message: string): void {
-    this.ctx.findings.push(findingFor(this.r, 'warning', code, path, message));
+  ) {
+    super(r, ctx.findings);
   }
 
   private unsupported(path: string, message: string): void {
@@ -464,18 +458,22 @@ class RouteTranslator {
     if (gateways.length) sets.push({ source: sourceOf(this.r), hosts: hosts(), attachTo: gateways, rules });
     for (const n of narrowed) {
       if (whole.has(n.ref)) continue;
-      const onPorts = rules.map((r) => ({ ...r, matches: (r.matches.length ? r.matches : [{}]).flatMap((m) => n.ports.map((port) => ({ ...m, port }))) }));
-      sets.push({ source: sourceOf(this.r), hosts: hosts(), attachTo: [n.ref], rules: onPorts });
+      sets.push({ source: sourceOf(this.r), hosts: hosts(), attachTo: [n.ref], rules: onPorts(rules, n.ports) });
     }
     for (const s of services) {
       // A Service parent's port narrows the routes to traffic for that port.
-      const portRules = s.port === undefined ? rules : rules.map((r) => ({ ...r, matches: (r.matches.length ? r.matches : [{}]).map((m) => ({ ...m, port: s.port })) }));
+      const portRules = s.port === undefined ? rules : onPorts(rules, [s.port]);
       const same = sets.find((x) => x.attachTo[0] === 'mesh' && x.rules === portRules);
       if (same) same.hosts.push(s.host);
       else sets.push({ source: sourceOf(this.r), hosts: [s.host], attachTo: ['mesh'], rules: portRules });
     }
     return sets;
   }
+}
+
+/** Rules that match only traffic for `ports`: each match once per port (no match: one per port). */
+function onPorts(rules: HttpRule[], ports: readonly number[]): HttpRule[] {
+  return rules.map((r) => ({ ...r, matches: (r.matches.length ? r.matches : [{}]).flatMap((m) => ports.map((port) => ({ ...m, port }))) }));
 }
 
 export function routesFromHttpRoute(r: Resource<HttpRouteSpec>, ctx: GatewayApiContext): HttpRouteSet[] {

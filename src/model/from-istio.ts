@@ -18,7 +18,7 @@ import type {
 } from '../resources/istio-networking.js';
 import { parseDuration } from '../resources/duration.js';
 import { expandHost, gatewayRef, type HostContext } from './hosts.js';
-import { findingFor, sourceOf } from './source.js';
+import { findingFor, ResourceTranslator, sourceOf } from './source.js';
 import type {
   CorsPolicy,
   FaultPolicy,
@@ -206,18 +206,12 @@ function originMatch(m: IstioStringMatch): StringMatch | undefined {
   return stringMatch(m);
 }
 
-class VirtualServiceTranslator {
+class VirtualServiceTranslator extends ResourceTranslator<VirtualServiceSpec> {
   constructor(
-    private readonly r: Resource<VirtualServiceSpec>,
+    r: Resource<VirtualServiceSpec>,
     private readonly ctx: IstioContext,
-  ) {}
-
-  private get ns(): string {
-    return this.r.metadata.namespace;
-  }
-
-  private warn(code: string, path: string, message: string): void {
-    this.ctx.findings.push(findingFor(this.r, 'warning', code, path, message));
+  ) {
+    super(r, ctx.findings);
   }
 
   private destinationHost(host: string, path: string): string {

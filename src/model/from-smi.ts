@@ -5,7 +5,7 @@ import type { Finding, Resource } from '../resources/types.js';
 import type { HttpRouteGroupMatch, HttpRouteGroupSpec, TrafficSplitSpec } from '../resources/smi.js';
 import { integerWeights } from '../resources/quantity.js';
 import { expandHost, type HostContext } from './hosts.js';
-import { findingFor, sourceOf } from './source.js';
+import { ResourceTranslator, sourceOf } from './source.js';
 import type { HttpMatch, HttpRouteSet, HttpRule, WeightedDestination } from './types.js';
 
 export interface SmiContext {
@@ -30,18 +30,12 @@ function groupMatch(m: HttpRouteGroupMatch): HttpMatch {
   return out;
 }
 
-class SplitTranslator {
+class SplitTranslator extends ResourceTranslator<TrafficSplitSpec> {
   constructor(
-    private readonly r: Resource<TrafficSplitSpec>,
+    r: Resource<TrafficSplitSpec>,
     private readonly ctx: SmiContext,
-  ) {}
-
-  private get ns(): string {
-    return this.r.metadata.namespace;
-  }
-
-  private warn(code: string, path: string, message: string): void {
-    this.ctx.findings.push(findingFor(this.r, 'warning', code, path, message));
+  ) {
+    super(r, ctx.findings);
   }
 
   private host(name: string, path: string): string {

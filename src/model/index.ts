@@ -27,7 +27,7 @@ import type { L4RouteSet, MeshModel, PortProtocol, ServiceHttpPolicy, Workload }
 export { protocolOfPort } from './protocol.js';
 export { expandHost, gatewayRef, type HostContext } from './hosts.js';
 export * from './types.js';
-export { resolveServerCredential, resolveClientCredential, usesCredential, usesClientCredential, MISSING_CREDENTIAL, type ServerCredential, type ClientCredential } from './credentials.js';
+export { resolveServerCredential, resolveClientCredential, usesCredential, usesClientCredential, MISSING_CREDENTIAL, CREDENTIAL_CLASH, type ServerCredential, type ClientCredential } from './credentials.js';
 
 export interface BuildModelOptions {
   /** SPIFFE trust domain (default cluster.local). */

@@ -24,3 +24,19 @@ export function findingFor(r: Resource, severity: Finding['severity'], code: str
   if (path) f.path = path;
   return f;
 }
+
+/** What each dialect's route translator starts from: its resource, that resource's namespace, and warnings on it. */
+export abstract class ResourceTranslator<S> {
+  constructor(
+    protected readonly r: Resource<S>,
+    private readonly findings: Finding[],
+  ) {}
+
+  protected get ns(): string {
+    return this.r.metadata.namespace;
+  }
+
+  protected warn(code: string, path: string, message: string): void {
+    this.findings.push(findingFor(this.r as Resource, 'warning', code, path, message));
+  }
+}

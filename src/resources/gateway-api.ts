@@ -146,12 +146,9 @@ export const gatewayApiGatewayKind: KindDef<GatewayApiGatewaySpec> = {
     backendTLS: unsupported(NOT_YET),
   }),
   finish(res, v) {
-    const seen = new Map<string, number>();
+    v.unique('spec.listeners', res.spec.listeners, (l) => l.name, 'name', 'listener name');
     res.spec.listeners.forEach((l, i) => {
       const path = indexPath('spec.listeners', i);
-      const prev = seen.get(l.name);
-      if (prev !== undefined) v.error('WEFT_INVALID_FIELD', `${path}.name`, `duplicate listener name "${l.name}" (also spec.listeners[${prev}])`);
-      seen.set(l.name, i);
       if ((l.protocol === 'HTTPS' || l.protocol === 'TLS') && !l.tls) {
         v.error('WEFT_MISSING_FIELD', `${path}.tls`, `required field is missing: a ${l.protocol} listener needs tls settings`);
       }

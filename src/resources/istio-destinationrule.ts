@@ -215,14 +215,7 @@ const trafficPolicySchema: Schema<DestinationTrafficPolicy> = obj<DestinationTra
   { ...policyFields, portLevelSettings: arr(portPolicySchema) },
   {
     check(p, v, path) {
-      const seen = new Map<number, number>();
-      p.portLevelSettings?.forEach((s, i) => {
-        const prev = seen.get(s.port.number);
-        if (prev !== undefined) {
-          v.error('WEFT_INVALID_FIELD', `${indexPath(`${path}.portLevelSettings`, i)}.port.number`, `duplicate port ${s.port.number} (also portLevelSettings[${prev}])`);
-        }
-        seen.set(s.port.number, i);
-      });
+      v.unique(`${path}.portLevelSettings`, p.portLevelSettings, (s) => s.port.number, 'port.number', 'port');
     },
   },
 );
@@ -248,11 +241,6 @@ export const destinationRuleKind: KindDef<DestinationRuleSpec> = {
   spec: destinationRuleSpecSchema,
   specRequired: true,
   finish(res, v) {
-    const seen = new Map<string, number>();
-    res.spec.subsets?.forEach((s, i) => {
-      const prev = seen.get(s.name);
-      if (prev !== undefined) v.error('WEFT_INVALID_FIELD', `${indexPath('spec.subsets', i)}.name`, `duplicate subset name "${s.name}" (also spec.subsets[${prev}])`);
-      seen.set(s.name, i);
-    });
+    v.unique('spec.subsets', res.spec.subsets, (s) => s.name, 'name', 'subset name');
   },
 };

@@ -2,6 +2,7 @@
 // Every recognised field is typed; what weft does not act on yet is kept and warned about.
 
 import type { KindDef } from './envelope.js';
+import { hostMatches } from './host-patterns.js';
 import {
   arr,
   bool,
@@ -441,18 +442,6 @@ const tlsRouteSchema = obj<TlsRoute>(
   { check: (r, v, path) => checkWeights(r.route, v, path) },
 );
 
-/**
- * Istio's host.Name.SubsetOf: every name `a` covers is covered by `b` ("*" covers all;
- * "*.x" covers names ending in ".x" and narrower wildcards).
- */
-export function hostSubsetOf(a: string, b: string): boolean {
-  const wa = a.startsWith('*');
-  const wb = b.startsWith('*');
-  if (wa) return wb && a.slice(1).endsWith(b.slice(1));
-  if (wb) return a.endsWith(b.slice(1));
-  return a === b;
-}
-
 export const virtualServiceSpecSchema: Schema<VirtualServiceSpec> = obj<VirtualServiceSpec>(
   {
     hosts: required(arr(str({ nonEmpty: true }), { minItems: 1 }), '(weft does not support delegate VirtualServices without hosts)'),
@@ -469,7 +458,7 @@ export const virtualServiceSpecSchema: Schema<VirtualServiceSpec> = obj<VirtualS
       spec.tls?.forEach((t, i) =>
         t.match.forEach((m, j) =>
           m.sniHosts.forEach((sni, k) => {
-            if (spec.hosts.some((h) => hostSubsetOf(sni.toLowerCase(), h.toLowerCase()))) return;
+            if (spec.hosts.some((h) => hostMatches(h.toLowerCase(), sni.toLowerCase()))) return;
             v.error('WEFT_INVALID_FIELD', `${path}.tls[${i}].match[${j}].sniHosts[${k}]`, `SNI host "${sni}" is not within any of the VirtualService hosts [${spec.hosts.join(', ')}]`);
           }),
         ),
@@ -486,16 +475,12 @@ export const gatewayKind: KindDef<GatewaySpec> = {
   spec: gatewaySpecSchema,
   specRequired: true,
   finish(res, v) {
-    const seen = new Map<string, number>();
     res.spec.servers.forEach((s, i) => {
       if ((s.port.protocol === 'HTTPS' || s.port.protocol === 'TLS') && !s.tls) {
         v.error('WEFT_MISSING_FIELD', `${indexPath('spec.servers', i)}.tls`, `required field is missing: a ${s.port.protocol} server needs tls settings`);
       }
-      if (s.name === undefined) return;
-      const prev = seen.get(s.name);
-      if (prev !== undefined) v.error('WEFT_INVALID_FIELD', `${indexPath('spec.servers', i)}.name`, `duplicate server name "${s.name}" (also spec.servers[${prev}])`);
-      seen.set(s.name, i);
     });
+    v.unique('spec.servers', res.spec.servers, (s) => s.name, 'name', 'server name');
   },
 };
 

@@ -67,12 +67,8 @@ export const serviceEntrySpecSchema: Schema<ServiceEntrySpec> = obj<ServiceEntry
 
 /** Checks that need the whole spec: Istio's validation rules for resolution and endpoints. */
 function finishServiceEntry(spec: ServiceEntrySpec, v: Parameters<NonNullable<KindDef<ServiceEntrySpec>['finish']>>[1]): void {
-  const names = new Map<string, number>();
-  spec.ports.forEach((p, i) => {
-    const prev = names.get(p.name);
-    if (prev !== undefined) v.error('WEFT_INVALID_FIELD', `${indexPath('spec.ports', i)}.name`, `duplicate port name "${p.name}" (also spec.ports[${prev}])`);
-    names.set(p.name, i);
-  });
+  v.unique('spec.ports', spec.ports, (p) => p.name, 'name', 'port name');
+  const names = new Set(spec.ports.map((p) => p.name));
   if (spec.resolution === 'STATIC' && !spec.endpoints?.length) {
     v.error('WEFT_MISSING_FIELD', 'spec.endpoints', 'required with resolution STATIC: the addresses to send traffic to');
   }

@@ -265,7 +265,6 @@ export const serviceKind: KindDef<ServiceSpec> = {
   spec: serviceSpecSchema,
   specRequired: true,
   finish(res, v) {
-    const seen = new Map<string, number>();
     res.spec.ports.forEach((p, i) => {
       const path = indexPath('spec.ports', i);
       // Kubernetes: targetPort defaults to port.
@@ -276,10 +275,8 @@ export const serviceKind: KindDef<ServiceSpec> = {
       if (res.spec.ports.length > 1 && p.name === undefined) {
         v.error('WEFT_MISSING_FIELD', `${path}.name`, 'required field is missing: ports of a multi-port Service must be named');
       }
-      const prev = seen.get(`${p.port}`);
-      if (prev !== undefined) v.error('WEFT_INVALID_FIELD', `${path}.port`, `duplicate port ${p.port} (also spec.ports[${prev}])`);
-      seen.set(`${p.port}`, i);
     });
+    v.unique('spec.ports', res.spec.ports, (p) => p.port, 'port', 'port');
     if (res.spec.type !== undefined && res.spec.type !== 'ClusterIP') {
       v.warn('WEFT_UNSUPPORTED_FIELD', 'spec.type', `accepted, not acted on: ${res.spec.type} is served like ClusterIP inside the mesh`);
     }

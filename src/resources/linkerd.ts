@@ -113,12 +113,7 @@ export const serviceProfileKind: KindDef<ServiceProfileSpec> = {
   spec: serviceProfileSpecSchema,
   specRequired: true,
   finish(res, v) {
-    const seen = new Map<string, number>();
-    res.spec.routes?.forEach((r, i) => {
-      const prev = seen.get(r.name);
-      if (prev !== undefined) v.error('WEFT_INVALID_FIELD', `spec.routes[${i}].name`, `duplicate route name "${r.name}" (also spec.routes[${prev}])`);
-      seen.set(r.name, i);
-    });
+    v.unique('spec.routes', res.spec.routes, (r) => r.name, 'name', 'route name');
   },
 };
 

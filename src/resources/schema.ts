@@ -62,6 +62,22 @@ export class Validation {
     this.report('warning', code, path, message, line ?? this.lineOf(path));
   }
 
+  /**
+   * WEFT_INVALID_FIELD at `<list>[i].<field>` for each item whose key an earlier item has
+   * (items without a key are skipped): `duplicate <what> "<key>" (also <list>[j])`.
+   */
+  unique<T>(list: string, items: readonly T[] | undefined, key: (item: T) => string | number | undefined, field: string, what: string): void {
+    const seen = new Map<string | number, number>();
+    items?.forEach((item, i) => {
+      const k = key(item);
+      if (k === undefined) return;
+      const prev = seen.get(k);
+      const shown = typeof k === 'number' ? String(k) : `"${k}"`;
+      if (prev !== undefined) this.error('WEFT_INVALID_FIELD', `${list}[${i}].${field}`, `duplicate ${what} ${shown} (also ${list}[${prev}])`);
+      else seen.set(k, i);
+    });
+  }
+
   hasErrors(): boolean {
     return this.findings.some((f) => f.severity === 'error');
   }

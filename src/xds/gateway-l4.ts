@@ -3,10 +3,10 @@
 // the TLS bytes forwarded untouched), and TCP servers routed by tcp[]. Each chain ends
 // in a tcp_proxy to one cluster or weightedClusters; destinationSubnets become
 // prefixRanges (the gateway address the client connected to).
-import type { GatewayServer, L4RouteSet, L4Rule, MeshModel, Workload } from '../model/types.js';
+import type { GatewayServer, L4Rule, MeshModel, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { LISTENER } from './names.js';
-import { intersectHosts, stripNamespace, type OutboundTarget } from './mesh.js';
+import { boundHosts, type OutboundTarget } from './mesh.js';
 import { l4FilterChain, sniChains, tcpChains, type L4Chain, type L4Context } from './l4-routes.js';
 
 /** A server that forwards TLS by SNI without terminating it. */
@@ -20,21 +20,12 @@ function isTcp(s: GatewayServer): boolean {
 
 /** Route sets of one protocol bound to a server: attached to its gateway, with a host in common. */
 function boundRules(model: MeshModel, protocol: 'tcp' | 'tls', server: GatewayServer): L4Rule[] {
-  const sets: L4RouteSet[] = (model.l4Routes ?? []).filter(
-    (set) => set.protocol === protocol && set.attachTo.includes(server.gateway) && set.hosts.some((h) => server.hosts.some((sh) => intersectHosts(h, stripNamespace(sh)) !== undefined)),
-  );
-  return sets.flatMap((s) => s.rules);
+  return (model.l4Routes ?? []).filter((set) => set.protocol === protocol && boundHosts(set, [server]).length > 0).flatMap((s) => s.rules);
 }
 
 /** The narrower of an SNI pattern and the server's hosts it overlaps, if any. */
 function narrowTo(server: GatewayServer): (sni: string) => string | undefined {
-  return (sni) => {
-    for (const h of server.hosts) {
-      const n = intersectHosts(sni, stripNamespace(h));
-      if (n !== undefined) return n;
-    }
-    return undefined;
-  };
+  return (sni) => boundHosts({ hosts: [sni], attachTo: [server.gateway] }, [server])[0];
 }
 
 /** The L4 chains of the servers on one port, passthrough (by SNI) first, then TCP. */

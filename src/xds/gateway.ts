@@ -2,13 +2,13 @@
 // `http.<port>` built from the route sets bound to those gateways, plus the TCP and TLS
 // passthrough chains of gateway-l4.ts.
 import type { GatewayServer, HttpRouteSet, MeshModel, Workload } from '../model/types.js';
-import { resolveServerCredential, usesCredential } from '../model/credentials.js';
+import { caNameTakenBy, resolveServerCredential, usesCredential } from '../model/credentials.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { CREDENTIAL, LISTENER, ROUTE, SECRET } from './names.js';
 import { credentialSecrets } from './secrets.js';
 import { ANY, meshCertificates, nonEmpty, sdsSecret, socketAddress, sortBy, tlsSocket, wrapped } from './envoy.js';
 import { hcmFilter, tlsInspector } from './listeners.js';
-import { hostMatches, intersectHosts, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
+import { boundHosts, hostMatches, resolveTargetPort, serviceSelects, stripNamespace, type OutboundTarget } from './mesh.js';
 import { translateRules } from './routes.js';
 import { gatewayL4Chains } from './gateway-l4.js';
 import { labelsMatch } from '../model/labels.js';
@@ -72,18 +72,17 @@ function serverTlsContext(tls: NonNullable<GatewayServer['tls']>): EnvoyObject {
  * The TLS-terminating filter chain of one HTTPS server, matched by SNI on its hosts (none
  * for "*": the chain for clients without SNI or with other names). A server whose
  * credential does not resolve in this gateway's namespace gets no chain (reported by the
- * model as WEFT_MISSING_CREDENTIAL); its secrets are added to `secrets` by SDS name.
+ * model as WEFT_MISSING_CREDENTIAL), nor one whose CA's SDS name another server's certificate
+ * takes (WEFT_CREDENTIAL_CLASH); its secrets are added to `secrets` by SDS name.
  */
 function httpsChain(model: MeshModel, proxy: Workload, server: GatewayServer, hcm: EnvoyObject, secrets: Map<string, EnvoyObject>): EnvoyObject | undefined {
   const tls = server.tls!;
   if (usesCredential(server)) {
     const r = resolveServerCredential(model, server, proxy.namespace);
-    if (!r.ok) return undefined;
-    const wanted = credentialSecrets(tls.credentialName!, tls.credentialNamespace, r.credential.cert, r.credential.ca?.pem);
-    // One SDS name holds one kind of secret: a name already taken with other content (a Secret
-    // called "<x>-cacert" served both as a certificate and as x's client CA) keeps its first use.
-    if (wanted.some((w) => secrets.has(w['name'] as string) && JSON.stringify(secrets.get(w['name'] as string)) !== JSON.stringify(w))) return undefined;
-    for (const w of wanted) secrets.set(w['name'] as string, w);
+    // Both reported by the model (WEFT_MISSING_CREDENTIAL, WEFT_CREDENTIAL_CLASH). Otherwise an
+    // SDS name has one content whichever server asks: the Secret's, or the CA of that credential.
+    if (!r.ok || caNameTakenBy(model, server, proxy)) return undefined;
+    for (const w of credentialSecrets(tls.credentialName!, tls.credentialNamespace, r.credential.cert, r.credential.ca?.pem)) secrets.set(w['name'] as string, w);
   }
   const names = [...new Set(server.hosts.map(stripNamespace).filter((h) => h !== '*'))].sort();
   return {
@@ -123,21 +122,6 @@ function byPort(servers: GatewayServer[]): Map<number, GatewayServer[]> {
   return new Map([...ports.entries()].sort(([a], [b]) => a - b));
 }
 
-/** The domains a route set gets on a port: its hosts narrowed by the hosts of the servers it is bound to. */
-function boundDomains(set: HttpRouteSet, servers: GatewayServer[]): string[] {
-  const out: string[] = [];
-  for (const server of servers) {
-    if (!set.attachTo.includes(server.gateway)) continue;
-    for (const routeHost of set.hosts) {
-      for (const serverHost of server.hosts) {
-        const d = intersectHosts(routeHost, stripNamespace(serverHost));
-        if (d !== undefined && !out.includes(d)) out.push(d);
-      }
-    }
-  }
-  return out;
-}
-
 function gatewayRouteConfig(
   model: MeshModel,
   proxy: Workload,
@@ -151,7 +135,7 @@ function gatewayRouteConfig(
   const byDomain = new Map<string, HttpRouteSet[]>();
   for (const set of model.routes) {
     if (!set.attachTo.some((a) => gateways.has(a))) continue;
-    for (const d of boundDomains(set, servers)) byDomain.set(d, [...(byDomain.get(d) ?? []), set]);
+    for (const d of boundHosts(set, servers)) byDomain.set(d, [...(byDomain.get(d) ?? []), set]);
   }
   const redirectHosts = servers.filter((s) => s.tls?.httpsRedirect && !terminatesTls(s)).flatMap((s) => s.hosts.map(stripNamespace));
   const ctx = { model, proxy, port, clusterDomain, targets };

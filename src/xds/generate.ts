@@ -411,23 +411,24 @@ function sidecarInbound(c: ModelCache, proxy: Workload): { listeners: EnvoyObjec
 /**
  * The client credential secrets of a proxy's clusters (DestinationRule TLS with
  * credentialName), from the Secrets in the proxy's namespace. One that does not resolve
- * is left out (a WEFT_MISSING_CREDENTIAL finding): that cluster fails closed. An SDS name
- * already taken keeps its first content (a Secret "<x>-cacert" used both as a credential
- * and as x's CA).
+ * is left out (a WEFT_MISSING_CREDENTIAL finding): that cluster fails closed. One SDS name
+ * holds one secret: a certificate (here or in `taken`, the gateway's) keeps "<x>-cacert"
+ * over x's CA, whose cluster then fails closed (WEFT_CREDENTIAL_CLASH, as the model decides it).
  */
 function clientCredentialSecrets(c: ModelCache, namespace: string, groups: OutboundGroups, taken: ReadonlyMap<string, EnvoyObject> = new Map()): EnvoyObject[] {
   if (groups.clientTls.list.length === 0) return [];
   const key = `${namespace}\u0002${groups.clientTls.key}`;
   let out = taken.size === 0 ? c.clientSecrets.get(key) : undefined;
   if (!out) {
-    const byName = new Map<string, EnvoyObject>();
-    for (const tls of groups.clientTls.list) {
+    const wanted = groups.clientTls.list.flatMap((tls) => {
       const r = resolveClientCredential(c.model, tls, namespace);
-      if (!r.ok) continue;
-      for (const sec of credentialSecrets(tls.credentialName, undefined, r.credential.cert, r.credential.ca?.pem)) {
-        const name = sec['name'] as string;
-        if (!byName.has(name) && !taken.has(name)) byName.set(name, intern(`sds:${namespace}:${name}`, sec));
-      }
+      return r.ok ? credentialSecrets(tls.credentialName, undefined, r.credential.cert, r.credential.ca?.pem) : [];
+    });
+    const byName = new Map<string, EnvoyObject>();
+    // Certificates first: they keep a name a CA would take too.
+    for (const sec of [...wanted.filter((s) => s['tlsCertificate']), ...wanted.filter((s) => !s['tlsCertificate'])]) {
+      const name = sec['name'] as string;
+      if (!byName.has(name) && !taken.has(name)) byName.set(name, intern(`sds:${namespace}:${name}`, sec));
     }
     out = sortBy([...byName.values()], (s) => s['name'] as string);
     if (taken.size === 0) c.clientSecrets.set(key, out);

@@ -4,6 +4,7 @@ import type { GatewayServer, HttpRouteSet, L4RouteSet, MeshModel, PortProtocol, 
 import { serviceFqdn } from './names.js';
 import { sortBy } from './envoy.js';
 import { labelsMatch } from '../model/labels.js';
+import { hostMatches } from '../resources/host-patterns.js';
 
 /** Protocols that get HTTP treatment (HCM, routes); the rest are opaque TCP. */
 export function isHttpProtocol(protocol: PortProtocol): boolean {
@@ -39,12 +40,7 @@ export function fqdnOf(service: Service, clusterDomain?: string): string {
   return service.hostname || serviceFqdn(service.name, service.namespace, clusterDomain);
 }
 
-/** Whether a host pattern ("*", "*.example.com" or an exact name) covers a host. */
-export function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
-  return pattern === host;
-}
+export { hostMatches };
 
 /**
  * The more specific of two host patterns when they overlap (Istio's rule for a route
@@ -54,6 +50,24 @@ export function intersectHosts(a: string, b: string): string | undefined {
   if (hostMatches(b, a)) return a;
   if (hostMatches(a, b)) return b;
   return undefined;
+}
+
+/**
+ * The hosts a route gets on gateway servers: for each server it is attached to, the
+ * narrower of each (route host, server host) pair that overlaps, in order, once each.
+ */
+export function boundHosts(route: { hosts: readonly string[]; attachTo: readonly string[] }, servers: readonly GatewayServer[]): string[] {
+  const out: string[] = [];
+  for (const server of servers) {
+    if (!route.attachTo.includes(server.gateway)) continue;
+    for (const routeHost of route.hosts) {
+      for (const serverHost of server.hosts) {
+        const d = intersectHosts(routeHost, stripNamespace(serverHost));
+        if (d !== undefined && !out.includes(d)) out.push(d);
+      }
+    }
+  }
+  return out;
 }
 
 /** How specifically a pattern names a host: exact beats longer wildcards beats "*". Higher is more specific. */

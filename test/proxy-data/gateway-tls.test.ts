@@ -231,7 +231,7 @@ test('rotation: new handshakes get the new certificate, an open connection keeps
     const s = bad.secrets.get('kubernetes://www-cert')!;
     const tc = s.tlsCertificate as EnvoyObject;
     bad.secrets.set('kubernetes://www-cert', { ...s, tlsCertificate: { ...tc, privateKey: { inlineString: certs['wild-cert']!.keyPem } } });
-    await assert.rejects(dp.apply(bad), /secret "kubernetes:\/\/www-cert": tlsCertificate: .*key values mismatch/);
+    await assert.rejects(dp.apply(bad), /secret "kubernetes:\/\/www-cert": field tlsCertificate: .*key values mismatch/);
     assert.equal((await get({ servername: 'www.example.com' })).serial, fresh.serial, 'the last good certificate keeps serving');
   } finally {
     agent.destroy();

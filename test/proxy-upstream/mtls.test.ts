@@ -9,6 +9,10 @@ import type { WorkloadCertificate } from '../../src/proxy/types.js';
 import { makeCa, TestIdentity, type TestCa } from '../helpers/pki.js';
 import { startPeer, type Peer } from './helpers/peer.js';
 import { cla, cluster, get, INFO, maps, readAll, rootSecret } from './helpers/xds.js';
+import { parseYaml } from '../../src/resources/index.js';
+import { buildModel } from '../../src/model/index.js';
+import { generateForProxy } from '../../src/xds/generate.js';
+import { testWorkload } from '../helpers/workloads.js';
 
 const SERVER_ID = 'spiffe://cluster.local/ns/default/sa/server';
 const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/client';
@@ -83,6 +87,65 @@ describe('mTLS upstream', () => {
       const again = await local.request(D, { ...get('/three'), downstreamProtocol: 'http/1.1' });
       await readAll(again.body);
       assert.equal(peer.connections.length, before + 2);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('clusters from the generator: HTTP/1.1 stays HTTP/1.1 on the mTLS hop unless the port is grpc/http2 or the DestinationRule says UPGRADE', async () => {
+    const yaml = `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080}, {name: grpc-api, port: 9090}, {name: http2-api, port: 9091}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: up, namespace: default}
+spec:
+  selector: {app: up}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: up, namespace: default}
+spec:
+  host: up
+  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}
+`;
+    const parsed = parseYaml(yaml, 'h2.yaml');
+    assert.deepEqual(parsed.findings.filter((f) => f.severity === 'error'), []);
+    const client = testWorkload({ name: 'client', address: '127.0.0.10', serviceAccount: 'client' });
+    const web = testWorkload({ name: 'web', address: '127.0.0.11', serviceAccount: 'server' });
+    const up = testWorkload({ name: 'up', address: '127.0.0.12', serviceAccount: 'server' });
+    const { model } = buildModel(parsed.resources, [client, web, up]);
+    const res = generateForProxy(model, client, { rootCertsPem: [pki.certPem] });
+    const expected: Record<string, string> = {
+      'outbound|8080||web.default.svc.cluster.local': 'http/1.1',
+      'outbound|9090||web.default.svc.cluster.local': 'h2',
+      'outbound|9091||web.default.svc.cluster.local': 'h2',
+      'outbound|8080||up.default.svc.cluster.local': 'h2',
+    };
+    const clusters = res.clusters.filter((c) => String(c['name']) in expected);
+    assert.equal(clusters.length, 4);
+    for (const c of clusters) {
+      // The precondition: every one of them offers both protocols on the mesh hop.
+      assert.match(JSON.stringify(c['transportSocketMatches']), /"alpnProtocols":\["h2","http\/1\.1"\]/, String(c['name']));
+    }
+    const local = createClusterManager(INFO, identity);
+    try {
+      const endpoints = Object.keys(expected).map((n) => cla(n, [{ address: peer.address, port: peer.port, mesh: true }]));
+      local.update(...maps(clusters, endpoints, [rootSecret(pki.certPem)]));
+      for (const [name, alpn] of Object.entries(expected)) {
+        const before = peer.connections.length;
+        const r = await local.request(name, { ...get('/h'), downstreamProtocol: 'http/1.1' });
+        const body = (await readAll(r.body)).toString();
+        assert.equal(peer.connections.at(-1)!.alpn, alpn, name);
+        assert.equal(peer.connections.length, before + 1, name);
+        assert.equal(body, alpn === 'h2' ? 'hello /h' : 'plain h1', name);
+      }
     } finally {
       await local.close();
     }

@@ -254,3 +254,75 @@ metadata:
   assert.deepEqual(ok.resources[0]!.metadata, { name: 'shop', namespace: '', labels: {}, annotations: {} });
   assert.deepEqual(ok.resources[0]!.spec, {});
 });
+
+test('a name (or port) given twice in one list is an error at the later one, naming the earlier', () => {
+  const yaml = `
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec:
+  ports: [{name: a, port: 80}, {name: b, port: 80}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: svc
+  trafficPolicy:
+    portLevelSettings: [{port: {number: 80}}, {port: {number: 81}}, {port: {number: 80}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr-subsets}
+spec:
+  host: svc
+  subsets: [{name: v1, labels: {v: "1"}}, {name: v1, labels: {v: "2"}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [ext.example.com]
+  resolution: DNS
+  ports: [{name: http, number: 80, protocol: HTTP}, {name: http, number: 81, protocol: HTTP}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - {name: s, port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}
+  - {port: {number: 81, name: http2, protocol: HTTP}, hosts: ["*"]}
+  - {name: s, port: {number: 82, name: http3, protocol: HTTP}, hosts: ["*"]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: api-gw}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: web, port: 80, protocol: HTTP}, {name: web, port: 81, protocol: HTTP}]
+---
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: svc.default.svc.cluster.local}
+spec:
+  routes:
+  - {name: r, condition: {method: GET}}
+  - {name: r, condition: {method: POST}}
+`;
+  const { findings } = parseYaml(yaml, 'dup.yaml');
+  assert.deepEqual(
+    errors(findings).map((f) => [f.resource?.kind, f.path, f.message]),
+    [
+      ['Service', 'spec.ports[1].port', 'duplicate port 80 (also spec.ports[0])'],
+      ['DestinationRule', 'spec.trafficPolicy.portLevelSettings[2].port.number', 'duplicate port 80 (also spec.trafficPolicy.portLevelSettings[0])'],
+      ['DestinationRule', 'spec.subsets[1].name', 'duplicate subset name "v1" (also spec.subsets[0])'],
+      ['ServiceEntry', 'spec.ports[1].name', 'duplicate port name "http" (also spec.ports[0])'],
+      ['Gateway', 'spec.servers[2].name', 'duplicate server name "s" (also spec.servers[0])'],
+      ['Gateway', 'spec.listeners[1].name', 'duplicate listener name "web" (also spec.listeners[0])'],
+      ['ServiceProfile', 'spec.routes[1].name', 'duplicate route name "r" (also spec.routes[0])'],
+    ],
+  );
+  assert.ok(errors(findings).every((f) => f.code === 'WEFT_INVALID_FIELD' && f.line !== undefined));
+});

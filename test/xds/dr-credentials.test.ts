@@ -164,3 +164,80 @@ test('no workloads yet: nothing to check; a proxy in a namespace without the Sec
   assert.equal(m.length, 2);
   assert.ok(m.every((f) => /istio-system/.test(f.message) && /fail \(UF\), never plaintext/.test(f.message)), JSON.stringify(m));
 });
+
+test('a certificate named "<x>-cacert" and DestinationRule x\'s CA: the certificate keeps the SDS name, x\'s cluster fails closed (UF) without failing the config, and the finding names both and the Secret', async () => {
+  const other = await ca.issue(['b.example.com']);
+  const docs = [
+    ...['a', 'b'].map(
+      (h) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${h}, namespace: default}
+spec:
+  hosts: [${h}.example.com]
+  location: MESH_EXTERNAL
+  ports: [{number: 443, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]`,
+    ),
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: a-tls, namespace: default}
+spec:
+  host: a.example.com
+  trafficPolicy: {tls: {mode: SIMPLE, credentialName: a}}`,
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: b-tls, namespace: default}
+spec:
+  host: b.example.com
+  trafficPolicy: {tls: {mode: MUTUAL, credentialName: a-cacert}}`,
+    // On the gateway, a server's certificate takes the name too.
+    `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: egress, namespace: istio-system}
+spec:
+  selector: {istio: egressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [b.example.com]
+    tls: {mode: SIMPLE, credentialName: a-cacert}`,
+    caOnlySecret('a', 'default'),
+    tlsSecretYaml('a-cacert', 'default', other, ca.certPem),
+    caOnlySecret('a', 'istio-system'),
+    tlsSecretYaml('a-cacert', 'istio-system', other, ca.certPem),
+    // BASE's own credentials, so that only the clash is reported.
+    tlsSecretYaml('api-client', 'default', client, ca.certPem),
+    caOnlySecret('api-ca', 'default'),
+    tlsSecretYaml('api-client', 'istio-system', client, ca.certPem),
+    caOnlySecret('api-ca', 'istio-system'),
+  ];
+  const { model, findings } = build(docs);
+  assert.deepEqual(missing(findings), []);
+  const clash = findings.filter((f) => f.code === 'WEFT_CREDENTIAL_CLASH');
+  assert.deepEqual(clash.map((f) => [f.resource?.name, f.path]), [['a-tls', 'spec.trafficPolicy.tls.credentialName']]);
+  assert.match(clash[0]!.message, /^tls SIMPLE credentialName a: its CA would be served under the SDS name "a-cacert", which is /);
+  assert.match(clash[0]!.message, /the client certificate of DestinationRule default\/b-tls \(tls MUTUAL credentialName a-cacert: Secret default\/a-cacert\)/);
+  assert.match(clash[0]!.message, /the certificate of server https \(port 443, hosts b\.example\.com\) of Gateway istio-system\/egress \(Secret istio-system\/a-cacert\)/);
+
+  const { createClusterManager } = await import('../../src/proxy/data/upstream/index.js');
+  const { UpstreamError } = await import('../../src/proxy/data/upstream/types.js');
+  const { TestIdentity } = await import('../helpers/pki.js');
+  for (const proxy of [SIDECAR, EGRESS]) {
+    const res = generateForProxy(model, proxy, { rootCertsPem: [ca.certPem], credentials: true });
+    const name = CREDENTIAL.ca('a');
+    assert.ok(res.secrets.find((s) => s['name'] === name)?.['tlsCertificate'], `${proxy.name}: ${name} is the certificate`);
+    if (proxy === EGRESS) assert.ok(res.listeners.some((l) => l['name'] === 'gateway|443'), 'the gateway server keeps its chain');
+    const byName = (list: EnvoyObject[], key = 'name') => new Map(list.map((o) => [String(o[key]), o]));
+    const cm = createClusterManager(
+      { type: proxy.proxyType, pod: proxy.name, namespace: proxy.namespace, serviceAccount: proxy.serviceAccount, identity: proxy.identity, ip: '127.0.0.1', listenAddress: '127.0.0.1', labels: {}, trustDomain: 'cluster.local' },
+      new TestIdentity(),
+    );
+    try {
+      // The proxy takes the whole config (no NACK); only a.example.com's cluster fails, closed.
+      cm.update(byName(res.clusters), byName(res.endpoints, 'clusterName'), byName(res.secrets));
+      await assert.rejects(cm.connect('outbound|443||a.example.com'), (e: unknown) => e instanceof UpstreamError && e.flag === 'UF' && /validation secret "kubernetes:\/\/a-cacert" holds no validation context/.test(e.message));
+    } finally {
+      await cm.close();
+    }
+  }
+});

@@ -295,3 +295,49 @@ ${tlsSecretYaml('api-cert', 'default', api)}
   assert.deepEqual(obj(routesOn(80)[0]!.redirect).schemeRedirect, 'https');
   assert.deepEqual(routesOn(443).map((r) => obj(r.route).cluster), ['outbound|8080||web.default.svc.cluster.local']);
 });
+
+test('a Secret "<x>-cacert" that is one server\'s certificate and, by name, MUTUAL x\'s CA: the certificate keeps the SDS name, x is left out on the routers running both, with a finding naming both servers and the Secret', () => {
+  const EDGE = router('edge-gateway', 'istio-system', { istio: 'ingressgateway', edge: 'yes' });
+  const mutual = `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: mtls, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https-api, protocol: HTTPS}
+    hosts: [api.example.com]
+    tls: {mode: MUTUAL, credentialName: api-cert}
+`;
+  const simple = `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  selector: {edge: "yes"}
+  servers:
+  - port: {number: 443, name: https-www, protocol: HTTPS}
+    hosts: [www.example.com]
+    tls: {mode: SIMPLE, credentialName: api-cert-cacert}
+`;
+  const secrets = [tlsSecretYaml('api-cert', 'istio-system', api, ca.certPem), tlsSecretYaml('api-cert-cacert', 'istio-system', www)];
+  // Either order of the Gateways: the outcome does not depend on which the generator meets first.
+  for (const gateways of [[mutual, simple], [simple, mutual]]) {
+    const { model, findings } = build([...gateways, ...secrets].join('\n---\n'), [EDGE, INGRESS]);
+    const edge = generateForProxy(model, EDGE, { rootCertsPem: [ca.certPem], credentials: true });
+    assert.deepEqual(chains(edge.listeners, 'gateway|443').map(sdsNames), [['kubernetes://api-cert-cacert']]);
+    assert.deepEqual(edge.secrets.find((s) => s.name === 'kubernetes://api-cert-cacert'), {
+      name: 'kubernetes://api-cert-cacert',
+      tlsCertificate: { certificateChain: { inlineString: www.certPem }, privateKey: { inlineString: www.keyPem } },
+    });
+    // A router that runs only the MUTUAL server serves it as usual.
+    const plain = generateForProxy(model, INGRESS, { rootCertsPem: [ca.certPem], credentials: true });
+    assert.deepEqual(chains(plain.listeners, 'gateway|443').map(sdsNames), [['kubernetes://api-cert', 'kubernetes://api-cert-cacert']]);
+    assert.ok(plain.secrets.find((s) => s.name === 'kubernetes://api-cert-cacert')!.validationContext);
+
+    assert.deepEqual(missing(findings), []);
+    const clash = findings.filter((f) => f.code === 'WEFT_CREDENTIAL_CLASH');
+    assert.deepEqual(clash.map((f) => [f.resource?.name, f.path, f.severity]), [['mtls', 'spec.servers[0].tls.credentialName', 'warning']]);
+    assert.match(clash[0]!.message, /^server https-api \(port 443, hosts api\.example\.com\): .*SDS name "api-cert-cacert".* certificate of server https-www \(port 443, hosts www\.example\.com\) of Gateway default\/edge \(Secret istio-system\/api-cert-cacert\); this server is not served by gateway istio-system\/edge-gateway-abc /);
+  }
+});

@@ -3,7 +3,7 @@
 // stages; the upstream side is a ClusterManager (src/proxy/data/upstream/).
 import type { ClusterStatus, DataPlane, IdentityProvider, ProxyIdentityInfo, XdsSnapshot } from '../types.js';
 import { ConfigRejectedError } from '../types.js';
-import type { ClusterManager } from './upstream/types.js';
+import type { ClusterManager, InternalConnector } from './upstream/types.js';
 import { Counters } from './stats.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router.js';
 import { compileListener, type CompiledListener } from './listener-config.js';
@@ -14,7 +14,6 @@ import type { HttpEnv } from './http-handler.js';
 import { ListenerManager } from './listeners.js';
 import { DETECT_DEFAULTS, type ConnectionEnv } from './filter-chain.js';
 import { RetryBudgets } from './retry-budget.js';
-import { InternalAwareClusterManager } from './internal-listener.js';
 
 export interface DataPlaneDeps {
   clusterManager?: ClusterManager;
@@ -32,10 +31,10 @@ class NotReadyError extends Error {
   }
 }
 
-async function loadClusterManager(info: ProxyIdentityInfo, identity: IdentityProvider): Promise<ClusterManager> {
+async function loadClusterManager(info: ProxyIdentityInfo, identity: IdentityProvider, internal: InternalConnector): Promise<ClusterManager> {
   // Loaded on first apply so the downstream path can run (and be tested) on its own.
-  const mod = (await import('./upstream/index.js')) as { createClusterManager(info: ProxyIdentityInfo, identity: IdentityProvider): ClusterManager };
-  return mod.createClusterManager(info, identity);
+  const mod = await import('./upstream/index.js');
+  return mod.createClusterManager(info, identity, { internal });
 }
 
 class WeftDataPlane implements DataPlane {
@@ -57,7 +56,7 @@ class WeftDataPlane implements DataPlane {
     private readonly identity: IdentityProvider,
     deps: DataPlaneDeps,
   ) {
-    if (deps.clusterManager) this.cm = this.withInternal(deps.clusterManager);
+    if (deps.clusterManager) this.cm = deps.clusterManager;
     this.tls = new DownstreamTls(identity, this.counters);
     const httpEnv: HttpEnv = {
       counters: this.counters,
@@ -85,11 +84,6 @@ class WeftDataPlane implements DataPlane {
       random: httpEnv.random,
     };
     this.listeners = new ListenerManager(info, connEnv);
-  }
-
-  /** Clusters whose endpoint is an internal listener are connected in memory (internal-listener.ts). */
-  private withInternal(cm: ClusterManager): ClusterManager {
-    return new InternalAwareClusterManager(cm, (name, meta) => this.listeners.openInternal(name, meta));
   }
 
   private clusterManager(): ClusterManager {
@@ -120,7 +114,8 @@ class WeftDataPlane implements DataPlane {
       throw new ConfigRejectedError((err as Error).message);
     }
     // 2. Clusters (the cluster manager validates and throws ConfigRejectedError itself).
-    if (!this.cm) this.cm = this.withInternal(await loadClusterManager(this.info, this.identity));
+    // Clusters whose endpoints are internal listeners reach them in memory (upstream/dial.ts).
+    if (!this.cm) this.cm = await loadClusterManager(this.info, this.identity, (name, meta) => this.listeners.openInternal(name, meta));
     this.cm.update(snapshot.clusters, snapshot.endpoints, snapshot.secrets);
     // 3. Listeners: a bind failure leaves the previous listeners (and clusters) in force.
     try {

@@ -10,6 +10,7 @@ import { L7_FILTER } from '../../xds/l7-filters.js';
 import { compileMirrors, type MirrorTarget } from './mirror.js';
 import { compileHashPolicy, type HashPolicy } from './hash-key.js';
 import { compileBodyFormat, type BodyFormat } from './body-format.js';
+import { pickByWeight } from './weighted.js';
 
 export type { RetryOn, RetryPolicy } from './retry.js';
 
@@ -547,17 +548,6 @@ function rewritePath(
   return query ? `${p}?${query}` : p;
 }
 
-/** The weighted cluster entry drawn (undefined when the route names one cluster). */
-function pickWeighted(a: ClusterAction, random: number): NonNullable<ClusterAction['weighted']>[number] | undefined {
-  if (!a.weighted) return undefined;
-  let x = random * a.totalWeight;
-  for (const c of a.weighted) {
-    if (x < c.weight) return c;
-    x -= c.weight;
-  }
-  return a.weighted[a.weighted.length - 1];
-}
-
 /**
  * Route one request. Pure except for the weighted-cluster draw (pass input.random to fix it).
  * Accepts a raw RouteConfiguration (compiled once and cached) or a compiled one.
@@ -585,7 +575,7 @@ export function routeRequest(config: EnvoyObject | CompiledRouteConfig, input: R
     const a = r.action;
     if (a.type === 'direct') return { kind: 'direct', status: a.status, body: a.format ? a.format((name) => headerValue(input, name)) : a.body, route: r, why };
     if (a.type === 'redirect') return { kind: 'redirect', status: a.status, location: redirectLocation(a, input, pathOnly, query, r.match), route: r, why };
-    const w = pickWeighted(a, input.random ?? Math.random());
+    const w = a.weighted && pickByWeight(a.weighted, a.totalWeight, input.random ?? Math.random());
     const path = isConnect ? input.path : rewritePath(pathOnly, query, r.match, a.prefixRewrite, a.regexRewrite);
     return { kind: 'route', cluster: w ? w.name : a.cluster!, path, authority: a.hostRewrite ?? input.authority, route: r, action: a, clusterHeaders: w?.headers, why };
   }

@@ -1,13 +1,12 @@
 // The SDS secrets the data plane serves with, checked before a snapshot is applied:
 // ROOTCA and, on gateways, certificates (tlsCertificate: chain + key) and client CA
 // bundles (validationContext) from Secrets. A secret that does not parse, or whose key
-// does not match its certificate, rejects the whole snapshot (a NACK naming the secret);
-// the last good config keeps serving.
+// does not match its certificate, rejects the whole snapshot (a NACK naming the secret and
+// the field); the last good config keeps serving.
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { EnvoyObject } from '../types.js';
-import { ConfigRejectedError } from '../types.js';
-import { obj, str } from '../../xds/object-form.js';
+import { dataSource, FieldPath, optObj, resourceName } from './upstream/object-form.js';
 import { pemBlocks } from '../../pki/pem.js';
 
 export interface SecretMaterial {
@@ -16,59 +15,48 @@ export interface SecretMaterial {
   caPem?: string;
 }
 
-/** A DataSource's inline content (inlineString, or inlineBytes as base64 in object form). */
-function inline(ds: unknown): string | undefined {
-  const d = obj(ds);
-  if (!d) return undefined;
-  const s = str(d['inlineString']);
-  if (s !== undefined) return s;
-  const b = str(d['inlineBytes']);
-  return b !== undefined ? Buffer.from(b, 'base64').toString('utf8') : undefined;
-}
-
-function reject(name: string, why: string): never {
-  throw new ConfigRejectedError(`secret "${name}": ${why}`);
-}
-
-function checkCerts(name: string, field: string, pem: string): X509Certificate {
+function checkCerts(at: FieldPath, pem: string): X509Certificate {
   const blocks = pemBlocks(pem, 'CERTIFICATE');
-  if (blocks.length === 0) reject(name, `${field}: no PEM CERTIFICATE block`);
+  if (blocks.length === 0) at.reject('no PEM CERTIFICATE block');
   let first: X509Certificate | undefined;
   for (const [i, b] of blocks.entries()) {
     try {
       const c = new X509Certificate(b);
       first ??= c;
     } catch (e) {
-      reject(name, `${field}: certificate ${i + 1} does not parse: ${(e as Error).message}`);
+      at.reject(`certificate ${i + 1} does not parse: ${(e as Error).message}`);
     }
   }
   return first!;
 }
 
+/** A DataSource that must hold inline PEM. */
+function pem(v: unknown, at: FieldPath): string {
+  return dataSource(v, at) || at.reject('expected inline PEM');
+}
+
 function read(name: string, s: EnvoyObject): SecretMaterial {
-  const tc = obj(s['tlsCertificate']);
-  const vc = obj(s['validationContext']);
+  const at = new FieldPath(resourceName('secret', name), '');
+  const tc = optObj(s['tlsCertificate'], at.at('tlsCertificate'));
+  const vc = optObj(s['validationContext'], at.at('validationContext'));
   if (tc) {
-    const certChainPem = inline(tc['certificateChain']);
-    const keyPem = inline(tc['privateKey']);
-    if (!certChainPem) reject(name, 'tlsCertificate.certificateChain: expected inline PEM');
-    if (!keyPem) reject(name, 'tlsCertificate.privateKey: expected inline PEM');
-    const leaf = checkCerts(name, 'tlsCertificate.certificateChain', certChainPem);
+    const certChainPem = pem(tc['certificateChain'], at.at('tlsCertificate').at('certificateChain'));
+    const keyPem = pem(tc['privateKey'], at.at('tlsCertificate').at('privateKey'));
+    const leaf = checkCerts(at.at('tlsCertificate').at('certificateChain'), certChainPem);
     try {
       // Parses the key and checks it against the leaf, as the handshake will use them.
       tls.createSecureContext({ cert: certChainPem, key: keyPem });
     } catch (e) {
-      reject(name, `tlsCertificate: ${(e as Error).message} (certificate ${leaf.subject.replace(/\n/g, ', ')})`);
+      at.at('tlsCertificate').reject(`${(e as Error).message} (certificate ${leaf.subject.replace(/\n/g, ', ')})`);
     }
     return { certChainPem, keyPem };
   }
   if (vc) {
-    const caPem = inline(vc['trustedCa']);
-    if (!caPem) reject(name, 'validationContext.trustedCa: expected inline PEM');
-    checkCerts(name, 'validationContext.trustedCa', caPem);
+    const caPem = pem(vc['trustedCa'], at.at('validationContext').at('trustedCa'));
+    checkCerts(at.at('validationContext').at('trustedCa'), caPem);
     return { caPem };
   }
-  return reject(name, 'expected tlsCertificate or validationContext');
+  return at.reject('expected tlsCertificate or validationContext');
 }
 
 const cache = new WeakMap<EnvoyObject, SecretMaterial>();

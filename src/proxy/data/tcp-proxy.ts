@@ -7,6 +7,7 @@ import { arr, durationMs, num, obj, str } from '../../xds/object-form.js';
 import type { Counters } from './stats.js';
 import { tcpStatNames } from './stats.js';
 import { splice } from './splice.js';
+import { pickByWeight } from './weighted.js';
 
 export const TCP_DEFAULTS = { idleTimeoutMs: 60 * 60 * 1000 } as const;
 
@@ -52,13 +53,7 @@ export function compileTcpProxy(typed: EnvoyObject, where: string): TcpProxyConf
 
 /** The cluster for one connection: the named one, or a weighted draw with `random` in [0, 1). */
 export function pickTcpCluster(cfg: Pick<TcpProxyConfig, 'cluster' | 'weighted' | 'totalWeight'>, random: number): string {
-  if (cfg.cluster) return cfg.cluster;
-  let r = random * cfg.totalWeight;
-  for (const c of cfg.weighted) {
-    if (r < c.weight) return c.name;
-    r -= c.weight;
-  }
-  return cfg.weighted[cfg.weighted.length - 1]!.name;
+  return cfg.cluster || pickByWeight(cfg.weighted, cfg.totalWeight, random)!.name;
 }
 
 export interface TcpProxyRun {

@@ -80,13 +80,14 @@ export class Cluster {
     this.rebuild();
   }
 
-  private hostInit(address: string, port: number, spec: Pick<EndpointSpec, 'tlsMatch' | 'healthy' | 'edsHealth' | 'priority' | 'weight'>): HostInit {
+  private hostInit(address: string, port: number, spec: Pick<EndpointSpec, 'tlsMatch' | 'healthy' | 'edsHealth' | 'priority' | 'weight' | 'internal'>): HostInit {
     const config = this.config!;
     return {
       cluster: config.name,
       address,
       port,
-      key: endpointKey(address, port),
+      key: spec.internal ? `internal:${address}` : endpointKey(address, port),
+      ...(spec.internal ? { internal: true } : {}),
       transport: selectTransport(config, spec.tlsMatch),
       protocol: config.protocol,
       connectTimeoutMs: config.connectTimeoutMs,

@@ -1,10 +1,13 @@
 // Opens one upstream connection: TCP, or TLS with the workload certificate, the cluster's
 // roots, SNI and a per-use ALPN; checks the server's SANs; enforces the connect timeout;
-// counts upstream_cx_* and ssl.* on the cluster. Every failure is UpstreamError('UF').
+// counts upstream_cx_* and ssl.* on the cluster. Every failure is UpstreamError('UF'). An
+// endpoint that is an internal listener of this proxy (envoyInternalAddress) is opened in
+// memory through the InternalConnector; TLS, if the cluster has it, runs on top as usual.
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { IdentityProvider, WorkloadCertificate } from '../../types.js';
-import { UpstreamError } from './types.js';
+import { UpstreamError, type InternalConnector } from './types.js';
 import type { ClusterStats } from './stats.js';
 import type { TlsSettings, TransportSocket } from './tls-config.js';
 import { parseSubjectAltName, sanAllowed, spiffeIdOf } from './san.js';
@@ -15,6 +18,8 @@ export interface DialTarget {
   readonly port: number;
   /** host:port, for messages. */
   readonly key: string;
+  /** `address` is an internal listener of this proxy: connected in memory, not over a socket. */
+  readonly internal?: boolean;
   readonly transport: TransportSocket;
   readonly connectTimeoutMs: number;
   readonly stats: ClusterStats;
@@ -36,19 +41,53 @@ export class Dialer {
   /** Secure contexts by certificate (object identity) then roots: PEM is parsed once per rotation, not per connection. */
   private readonly contexts = new WeakMap<object, Map<string, tls.SecureContext>>();
 
-  constructor(private readonly identity: IdentityProvider) {}
+  constructor(
+    private readonly identity: IdentityProvider,
+    /** Opens this proxy's internal listeners (none: internal endpoints fail with UH). */
+    private readonly internal?: InternalConnector,
+  ) {}
 
+  /**
+   * A byte stream to any endpoint, for TCP and CONNECT tunnels: a socket as dial() makes it,
+   * or, to an internal listener, the in-memory connection (with the cluster's TLS on top if
+   * it has any). `originalDestination` (the CONNECT target) goes to the internal listener.
+   */
+  open(t: DialTarget, alpn: readonly string[] | undefined, signal?: AbortSignal, originalDestination?: string): Promise<Omit<Dialed, 'socket'> & { socket: Duplex }> {
+    if (!t.internal) return this.dial(t, alpn, signal);
+    t.stats.cxTotal++;
+    const inner = this.internal?.(t.address, { originalDestination });
+    if (!inner) {
+      t.stats.cxConnectFail++;
+      return Promise.reject(new UpstreamError('UH', `${t.cluster}: internal listener ${t.address} is not configured`));
+    }
+    if (t.transport.kind === 'plaintext') {
+      t.stats.cxActive++;
+      inner.once('close', () => {
+        t.stats.cxActive--;
+      });
+      return Promise.resolve({ socket: inner, peerIdentity: undefined, alpn: undefined });
+    }
+    return this.secure(t, t.transport.tls, alpn, signal, inner);
+  }
+
+  /** A TCP or TLS socket, for the HTTP pools (Host keeps HTTP away from internal listeners). */
   dial(t: DialTarget, alpn: readonly string[] | undefined, signal?: AbortSignal): Promise<Dialed> {
     t.stats.cxTotal++;
     if (t.transport.kind === 'plaintext') return this.connectPlain(t, signal);
+    return this.secure(t, t.transport.tls, alpn, signal);
+  }
+
+  /** TLS over a new TCP socket, or over `inner` (an internal connection). */
+  private secure(t: DialTarget, s: TlsSettings, alpn: readonly string[] | undefined, signal: AbortSignal | undefined, inner?: Duplex): Promise<Dialed> {
     let options: tls.ConnectionOptions;
     try {
-      options = this.tlsOptions(t, t.transport.tls, alpn);
+      options = this.tlsOptions(t, s, alpn);
     } catch (err) {
+      inner?.destroy();
       t.stats.cxConnectFail++;
       return Promise.reject(err);
     }
-    return this.connectTls(t, t.transport.tls, options, signal);
+    return this.connectTls(t, s, inner ? { ...options, socket: inner } : options, signal);
   }
 
   private tlsOptions(t: DialTarget, s: TlsSettings, alpn: readonly string[] | undefined): tls.ConnectionOptions {
@@ -67,13 +106,13 @@ export class Dialer {
         cert = s.cert;
         break;
       case 'missing':
-        throw new UpstreamError('UF', `${t.cluster} ${t.key}: certificate secret ${JSON.stringify(s.cert.secret)} not received yet`);
+        throw new UpstreamError('UF', `${t.cluster} ${t.key}: certificate secret ${JSON.stringify(s.cert.secret)} ${s.cert.why ?? 'not received yet'}`);
       case 'none':
         certKey = NO_CERT;
         break;
     }
     if (s.verify && s.caPem === undefined) {
-      throw new UpstreamError('UF', `${t.cluster} ${t.key}: validation secret ${JSON.stringify(s.caSecret ?? '')} not received yet`);
+      throw new UpstreamError('UF', `${t.cluster} ${t.key}: validation secret ${JSON.stringify(s.caSecret ?? '')} ${s.caWhy ?? 'not received yet'}`);
     }
     const caKey = s.caPem ?? '';
     let byCa = this.contexts.get(certKey);

@@ -9,9 +9,12 @@ import { FieldPath, optArray, optNumber, optObj, optString, optStruct } from './
 import type { TransportSocket } from './tls-config.js';
 
 export interface EndpointSpec {
-  /** The configured address: an IP, or a hostname for STRICT_DNS / LOGICAL_DNS clusters. */
+  /** The configured address: an IP, or a hostname for STRICT_DNS / LOGICAL_DNS clusters; an internal listener's name. */
   address: string;
+  /** 0 for an internal listener. */
   port: number;
+  /** envoyInternalAddress: the endpoint is this proxy's internal listener `address`, connected in memory. */
+  internal?: true;
   healthy: boolean;
   /** The EDS health status as Envoy reports it (admin /clusters). */
   edsHealth: HostStatus['edsHealth'];
@@ -32,6 +35,26 @@ function edsHealth(status: unknown): HostStatus['edsHealth'] {
   return status === 'DEGRADED' || status === 'DRAINING' ? status : 'UNHEALTHY';
 }
 
+/** A socket address (IP, or a hostname where DNS resolves it), or an internal listener by name. */
+function endpointAddress(addr: Record<string, unknown>, aAt: FieldPath, requireIp: boolean): { address: string; port: number; internal?: true } {
+  const inAt = aAt.at('envoyInternalAddress');
+  const internal = optObj(addr['envoyInternalAddress'], inAt);
+  if (internal) {
+    const name = optString(internal['serverListenerName'], inAt.at('serverListenerName'));
+    if (!name) throw inAt.at('serverListenerName').error('required');
+    if (!requireIp) throw inAt.error('an internal listener is named, not resolved: use a STATIC or EDS cluster');
+    return { address: name, port: 0, internal: true };
+  }
+  const sAt = aAt.at('socketAddress');
+  const sock = optObj(addr['socketAddress'], sAt) ?? sAt.reject('required (a socket address or an envoyInternalAddress)');
+  const address = optString(sock['address'], sAt.at('address'));
+  if (!address) throw sAt.at('address').error('required');
+  if (requireIp && net.isIP(address) === 0) throw sAt.at('address').error(`${JSON.stringify(address)} is not an IP address (use a DNS cluster type for hostnames)`);
+  const port = optNumber(sock['portValue'], sAt.at('portValue'));
+  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw sAt.at('portValue').error('expected a port 1-65535');
+  return { address, port };
+}
+
 export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp: boolean): EndpointSpec[] {
   const out: EndpointSpec[] = [];
   optArray(cla['endpoints'], at.at('endpoints')).forEach((locality, li) => {
@@ -45,12 +68,7 @@ export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp
       const ep = optObj(e['endpoint'], eAt.at('endpoint')) ?? eAt.at('endpoint').reject('required');
       const aAt = eAt.at('endpoint').at('address');
       const addr = optObj(ep['address'], aAt) ?? aAt.reject('required');
-      const sock = optObj(addr['socketAddress'], aAt.at('socketAddress')) ?? aAt.at('socketAddress').reject('required (only socket addresses are supported)');
-      const address = optString(sock['address'], aAt.at('socketAddress').at('address'));
-      if (!address) throw aAt.at('socketAddress').at('address').error('required');
-      if (requireIp && net.isIP(address) === 0) throw aAt.at('socketAddress').at('address').error(`${JSON.stringify(address)} is not an IP address (use a DNS cluster type for hostnames)`);
-      const port = optNumber(sock['portValue'], aAt.at('socketAddress').at('portValue'));
-      if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw aAt.at('socketAddress').at('portValue').error('expected a port 1-65535');
+      const { address, port, internal } = endpointAddress(addr, aAt, requireIp);
       const weight = optNumber(e['loadBalancingWeight'], eAt.at('loadBalancingWeight')) ?? localityWeight ?? 1;
       if (!(weight >= 1)) throw eAt.at('loadBalancingWeight').error('must be at least 1');
       const mdAt = eAt.at('metadata');
@@ -58,6 +76,7 @@ export function compileLoadAssignment(cla: EnvoyObject, at: FieldPath, requireIp
       out.push({
         address,
         port,
+        ...(internal ? { internal } : {}),
         healthy: isHealthy(e['healthStatus']),
         edsHealth: edsHealth(e['healthStatus']),
         priority,

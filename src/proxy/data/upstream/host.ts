@@ -27,6 +27,8 @@ export interface HostInit {
   address: string;
   port: number;
   key: string;
+  /** `address` names an internal listener of this proxy (dialled in memory). */
+  internal?: boolean;
   transport: TransportSocket;
   protocol: HttpProtocol;
   connectTimeoutMs: number;
@@ -88,6 +90,7 @@ export class Host implements LbHost, OutlierHost {
       address: init.address,
       port: init.port,
       key: init.key,
+      internal: init.internal === true,
       transport: init.transport,
       connectTimeoutMs: init.connectTimeoutMs,
       stats: init.stats,
@@ -136,6 +139,11 @@ export class Host implements LbHost, OutlierHost {
    * over that admission: it is released here when the response body closes or the request fails.
    */
   request(req: UpstreamRequest, opts: RequestOptions | undefined): Promise<UpstreamResponse> {
+    if (this.target.internal) {
+      // Internal listeners take TCP and tunnels (connect()); the HTTP pools need a socket.
+      this.breaker.releaseRequest();
+      return Promise.reject(new UpstreamError('UF', `${this.target.cluster}: an internal listener endpoint (${this.key}) carries CONNECT tunnels and TCP, not HTTP requests`));
+    }
     this.active++;
     this.lastUsed = Date.now();
     if (req.upgrade !== undefined) return this.track(upgradeRequest(this.target, this.dialer, req, opts?.signal), false);
@@ -201,7 +209,7 @@ export class Host implements LbHost, OutlierHost {
     this.lastUsed = Date.now();
     let d;
     try {
-      d = await this.dialer.dial(this.target, alpn, opts?.signal);
+      d = await this.dialer.open(this.target, alpn, opts?.signal, opts?.originalDestination);
     } catch (err) {
       if (err instanceof UpstreamError) this.detector.onLocal(this, 'connect-failed');
       throw err;

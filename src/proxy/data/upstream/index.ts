@@ -6,7 +6,7 @@ import { compileCluster, type ClusterConfig } from './cluster-config.js';
 import { Dialer } from './dial.js';
 import { compileLoadAssignment, type EndpointSpec } from './endpoints.js';
 import { FieldPath, resourceName } from './object-form.js';
-import { UpstreamError, type ClusterManager, type OutlierEjection, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
+import { UpstreamError, type ClusterManager, type InternalConnector, type OutlierEjection, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
 import type { Duplex } from 'node:stream';
 
 export const CLUSTER_MANAGER_DEFAULTS = {
@@ -16,6 +16,8 @@ export const CLUSTER_MANAGER_DEFAULTS = {
 
 export interface ClusterManagerOptions {
   drainGraceMs?: number;
+  /** Opens this proxy's internal listeners, for clusters whose endpoints are envoyInternalAddress. */
+  internal?: InternalConnector;
 }
 
 class Manager implements ClusterManager {
@@ -35,7 +37,7 @@ class Manager implements ClusterManager {
     identity: IdentityProvider,
     opts: ClusterManagerOptions,
   ) {
-    this.dialer = new Dialer(identity);
+    this.dialer = new Dialer(identity, opts.internal);
     this.graceMs = opts.drainGraceMs ?? CLUSTER_MANAGER_DEFAULTS.drainGraceMs;
     identity.onRotate(() => {
       for (const c of this.clusters.values()) c.retireSessions();

@@ -23,8 +23,8 @@ export type CertSource =
   | { kind: 'workload' }
   | { kind: 'inline'; certPem: string; keyPem: string }
   | { kind: 'none' }
-  /** An SDS secret that has not arrived yet: dials fail with UF until it does. */
-  | { kind: 'missing'; secret: string };
+  /** An SDS secret that has not arrived yet (or is not a certificate: `why`): dials fail with UF until it does. */
+  | { kind: 'missing'; secret: string; why?: string };
 
 export interface TlsSettings {
   sni: string | undefined;
@@ -36,6 +36,8 @@ export interface TlsSettings {
   /** Trusted roots; undefined when verify is set but the SDS secret has not arrived. */
   caPem: string | undefined;
   caSecret: string | undefined;
+  /** Why the validation secret cannot be used although it arrived (it holds another kind). */
+  caWhy?: string;
   /** Allowed server SANs; empty = any (chain check only). */
   sans: readonly SanMatcher[];
 }
@@ -81,6 +83,7 @@ function compileTls(ctx: Obj, at: FieldPath, secrets: Map<string, EnvoyObject>):
   let verify = false;
   let caPem: string | undefined;
   let caSecret: string | undefined;
+  let caWhy: string | undefined;
   const sans: SanMatcher[] = [];
   const useValidation = (vc: Obj | undefined, vAt: FieldPath): void => {
     if (!vc) return;
@@ -99,9 +102,12 @@ function compileTls(ctx: Obj, at: FieldPath, secrets: Map<string, EnvoyObject>):
     if (secret) {
       const secAt = new FieldPath(`secret ${JSON.stringify(name)}`, '');
       const vc = optObj(secret['validationContext'], secAt.at('validationContext'));
-      if (!vc) throw secAt.at('validationContext').error(`secret used as a validation context (by ${sAt.resource}) has none`);
-      caPem = dataSource(vc['trustedCa'], secAt.at('validationContext').at('trustedCa'));
-      sans.push(...compileSans(vc, secAt.at('validationContext')));
+      // Another kind under this name (a certificate): this cluster fails closed, the rest of the config applies.
+      if (!vc) caWhy = 'holds no validation context';
+      else {
+        caPem = dataSource(vc['trustedCa'], secAt.at('validationContext').at('trustedCa'));
+        sans.push(...compileSans(vc, secAt.at('validationContext')));
+      }
     }
   };
 
@@ -114,7 +120,7 @@ function compileTls(ctx: Obj, at: FieldPath, secrets: Map<string, EnvoyObject>):
     useSdsValidation(optObj(combined['validationContextSdsSecretConfig'], combAt.at('validationContextSdsSecretConfig')), combAt.at('validationContextSdsSecretConfig'));
   }
 
-  const tls: TlsSettings = { sni, alpn, cert, verify, caPem, caSecret, sans };
+  const tls: TlsSettings = { sni, alpn, cert, verify, caPem, caSecret, sans, ...(caWhy ? { caWhy } : {}) };
   return { kind: 'tls', tls, fingerprint: fingerprint(tls) };
 }
 
@@ -130,6 +136,7 @@ function compileCert(common: Obj, cAt: FieldPath, secrets: Map<string, EnvoyObje
   if (name === SECRET.workload) return { kind: 'workload' };
   const secret = secrets.get(name);
   if (!secret) return { kind: 'missing', secret: name };
+  if (secret['tlsCertificate'] === undefined) return { kind: 'missing', secret: name, why: 'holds no certificate' };
   const secAt = new FieldPath(`secret ${JSON.stringify(name)}`, 'tlsCertificate');
   return inlineCert(secret['tlsCertificate'], secAt);
 }

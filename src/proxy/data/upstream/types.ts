@@ -61,6 +61,12 @@ export interface RequestOptions {
   originalDestination?: string;
 }
 
+/**
+ * Opens an in-memory connection to an internal listener of this proxy by name (Envoy's
+ * envoyInternalAddress endpoints): the client end, or undefined when there is no such listener.
+ */
+export type InternalConnector = (listener: string, meta: { originalDestination?: string | undefined }) => Duplex | undefined;
+
 export interface ClusterManager {
   /** Validate and switch; throws ConfigRejectedError naming the cluster and field. Open pools to unchanged endpoints are kept. */
   update(clusters: Map<string, EnvoyObject>, endpoints: Map<string, EnvoyObject>, secrets: Map<string, EnvoyObject>): void;
