@@ -73,7 +73,8 @@ export class TestClusterManager implements ClusterManager {
         if (head.length > 0) socket.unshift(head);
         resolve({ status: 101, headers: res.headers as HeaderMap, body: res, trailers: Promise.resolve({}), upgradedSocket: socket, endpoint: `${host}:${port}` });
       });
-      if (req.body) req.body.pipe(r);
+      if (Buffer.isBuffer(req.body)) r.end(req.body);
+      else if (req.body) req.body.pipe(r);
       else r.end();
     });
   }

@@ -2,7 +2,7 @@
 // perTryTimeout, retriable status codes, jittered exponential backoff) over one
 // upstream cluster, bounded by the cluster's retry budget. Only request bodies fully
 // buffered under the retry buffer limit are replayed; a larger body goes once.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { EnvoyObject } from '../types.js';
 import type { ClusterManager, HeaderMap, UpstreamRequest, UpstreamResponse, UpstreamFailure } from './upstream/types.js';
 import { UpstreamError } from './upstream/types.js';
@@ -130,29 +130,49 @@ function isRefusedStream(err: unknown): boolean {
   return e?.name === 'RefusedStream' || e?.code === 'ERR_HTTP2_STREAM_ERROR' && /REFUSED_STREAM/.test(e.message ?? '') || /REFUSED_STREAM/.test(e?.message ?? '');
 }
 
-/** Reads up to the limit: the whole body (replayable) or a stream that continues where it stopped. */
-export async function bufferBody(body: Readable, limit: number): Promise<{ buf: Buffer } | { stream: Readable }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const it = body[Symbol.asyncIterator]();
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { buf: Buffer.concat(chunks, size) };
-    const c = n.value as Buffer;
-    chunks.push(c);
-    size += c.length;
-    if (size > limit) {
-      const rest = (async function* (): AsyncGenerator<Buffer> {
-        yield* chunks;
-        for (;;) {
-          const m = await it.next();
-          if (m.done) return;
-          yield m.value as Buffer;
-        }
-      })();
-      return { stream: Readable.from(rest, { objectMode: false }) };
-    }
-  }
+/**
+ * Reads up to the limit: the whole body (replayable), or, past the limit, the same stream
+ * with what was read put back in front (`unshift`), to be sent once. Events, not an async
+ * iterator: this runs for every request with a body under a retry policy (every gRPC call
+ * under Istio's default policy).
+ */
+export function bufferBody(body: Readable, limit: number): Promise<{ buf: Buffer } | { stream: Readable }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      size += c.length;
+      if (size <= limit) return;
+      cleanup();
+      body.pause();
+      body.unshift(chunks.length === 1 ? c : Buffer.concat(chunks, size));
+      resolve({ stream: body });
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve({ buf: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    // The client went away before the body ended ('close' without 'end').
+    const onClose = (): void => {
+      cleanup();
+      reject(Object.assign(new Error('request body closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
 }
 
 /** Per-cluster retry counters (Envoy's names), built once per cluster. */
@@ -246,6 +266,12 @@ export async function sendWithRetries(ctx: RetryContext, base: UpstreamRequest, 
   }
   let replay: Buffer | undefined;
   if (body) {
+    // A body declared larger than the buffer limit cannot be replayed: it goes once, streamed, unbuffered.
+    const declared = base.headers['content-length'];
+    if (typeof declared === 'string' && Number(declared) > RETRY_DEFAULTS.bufferLimitBytes) {
+      base.body = body;
+      return attempt(cm, cluster, base, signal, policy.perTryTimeoutMs, ctx.hashKey);
+    }
     const b = await bufferBody(body, RETRY_DEFAULTS.bufferLimitBytes);
     if ('stream' in b) {
       base.body = b.stream;
@@ -264,7 +290,7 @@ export async function sendWithRetries(ctx: RetryContext, base: UpstreamRequest, 
     for (let n = 0; ; n++) {
       const last = n >= policy.numRetries;
       const req: UpstreamRequest = n === 0 ? base : { ...base, headers: { ...base.headers } };
-      req.body = replay ? Readable.from([replay]) : null;
+      req.body = replay ?? null;
       try {
         const up = await attempt(cm, cluster, req, signal, policy.perTryTimeoutMs, ctx.hashKey);
         endRetry();

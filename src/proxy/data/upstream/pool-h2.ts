@@ -197,7 +197,8 @@ export class H2Pool {
       signal.addEventListener('abort', onAbort, { once: true });
       stream.once('close', () => signal.removeEventListener('abort', onAbort));
     }
-    if (req.body) sendBody(req.body, stream);
+    if (Buffer.isBuffer(req.body)) stream.end(req.body);
+    else if (req.body) sendBody(req.body, stream);
     /** The server's GOAWAY says it never processed this stream: as safe to retry as REFUSED_STREAM. */
     const unprocessed = (): boolean => live.goawayLastStreamId !== undefined && (stream.id === undefined || stream.id > live.goawayLastStreamId);
     return new Promise<UpstreamResponse>((resolve, reject) => {

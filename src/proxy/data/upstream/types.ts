@@ -13,8 +13,8 @@ export interface UpstreamRequest {
   scheme: 'http' | 'https';
   /** Lower-case names; no HTTP/2 pseudo-headers and no hop-by-hop headers. */
   headers: HeaderMap;
-  /** Request body, streamed; null when there is none. */
-  body: Readable | null;
+  /** Request body: streamed, or a whole Buffer (a body buffered for retries or mirrors); null when there is none. */
+  body: Readable | Buffer | null;
   /** An HTTP/1.1 Upgrade (e.g. websocket): the value of the Upgrade header. */
   upgrade?: string;
   /**

@@ -54,7 +54,8 @@ export async function upgradeRequest(target: DialTarget, dialer: Dialer, req: Up
       if (signal?.aborted) reject(abortError(signal));
       else reject(new UpstreamError('UR', `${target.cluster} ${target.key}: upgrade failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     });
-    if (req.body) req.body.pipe(creq);
+    if (Buffer.isBuffer(req.body)) creq.end(req.body);
+    else if (req.body) req.body.pipe(creq);
     else creq.end();
   });
 }
