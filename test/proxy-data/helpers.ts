@@ -63,7 +63,7 @@ export class TestClusterManager implements ClusterManager {
         headers.connection = 'Upgrade';
         headers.upgrade = req.upgrade;
       }
-      const r = http.request({ host, port, method: req.method, path: req.path, headers, agent: req.upgrade ? false : this.agent, signal: opts?.signal });
+      const r = http.request({ host, port, method: req.method, path: req.path, headers, agent: req.upgrade ? false : this.agent, signal: opts?.signal as AbortSignal | undefined });
       r.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ECONNREFUSED' ? new UpstreamError('UF', err.message) : err.name === 'AbortError' ? new UpstreamError('UT', 'aborted') : new UpstreamError('UR', err.message)));
       r.on('response', (res) => {
         const trailers = new Promise<HeaderMap>((ok) => res.once('end', () => ok(res.trailers as HeaderMap)));

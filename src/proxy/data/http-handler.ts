@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Downstream } from './downstream.js';
+import { Cancel } from './upstream/cancel.js';
 import type { ClusterManager, UpstreamFailure, UpstreamRequest, UpstreamResponse } from './upstream/types.js';
 import type { CompiledRoute, CompiledRouteConfig, RouteDecision } from './router.js';
 import { routeRequest } from './router.js';
@@ -103,7 +104,8 @@ interface Flight {
   env: HttpEnv;
   conn: ConnInfo;
   ds: Downstream;
-  ac: AbortController;
+  /** Cancels the upstream side: the client went away, or a timeout fired. */
+  cancel: Cancel;
   done: boolean;
   /** Response flags the stages add (x-weft-flags), e.g. DI for an injected delay. */
   flags: string | undefined;
@@ -119,7 +121,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, 
   counters.inc(conn.peerIdentity !== undefined ? names.rqMtls : names.rqPlaintext);
   env.requestStarted();
   const h2 = ds.h2;
-  const fl: Flight = { env, conn, ds, ac: new AbortController(), done: false, flags: undefined, extraHeaders: undefined };
+  const fl: Flight = { env, conn, ds, cancel: new Cancel(), done: false, flags: undefined, extraHeaders: undefined };
   // Count the response class once, whoever answers; add what the stages ask for.
   ds.onHead = (status, headers) => {
     const cls = (status / 100) | 0;
@@ -139,7 +141,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, 
       : {
           timeout: () => {
             counters.inc(names.rqIdleTimeout);
-            fl.ac.abort();
+            fl.cancel.abort();
             if (!ds.headersSent) localReply(ds, 408, 'request timeout\n', h2 ? undefined : { connection: 'close' });
             else ds.destroy();
           },
@@ -153,7 +155,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, 
     if (active && conn.current === active) conn.current = undefined;
     // Cancel the upstream only when the downstream went away before its response was complete;
     // after a complete response there is nothing to cancel (and an HTTP/2 upstream must not be reset).
-    if (!fl.ac.signal.aborted && !ds.ended) fl.ac.abort();
+    if (!fl.cancel.aborted && !ds.ended) fl.cancel.abort();
   });
 
   const decision = decide(env, conn, authority, path, ds.method, ds.headers);
@@ -169,7 +171,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, 
     if (f.delayMs > 0) {
       counters.inc(names.faultDelays);
       fl.flags = 'DI';
-      delayThen(f.delayMs, fl.ac.signal, () => (f.abort ? injectAbort(fl, f.abort) : afterFault(fl, decision)));
+      delayThen(f.delayMs, fl.cancel, () => (f.abort ? injectAbort(fl, f.abort) : afterFault(fl, decision)));
       return;
     }
     if (f.abort) return injectAbort(fl, f.abort);
@@ -216,7 +218,7 @@ function afterFault(fl: Flight, decision: Exclude<RouteDecision, { kind: 'none' 
 
 /** The router stage: headers, mirrors, timeout, retries, upstream. */
 function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>): void {
-  const { env, conn, ds, ac } = fl;
+  const { env, conn, ds } = fl;
   const counters = env.counters;
   const names = conn.hcm.names;
   const cm = env.clusterManager();
@@ -235,7 +237,7 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
     const timer = setTimeout(() => {
       timedOut = true;
       counters.inc(names.rqTimeout);
-      ac.abort();
+      fl.cancel.abort();
       if (!ds.headersSent) flagReply(ds, 'UT', decision.cluster);
       else ds.destroy();
     }, timeoutMs);
@@ -261,7 +263,7 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
     counters,
     hcmRetryStat: names.rqRetry,
     budget: env.retryBudget(decision.cluster),
-    signal: ac.signal,
+    signal: fl.cancel,
     random: env.random,
   };
   // Consistent hashing: the route's hashPolicy over this request (and a generated sticky cookie to set).

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { EnvoyObject } from '../types.js';
 import type { ClusterManager, HeaderMap, UpstreamRequest, UpstreamResponse, UpstreamFailure } from './upstream/types.js';
 import { UpstreamError } from './upstream/types.js';
+import { Cancel, type CancelSignal } from './upstream/cancel.js';
 import { durationMs, num, obj, str } from '../../xds/object-form.js';
 import type { Counters } from './stats.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -195,7 +196,7 @@ export function retryStatNames(cluster: string): RetryStatNames {
   return n;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: CancelSignal): Promise<void> {
   if (ms <= 0) return signal.aborted ? Promise.reject(signal.reason) : Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
@@ -211,10 +212,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** One attempt: the cluster manager's request under the request's signal and, when set, a per-try timeout. */
-function attempt(cm: ClusterManager, cluster: string, req: UpstreamRequest, signal: AbortSignal, perTryMs: number, hashKey: string | undefined): Promise<UpstreamResponse> {
+function attempt(cm: ClusterManager, cluster: string, req: UpstreamRequest, signal: CancelSignal, perTryMs: number, hashKey: string | undefined): Promise<UpstreamResponse> {
   const opts = hashKey !== undefined ? { signal, hashKey } : { signal };
   if (perTryMs <= 0) return cm.request(cluster, req, opts);
-  const ac = new AbortController();
+  const ac = new Cancel();
   const onAbort = (): void => ac.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
   let timedOut = false;
@@ -226,7 +227,7 @@ function attempt(cm: ClusterManager, cluster: string, req: UpstreamRequest, sign
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
   };
-  return cm.request(cluster, req, { ...opts, signal: ac.signal }).then(
+  return cm.request(cluster, req, { ...opts, signal: ac }).then(
     (up) => {
       // The per-try timeout covers the whole answer, body included (Envoy's).
       up.body.once('close', done);
@@ -247,7 +248,7 @@ export interface RetryContext {
   /** http.<prefix>.upstream_rq_retry */
   hcmRetryStat: string;
   budget: RetryBudget | undefined;
-  signal: AbortSignal;
+  signal: CancelSignal;
   random: () => number;
   hashKey?: string;
 }

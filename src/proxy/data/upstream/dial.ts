@@ -5,6 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { IdentityProvider, WorkloadCertificate } from '../../types.js';
 import { UpstreamError } from './types.js';
+import type { CancelSignal } from './cancel.js';
 import type { ClusterStats } from './stats.js';
 import type { TlsSettings, TransportSocket } from './tls-config.js';
 import { parseSubjectAltName, sanAllowed, spiffeIdOf } from './san.js';
@@ -38,7 +39,7 @@ export class Dialer {
 
   constructor(private readonly identity: IdentityProvider) {}
 
-  dial(t: DialTarget, alpn: readonly string[] | undefined, signal?: AbortSignal): Promise<Dialed> {
+  dial(t: DialTarget, alpn: readonly string[] | undefined, signal?: CancelSignal): Promise<Dialed> {
     t.stats.cxTotal++;
     if (t.transport.kind === 'plaintext') return this.connectPlain(t, signal);
     let options: tls.ConnectionOptions;
@@ -100,12 +101,12 @@ export class Dialer {
     };
   }
 
-  private connectPlain(t: DialTarget, signal: AbortSignal | undefined): Promise<Dialed> {
+  private connectPlain(t: DialTarget, signal: CancelSignal | undefined): Promise<Dialed> {
     const socket = net.connect({ host: t.address, port: t.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
     return this.await(t, socket, 'connect', signal, () => ({ socket, peerIdentity: undefined, alpn: undefined }));
   }
 
-  private connectTls(t: DialTarget, s: TlsSettings, options: tls.ConnectionOptions, signal: AbortSignal | undefined): Promise<Dialed> {
+  private connectTls(t: DialTarget, s: TlsSettings, options: tls.ConnectionOptions, signal: CancelSignal | undefined): Promise<Dialed> {
     const socket = tls.connect(options);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
@@ -121,7 +122,7 @@ export class Dialer {
   }
 
   /** Wait for the socket's ready event within the connect timeout; count and map failures. */
-  private await(t: DialTarget, socket: net.Socket, ready: 'connect' | 'secureConnect', signal: AbortSignal | undefined, done: () => Dialed): Promise<Dialed> {
+  private await(t: DialTarget, socket: net.Socket, ready: 'connect' | 'secureConnect', signal: CancelSignal | undefined, done: () => Dialed): Promise<Dialed> {
     t.stats.cxActive++;
     return new Promise<Dialed>((resolve, reject) => {
       let settled = false;
@@ -192,7 +193,7 @@ const CHAIN_VERIFY_ERRORS: ReadonlySet<string> = new Set([
   'INVALID_PURPOSE',
 ]);
 
-export function abortError(signal: AbortSignal | undefined): Error {
+export function abortError(signal: CancelSignal | undefined): Error {
   const r: unknown = signal?.reason;
   if (r instanceof Error) return r;
   const e = new Error('The operation was aborted');

@@ -2,6 +2,7 @@
 // upstream side (clusters, endpoints, load balancing, connection pools).
 import type { Readable, Duplex } from 'node:stream';
 import type { ClusterStatus, EnvoyObject } from '../../types.js';
+import type { CancelSignal } from './cancel.js';
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -54,7 +55,7 @@ export class UpstreamError extends Error {
 }
 
 export interface RequestOptions {
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** For consistent-hash load balancing. */
   hashKey?: string;
   /** connect() only: the host:port the downstream asked for (a CONNECT target); ORIGINAL_DST clusters connect there. */
