@@ -129,6 +129,7 @@ export function handleUpgrade1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
   cm.request(d.cluster, { method: req.method ?? 'GET', path: d.path, authority: d.authority, scheme: conn.tls ? 'https' : 'http', headers, body: null, upgrade }, { signal: ac.signal }).then(
     (up) => {
       countStatus(env, conn, up.status);
+      const upgraded = String(up.headers.upgrade ?? upgrade);
       const h = downstreamResponseHeaders(up.headers);
       applyMutations(h, d.route.responseHeaders);
       if (up.status === 101 && up.upgradedSocket) {
@@ -138,7 +139,7 @@ export function handleUpgrade1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
           return;
         }
         h.connection = 'Upgrade';
-        h.upgrade = String(up.headers.upgrade ?? upgrade);
+        h.upgrade = upgraded;
         socket.write(rawResponseHead(101, 'Switching Protocols', h));
         if (head.length > 0) us.write(head);
         splice(socket, us, { idleTimeoutMs: TUNNEL_DEFAULTS.idleTimeoutMs });
