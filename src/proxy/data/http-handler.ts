@@ -2,7 +2,7 @@
 // stages run in Envoy's filter order: route selection, fault (delay/abort), CORS, then
 // the router: mirror copies fired, retry/timeout over the upstream, the answer streamed
 // back with trailers. Each stage lives in its own module; this file only sequences them.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Downstream } from './downstream.js';
 import { Cancel } from './upstream/cancel.js';
@@ -111,6 +111,10 @@ interface Flight {
   flags: string | undefined;
   /** Headers a stage adds to whatever response goes downstream (CORS). */
   extraHeaders: Record<string, string> | undefined;
+  /** Stops the route timeout (set by the router stage when the route has one). */
+  clearTimer: () => void;
+  /** The upstream answer's body while it streams down: destroyed if the downstream goes first. */
+  upBody: Readable | undefined;
 }
 
 /** Handle one downstream request (HTTP/1.1 or HTTP/2). */
@@ -121,7 +125,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, 
   counters.inc(conn.peerIdentity !== undefined ? names.rqMtls : names.rqPlaintext);
   env.requestStarted();
   const h2 = ds.h2;
-  const fl: Flight = { env, conn, ds, cancel: new Cancel(), done: false, flags: undefined, extraHeaders: undefined };
+  const fl: Flight = { env, conn, ds, cancel: new Cancel(), done: false, flags: undefined, extraHeaders: undefined, clearTimer: ignore, upBody: undefined };
   // Count the response class once, whoever answers; add what the stages ask for.
   ds.onHead = (status, headers) => {
     const cls = (status / 100) | 0;
@@ -156,6 +160,9 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, 
     // Cancel the upstream only when the downstream went away before its response was complete;
     // after a complete response there is nothing to cancel (and an HTTP/2 upstream must not be reset).
     if (!fl.cancel.aborted && !ds.ended) fl.cancel.abort();
+    fl.clearTimer();
+    const b = fl.upBody;
+    if (b && !b.readableEnded) b.destroy();
   });
 
   const decision = decide(env, conn, authority, path, ds.method, ds.headers);
@@ -232,7 +239,6 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
   const action = decision.action;
   const timeoutMs = action.timeoutMs;
   let timedOut = false;
-  let clear: () => void = ignore;
   if (timeoutMs > 0) {
     const timer = setTimeout(() => {
       timedOut = true;
@@ -241,8 +247,7 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
       if (!ds.headersSent) flagReply(ds, 'UT', decision.cluster);
       else ds.destroy();
     }, timeoutMs);
-    clear = () => clearTimeout(timer);
-    ds.onClose(clear);
+    fl.clearTimer = () => clearTimeout(timer);
   }
 
   const base: UpstreamRequest = {
@@ -276,10 +281,10 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
         return;
       }
       if (hashed?.setCookie) addSetCookie(up.headers, hashed.setCookie);
-      writeResponse(ds, up, decision.route, clear);
+      writeResponse(fl, up, decision.route);
     },
     (err: unknown) => {
-      clear();
+      fl.clearTimer();
       if (fl.done || timedOut) return;
       flagReply(ds, flagOf(err), decision.cluster);
     },
@@ -309,7 +314,8 @@ function mirror(fl: Flight, cm: ClusterManager, clusters: string[], base: Upstre
   return tee;
 }
 
-function writeResponse(ds: Downstream, up: UpstreamResponse, route: CompiledRoute, clear: () => void): void {
+function writeResponse(fl: Flight, up: UpstreamResponse, route: CompiledRoute): void {
+  const ds = fl.ds;
   const headers = downstreamResponseHeaders(up.headers);
   applyMutations(headers, route.responseHeaders);
   const src = up.body;
@@ -320,12 +326,10 @@ function writeResponse(ds: Downstream, up: UpstreamResponse, route: CompiledRout
     ds.destroy();
     return;
   }
+  fl.upBody = src;
   src.on('error', () => ds.destroy());
-  ds.onClose(() => {
-    if (!src.readableEnded) src.destroy();
-  });
   src.on('end', () => {
-    clear();
+    fl.clearTimer();
     up.trailers.then(
       (t) => ds.finish(t),
       () => ds.finish({}),
@@ -333,5 +337,20 @@ function writeResponse(ds: Downstream, up: UpstreamResponse, route: CompiledRout
   });
   // An answer without a body (HEAD, 204, 304) is complete at its head: drain what the upstream sends.
   if (ds.ended) src.resume();
-  else src.pipe(ds.sink, { end: false });
+  else forward(src, ds.sink);
+}
+
+/**
+ * The answer's body into the downstream, with backpressure. What pipe() does here, without
+ * its listeners on both streams and their removal at the end; the downstream's close
+ * destroys `src` (handleHttpRequest), so nothing waits on a 'drain' that never comes.
+ */
+function forward(src: Readable, sink: Writable): void {
+  const resume = (): void => void src.resume();
+  src.on('data', (chunk: Buffer) => {
+    if (!sink.write(chunk)) {
+      src.pause();
+      sink.once('drain', resume);
+    }
+  });
 }
