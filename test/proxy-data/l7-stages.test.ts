@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { createDataPlane } from '../../src/proxy/data/index.js';
 import type { DataPlane, EnvoyObject } from '../../src/proxy/types.js';
@@ -234,6 +235,34 @@ test('fault abort with a gRPC status answers trailers-only style: 200, grpc-stat
   assert.equal(r.status, 200);
   assert.equal(r.headers['grpc-status'], '14');
   assert.equal(r.headers['content-type'], 'application/grpc');
+});
+
+test('fault abort with a gRPC status over HTTP/2 is trailers-only: one HEADERS frame with END_STREAM, no DATA', async () => {
+  const session = http2.connect(`http://127.0.0.1:${proxyPort}`);
+  session.on('error', () => {});
+  const s = session.request({ ':method': 'POST', ':path': '/grpc-abort', 'content-type': 'application/grpc', te: 'trailers' });
+  s.end(Buffer.alloc(5));
+  const r = await new Promise<{ headers: http2.IncomingHttpHeaders; endStream: boolean; bytes: number; trailers: boolean }>((resolve, reject) => {
+    let headers: http2.IncomingHttpHeaders = {};
+    let endStream = false;
+    let bytes = 0;
+    let trailers = false;
+    s.on('response', (h, flags: number) => {
+      headers = h;
+      endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    });
+    s.on('data', (c: Buffer) => (bytes += c.length));
+    s.on('trailers', () => (trailers = true));
+    s.on('end', () => resolve({ headers, endStream, bytes, trailers }));
+    s.on('error', reject);
+  });
+  session.close();
+  assert.equal(r.headers[':status'], 200);
+  assert.equal(r.headers['grpc-status'], '14');
+  assert.equal(r.headers['x-weft-flags'], 'FI');
+  assert.equal(r.endStream, true, 'END_STREAM on the HEADERS frame');
+  assert.equal(r.bytes, 0);
+  assert.equal(r.trailers, false);
 });
 
 test('mirror: a slow mirror (500 ms) leaves the caller latency unchanged; copies carry the -shadow authority', async () => {
