@@ -77,7 +77,7 @@ test('h2c prior knowledge: requests multiplexed on one session, trailers passed 
   assert.ok(dp.stats()['http.test.downstream_cx_http2_total']! >= 1);
 });
 
-test('h2c: a client reset cancels the upstream request; a HEAD answer ends at its head; a body streams both ways', async () => {
+test('h2c: a client reset cancels the upstream request; HEAD ends at its head; a body streams both ways; Expect: 100-continue answered, others 417', async () => {
   const session = http2.connect(`http://${plain}`);
   session.on('error', () => {});
   // The upstream sees its request go away when the client resets the stream.
@@ -118,6 +118,23 @@ test('h2c: a client reset cancels the upstream request; a HEAD answer ends at it
   echo.end(body);
   await once(echo, 'end');
   assert.equal(Buffer.concat(chunks).equals(body), true);
+  // Expect: 100-continue gets its 100 at once and the body goes through; another expectation is refused.
+  const cont = session.request({ ':method': 'POST', ':path': '/count', expect: '100-continue' });
+  let continued = false;
+  cont.on('continue', () => {
+    continued = true;
+    cont.end(Buffer.alloc(1000));
+  });
+  let counted = '';
+  cont.setEncoding('utf8');
+  cont.on('data', (c: string) => (counted += c));
+  await once(cont, 'end');
+  assert.equal(continued, true);
+  assert.deepEqual(JSON.parse(counted), { bytes: 1000 });
+  const odd = session.request({ ':path': '/x', expect: 'something-else' });
+  const [oddHeaders] = (await once(odd, 'response')) as [http2.IncomingHttpHeaders];
+  assert.equal(oddHeaders[':status'], 417);
+  odd.resume();
   session.close();
 });
 

@@ -138,6 +138,15 @@ export class HttpEngine {
       return;
     }
     const ds = new H2Downstream(stream, h);
+    // As node's compat layer did: Expect 100-continue is answered at once, any other expectation with 417.
+    const expect = h.expect;
+    if (expect !== undefined) {
+      if (expect !== '100-continue') {
+        ds.reply(417, { 'content-length': 0 });
+        return;
+      }
+      stream.additionalHeaders({ ':status': 100 });
+    }
     if (ds.method === 'CONNECT') {
       handleConnect2(this.env, conn, ds);
       return;
