@@ -77,6 +77,67 @@ test('h2c prior knowledge: requests multiplexed on one session, trailers passed 
   assert.ok(dp.stats()['http.test.downstream_cx_http2_total']! >= 1);
 });
 
+test('h2c: a client reset cancels the upstream request; HEAD ends at its head; a body streams both ways; Expect: 100-continue answered, others 417', async () => {
+  const session = http2.connect(`http://${plain}`);
+  session.on('error', () => {});
+  // The upstream sees its request go away when the client resets the stream.
+  const upstreamClosed = new Promise<void>((resolve) => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      if (!req.url?.startsWith('/slow?ms=5000')) return;
+      app.off('request', onRequest);
+      res.on('close', () => resolve());
+    };
+    app.on('request', onRequest);
+  });
+  const s = session.request({ ':path': '/slow?ms=5000' });
+  s.on('error', () => {});
+  setTimeout(() => s.close(http2.constants.NGHTTP2_CANCEL), 100);
+  const t0 = Date.now();
+  await upstreamClosed;
+  assert.ok(Date.now() - t0 < 3000, 'cancelled long before the upstream would answer');
+
+  const head = session.request({ ':method': 'HEAD', ':path': '/h' });
+  const headRes = await new Promise<{ status: unknown; bytes: number; endAfterHeaders: boolean }>((resolve, reject) => {
+    let bytes = 0;
+    let status: unknown;
+    let endAfterHeaders = false;
+    head.on('response', (h, flags: number) => {
+      status = h[':status'];
+      endAfterHeaders = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    });
+    head.on('data', (c: Buffer) => (bytes += c.length));
+    head.on('end', () => resolve({ status, bytes, endAfterHeaders }));
+    head.on('error', reject);
+  });
+  assert.deepEqual(headRes, { status: 200, bytes: 0, endAfterHeaders: true });
+
+  const body = Buffer.alloc(300 * 1024, 0x63);
+  const echo = session.request({ ':method': 'POST', ':path': '/echo' });
+  const chunks: Buffer[] = [];
+  echo.on('data', (c: Buffer) => chunks.push(c));
+  echo.end(body);
+  await once(echo, 'end');
+  assert.equal(Buffer.concat(chunks).equals(body), true);
+  // Expect: 100-continue gets its 100 at once and the body goes through; another expectation is refused.
+  const cont = session.request({ ':method': 'POST', ':path': '/count', expect: '100-continue' });
+  let continued = false;
+  cont.on('continue', () => {
+    continued = true;
+    cont.end(Buffer.alloc(1000));
+  });
+  let counted = '';
+  cont.setEncoding('utf8');
+  cont.on('data', (c: string) => (counted += c));
+  await once(cont, 'end');
+  assert.equal(continued, true);
+  assert.deepEqual(JSON.parse(counted), { bytes: 1000 });
+  const odd = session.request({ ':path': '/x', expect: 'something-else' });
+  const [oddHeaders] = (await once(odd, 'response')) as [http2.IncomingHttpHeaders];
+  assert.equal(oddHeaders[':status'], 417);
+  odd.resume();
+  session.close();
+});
+
 test('plaintext on the inbound listener takes the raw_buffer chain (PERMISSIVE)', async () => {
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get({ host: '127.0.0.1', port: portOf(mtls), path: '/p', agent: false }, resolve).on('error', reject));
   let body = '';

@@ -63,7 +63,7 @@ export class TestClusterManager implements ClusterManager {
         headers.connection = 'Upgrade';
         headers.upgrade = req.upgrade;
       }
-      const r = http.request({ host, port, method: req.method, path: req.path, headers, agent: req.upgrade ? false : this.agent, signal: opts?.signal });
+      const r = http.request({ host, port, method: req.method, path: req.path, headers, agent: req.upgrade ? false : this.agent, signal: opts?.signal as AbortSignal | undefined });
       r.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ECONNREFUSED' ? new UpstreamError('UF', err.message) : err.name === 'AbortError' ? new UpstreamError('UT', 'aborted') : new UpstreamError('UR', err.message)));
       r.on('response', (res) => {
         const trailers = new Promise<HeaderMap>((ok) => res.once('end', () => ok(res.trailers as HeaderMap)));
@@ -73,7 +73,8 @@ export class TestClusterManager implements ClusterManager {
         if (head.length > 0) socket.unshift(head);
         resolve({ status: 101, headers: res.headers as HeaderMap, body: res, trailers: Promise.resolve({}), upgradedSocket: socket, endpoint: `${host}:${port}` });
       });
-      if (req.body) req.body.pipe(r);
+      if (Buffer.isBuffer(req.body)) r.end(req.body);
+      else if (req.body) req.body.pipe(r);
       else r.end();
     });
   }

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { createDataPlane } from '../../src/proxy/data/index.js';
 import type { DataPlane, EnvoyObject } from '../../src/proxy/types.js';
@@ -54,6 +55,7 @@ const budgeted = upstream({ failShare: 0.3, seed: 13 });
 const broken = upstream({ failShare: 1, seed: 17 });
 const slowMirror = upstream({ pauseMs: 500 });
 const bodyMirror = upstream();
+const failing = upstream({ failShare: 1, seed: 19 });
 let dp: DataPlane;
 let cm: TestClusterManager;
 let proxyPort: number;
@@ -76,6 +78,7 @@ before(async () => {
   cm.retryCaps.set('broken', 1);
   cm.targets.set('mirror-slow', await listen(slowMirror.server));
   cm.targets.set('mirror-body', await listen(bodyMirror.server));
+  cm.targets.set('failing', await listen(failing.server));
   // A port nothing listens on: the mirror is down.
   const closed = net.createServer();
   const dead = await listen(closed);
@@ -98,6 +101,7 @@ before(async () => {
           { match: { prefix: '/mirror-down' }, route: { cluster: 'app', requestMirrorPolicies: [{ cluster: 'mirror-down' }] } },
           { match: { prefix: '/mirror-body' }, route: { cluster: 'app', requestMirrorPolicies: [{ cluster: 'mirror-body' }] } },
           { match: { prefix: '/retry' }, route: { cluster: 'flaky', retryPolicy: { retryOn: '5xx', numRetries: { value: 5 } } } },
+          { match: { prefix: '/replay' }, route: { cluster: 'failing', retryPolicy: { retryOn: '5xx', numRetries: { value: 2 }, retryBackOff: { baseInterval: { nanos: 1_000_000 } } } } },
           { match: { prefix: '/budget' }, route: { cluster: 'budgeted', retryPolicy: { retryOn: '5xx', numRetries: { value: 5 } } } },
           { match: { prefix: '/capped' }, route: { cluster: 'broken', retryPolicy: { retryOn: '5xx', numRetries: { value: 3 }, retryBackOff: { baseInterval: { nanos: 20_000_000 } } } } },
           {
@@ -135,7 +139,7 @@ after(async () => {
   await dp.close();
   agent.destroy();
   await cm.close();
-  for (const u of [app, flaky, budgeted, broken, slowMirror, bodyMirror]) u.server.close();
+  for (const u of [app, flaky, budgeted, broken, slowMirror, bodyMirror, failing]) u.server.close();
 });
 
 interface Reply {
@@ -233,6 +237,34 @@ test('fault abort with a gRPC status answers trailers-only style: 200, grpc-stat
   assert.equal(r.headers['content-type'], 'application/grpc');
 });
 
+test('fault abort with a gRPC status over HTTP/2 is trailers-only: one HEADERS frame with END_STREAM, no DATA', async () => {
+  const session = http2.connect(`http://127.0.0.1:${proxyPort}`);
+  session.on('error', () => {});
+  const s = session.request({ ':method': 'POST', ':path': '/grpc-abort', 'content-type': 'application/grpc', te: 'trailers' });
+  s.end(Buffer.alloc(5));
+  const r = await new Promise<{ headers: http2.IncomingHttpHeaders; endStream: boolean; bytes: number; trailers: boolean }>((resolve, reject) => {
+    let headers: http2.IncomingHttpHeaders = {};
+    let endStream = false;
+    let bytes = 0;
+    let trailers = false;
+    s.on('response', (h, flags: number) => {
+      headers = h;
+      endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    });
+    s.on('data', (c: Buffer) => (bytes += c.length));
+    s.on('trailers', () => (trailers = true));
+    s.on('end', () => resolve({ headers, endStream, bytes, trailers }));
+    s.on('error', reject);
+  });
+  session.close();
+  assert.equal(r.headers[':status'], 200);
+  assert.equal(r.headers['grpc-status'], '14');
+  assert.equal(r.headers['x-weft-flags'], 'FI');
+  assert.equal(r.endStream, true, 'END_STREAM on the HEADERS frame');
+  assert.equal(r.bytes, 0);
+  assert.equal(r.trailers, false);
+});
+
 test('mirror: a slow mirror (500 ms) leaves the caller latency unchanged; copies carry the -shadow authority', async () => {
   // Mirrored and plain requests interleaved, so both see the same load.
   const all = await many(400, 8, (i) => (i % 2 ? send('/plain') : send('/mirror-slow/x', { headers: { host: 'web:8080' } })));
@@ -277,6 +309,24 @@ test('retries hide an upstream failing 30% of requests: >= 99.5% success over 1,
   assert.equal(flaky.attempts(), 1000 + retries);
   assert.ok(retries > 300, `${retries} retries`);
   assert.ok((s['cluster.flaky.upstream_rq_retry_success'] ?? 0) > 250);
+});
+
+test('retry body buffer: a body under 64 KiB is replayed on each retry; a larger one (chunked or declared) goes once, streamed, not retried', async () => {
+  const at = (): number => failing.seen.length;
+  let from = at();
+  const small = await send('/replay', { method: 'POST', body: 'replay me', headers: { 'content-type': 'text/plain' } });
+  assert.equal(small.status, 503);
+  assert.deepEqual(failing.seen.slice(from).map((s) => s.body), ['replay me', 'replay me', 'replay me']);
+  const big = Buffer.alloc(100 * 1024, 0x62);
+  for (const headers of [{ 'transfer-encoding': 'chunked' }, { 'content-length': String(big.length) }]) {
+    from = at();
+    const retriesBefore = dp.stats()['cluster.failing.upstream_rq_retry'] ?? 0;
+    const r = await send('/replay', { method: 'POST', body: big, headers });
+    assert.equal(r.status, 503, JSON.stringify(headers));
+    assert.equal(at() - from, 1, `one attempt for ${JSON.stringify(headers)}`);
+    assert.equal(failing.seen[from]!.body, big.toString());
+    assert.equal(dp.stats()['cluster.failing.upstream_rq_retry'] ?? 0, retriesBefore);
+  }
 });
 
 test('retry budget 0.2: extra upstream load stays within the ratio; exhaustion is counted', async () => {

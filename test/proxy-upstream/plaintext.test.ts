@@ -7,6 +7,7 @@ import net, { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
 import { UpstreamError, type ClusterManager } from '../../src/proxy/data/upstream/types.js';
+import { Cancel } from '../../src/proxy/data/upstream/cancel.js';
 import { TestIdentity } from '../helpers/pki.js';
 import { cluster, get, INFO, maps, readAll } from './helpers/xds.js';
 
@@ -196,15 +197,20 @@ describe('plaintext upstreams', () => {
     ['HTTP/1.1', H1],
     ['h2c', H2C],
   ] as const) {
-    it(`${name}: abort via signal cancels the upstream request`, async () => {
-      const ac = new AbortController();
-      const p = cm.request(c, get('/hang'), { signal: ac.signal });
-      setTimeout(() => ac.abort(), 50);
-      await assert.rejects(p, (err: Error) => err.name === 'AbortError');
-      const tag = name === 'h2c' ? 'h2' : 'h1';
-      for (let i = 0; i < 100 && !aborted.includes(tag); i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(aborted.includes(tag), 'server saw the request go away');
-    });
+    // The router cancels with its own Cancel; an AbortSignal must work the same.
+    for (const kind of ['AbortController', 'Cancel'] as const) {
+      it(`${name}: abort via ${kind} cancels the upstream request`, async () => {
+        const tag = name === 'h2c' ? 'h2' : 'h1';
+        const seen = (): number => aborted.filter((t) => t === tag).length;
+        const before = seen();
+        const ac = kind === 'Cancel' ? new Cancel() : new AbortController();
+        const p = cm.request(c, get('/hang'), { signal: ac instanceof Cancel ? ac : ac.signal });
+        setTimeout(() => ac.abort(), 50);
+        await assert.rejects(p, (err: Error) => err.name === 'AbortError');
+        for (let i = 0; i < 100 && seen() === before; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(seen(), before + 1, 'server saw the request go away');
+      });
+    }
 
     it(`${name}: a reset before the response is UR`, async () => {
       await assert.rejects(cm.request(c, get('/reset')), (err: unknown) => err instanceof UpstreamError && err.flag === 'UR');

@@ -3,6 +3,7 @@
 // random draws); the HTTP path runs the delay and the abort.
 import type { EnvoyObject } from '../types.js';
 import { durationMs, num, obj } from '../../xds/object-form.js';
+import type { CancelSignal } from './upstream/cancel.js';
 
 export interface FaultConfig {
   delay: { probability: number; ms: number } | undefined;
@@ -72,7 +73,7 @@ export function decideFault(f: FaultConfig, random: () => number): FaultOutcome 
  * Wait `ms`, then run `next`, unless the client goes away first (`signal`): the timer is
  * cancelled and `next` never runs. The timer does not keep the process alive.
  */
-export function delayThen(ms: number, signal: AbortSignal, next: () => void): void {
+export function delayThen(ms: number, signal: CancelSignal, next: () => void): void {
   if (signal.aborted) return;
   const onAbort = (): void => clearTimeout(t);
   const t = setTimeout(() => {

@@ -2,9 +2,11 @@
 // stages run in Envoy's filter order: route selection, fault (delay/abort), CORS, then
 // the router: mirror copies fired, retry/timeout over the upstream, the answer streamed
 // back with trailers. Each stage lives in its own module; this file only sequences them.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { ClusterManager, HeaderMap, UpstreamFailure, UpstreamRequest, UpstreamResponse } from './upstream/types.js';
+import type { Downstream } from './downstream.js';
+import { Cancel } from './upstream/cancel.js';
+import type { ClusterManager, UpstreamFailure, UpstreamRequest, UpstreamResponse } from './upstream/types.js';
 import type { CompiledRoute, CompiledRouteConfig, RouteDecision } from './router.js';
 import { routeRequest } from './router.js';
 import type { HcmConfig } from './hcm-config.js';
@@ -47,28 +49,6 @@ export interface ActiveRequest {
   timeout(): void;
 }
 
-/** The parts of a downstream request both HTTP versions share. */
-export interface DownReq extends Readable {
-  method?: string;
-  url?: string;
-  headers: IncomingHttpHeaders;
-}
-
-/** The parts of a downstream response both http.ServerResponse and Http2ServerResponse share. */
-export interface DownRes {
-  headersSent: boolean;
-  writableEnded: boolean;
-  writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
-  write(chunk: Buffer | string): boolean;
-  end(chunk?: Buffer | string): unknown;
-  addTrailers(headers: OutgoingHttpHeaders): void;
-  destroy(err?: Error): unknown;
-  on(event: 'close' | 'drain' | 'error', fn: (...args: unknown[]) => void): unknown;
-  once(event: 'close' | 'drain' | 'error', fn: (...args: unknown[]) => void): unknown;
-  emit(event: string | symbol, ...args: unknown[]): boolean;
-  removeListener(event: string, fn: (...args: unknown[]) => void): unknown;
-}
-
 const FLAG_STATUS: Record<UpstreamFailure, number> = { UH: 503, UF: 503, UR: 503, UT: 504, UO: 503, NC: 503 };
 const FLAG_TEXT: Record<UpstreamFailure | 'NR', string> = {
   UH: 'no healthy upstream',
@@ -80,22 +60,20 @@ const FLAG_TEXT: Record<UpstreamFailure | 'NR', string> = {
   NR: 'route not found',
 };
 
-export function localReply(res: DownRes, status: number, body: string, extra?: OutgoingHttpHeaders): void {
-  if (res.headersSent) {
-    res.destroy();
+export function localReply(ds: Downstream, status: number, body: string, extra?: OutgoingHttpHeaders): void {
+  if (ds.headersSent) {
+    ds.destroy();
     return;
   }
   const h: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), ...extra };
-  res.writeHead(status, h);
-  res.end(body);
+  ds.reply(status, h, body);
 }
 
-/** For 'error' events whose consequence ('close') is handled elsewhere; one function for every request. */
 function ignore(): void {}
 
-function flagReply(res: DownRes, flag: UpstreamFailure | 'NR', cluster: string | undefined): void {
+function flagReply(ds: Downstream, flag: UpstreamFailure | 'NR', cluster: string | undefined): void {
   const status = flag === 'NR' ? 404 : FLAG_STATUS[flag];
-  localReply(res, status, cluster ? `${FLAG_TEXT[flag]}: ${cluster}\n` : `${FLAG_TEXT[flag]}\n`, { 'x-weft-flags': flag });
+  localReply(ds, status, cluster ? `${FLAG_TEXT[flag]}: ${cluster}\n` : `${FLAG_TEXT[flag]}\n`, { 'x-weft-flags': flag });
 }
 
 /** authority and path of a request target; absolute-form ("http://host:port/p") carries its own authority. */
@@ -121,55 +99,43 @@ export function decide(env: HttpEnv, conn: ConnInfo, authority: string, path: st
   return routeRequest(rc, { authority, path, method, headers, tls: conn.tls });
 }
 
-function hasBody(req: DownReq, h2: boolean): boolean {
-  if (h2) {
-    const stream = (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream;
-    return !(stream?.endAfterHeaders ?? false);
-  }
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
-}
-
 /** One request in flight: what the stages share. */
 interface Flight {
   env: HttpEnv;
   conn: ConnInfo;
-  req: DownReq;
-  res: DownRes;
-  h2: boolean;
-  method: string;
-  ac: AbortController;
+  ds: Downstream;
+  /** Cancels the upstream side: the client went away, or a timeout fired. */
+  cancel: Cancel;
   done: boolean;
   /** Response flags the stages add (x-weft-flags), e.g. DI for an injected delay. */
   flags: string | undefined;
   /** Headers a stage adds to whatever response goes downstream (CORS). */
   extraHeaders: Record<string, string> | undefined;
+  /** Stops the route timeout (set by the router stage when the route has one). */
+  clearTimer: () => void;
+  /** The upstream answer's body while it streams down: destroyed if the downstream goes first. */
+  upBody: Readable | undefined;
 }
 
-/** Handle one downstream request (HTTP/1.1 or HTTP/2 compat objects). */
-export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, res: DownRes, h2: boolean, authority: string, path: string): void {
+/** Handle one downstream request (HTTP/1.1 or HTTP/2). */
+export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, authority: string, path: string): void {
   const counters = env.counters;
   const names = conn.hcm.names;
   counters.inc(names.rqTotal);
   counters.inc(conn.peerIdentity !== undefined ? names.rqMtls : names.rqPlaintext);
   env.requestStarted();
-  const method = req.method ?? 'GET';
-  const fl: Flight = { env, conn, req, res, h2, method, ac: new AbortController(), done: false, flags: undefined, extraHeaders: undefined };
-  const origWriteHead = res.writeHead;
+  const h2 = ds.h2;
+  const fl: Flight = { env, conn, ds, cancel: new Cancel(), done: false, flags: undefined, extraHeaders: undefined, clearTimer: ignore, upBody: undefined };
   // Count the response class once, whoever answers; add what the stages ask for.
-  res.writeHead = function (this: DownRes, status: number, headers?: OutgoingHttpHeaders): unknown {
+  ds.onHead = (status, headers) => {
     const cls = (status / 100) | 0;
     if (cls >= 1 && cls <= 5) counters.inc(names.rqClass[cls]!);
-    if (fl.extraHeaders || fl.flags) {
-      headers ??= {};
-      if (fl.extraHeaders) Object.assign(headers, fl.extraHeaders);
-      if (fl.flags) {
-        const prev = headers['x-weft-flags'];
-        headers['x-weft-flags'] = prev === undefined ? fl.flags : `${fl.flags},${String(prev)}`;
-      }
+    if (fl.extraHeaders) Object.assign(headers, fl.extraHeaders);
+    if (fl.flags) {
+      const prev = headers['x-weft-flags'];
+      headers['x-weft-flags'] = prev === undefined ? fl.flags : `${fl.flags},${String(prev)}`;
     }
-    if (env.draining() && !h2 && headers) headers.connection = 'close';
-    return origWriteHead.call(this, status, headers);
+    if (!h2 && env.draining()) headers.connection = 'close';
   };
   // Only HTTP/1.1 (idle timeout, conn.current) and a request timeout need the timeout hook.
   const requestTimeoutMs = conn.hcm.requestTimeoutMs;
@@ -179,29 +145,30 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
       : {
           timeout: () => {
             counters.inc(names.rqIdleTimeout);
-            fl.ac.abort();
-            if (!res.headersSent) localReply(res, 408, 'request timeout\n', { connection: 'close' });
-            else res.destroy();
+            fl.cancel.abort();
+            if (!ds.headersSent) localReply(ds, 408, 'request timeout\n', h2 ? undefined : { connection: 'close' });
+            else ds.destroy();
           },
         };
   if (!h2) conn.current = active;
   const rt = active && requestTimeoutMs > 0 ? setTimeout(active.timeout, requestTimeoutMs) : undefined;
-  res.once('close', () => {
+  ds.onClose(() => {
     fl.done = true;
     env.requestDone();
     if (rt) clearTimeout(rt);
     if (active && conn.current === active) conn.current = undefined;
     // Cancel the upstream only when the downstream went away before its response was complete;
     // after a complete response there is nothing to cancel (and an HTTP/2 upstream must not be reset).
-    if (!fl.ac.signal.aborted && !res.writableEnded) fl.ac.abort();
+    if (!fl.cancel.aborted && !ds.ended) fl.cancel.abort();
+    fl.clearTimer();
+    const b = fl.upBody;
+    if (b && !b.readableEnded) b.destroy();
   });
-  res.on('error', ignore);
-  req.on('error', ignore);
 
-  const decision = decide(env, conn, authority, path, method, req.headers);
+  const decision = decide(env, conn, authority, path, ds.method, ds.headers);
   if (!decision || decision.kind === 'none') {
     counters.inc(names.noRoute);
-    flagReply(res, 'NR', undefined);
+    flagReply(ds, 'NR', undefined);
     return;
   }
   // Fault stage: an injected delay holds the request (not its body) before anything else runs.
@@ -211,7 +178,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
     if (f.delayMs > 0) {
       counters.inc(names.faultDelays);
       fl.flags = 'DI';
-      delayThen(f.delayMs, fl.ac.signal, () => (f.abort ? injectAbort(fl, f.abort) : afterFault(fl, decision)));
+      delayThen(f.delayMs, fl.cancel, () => (f.abort ? injectAbort(fl, f.abort) : afterFault(fl, decision)));
       return;
     }
     if (f.abort) return injectAbort(fl, f.abort);
@@ -222,22 +189,21 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, req: DownReq, re
 function injectAbort(fl: Flight, abort: Parameters<typeof abortReply>[0]): void {
   fl.env.counters.inc(fl.conn.hcm.names.faultAborts);
   const a = abortReply(abort);
-  fl.req.resume();
-  if (fl.res.headersSent) return void fl.res.destroy();
-  fl.res.writeHead(a.status, { ...a.headers, 'x-weft-flags': 'FI' });
-  fl.res.end(a.body);
+  const ds = fl.ds;
+  ds.discardBody();
+  if (ds.headersSent) return ds.destroy();
+  ds.reply(a.status, { ...a.headers, 'x-weft-flags': 'FI' }, a.body);
 }
 
 /** CORS, then the router. */
 function afterFault(fl: Flight, decision: Exclude<RouteDecision, { kind: 'none' }>): void {
-  const { res } = fl;
+  const { ds } = fl;
   const cors = decision.route.cors;
   if (cors) {
-    const c = decideCors(cors, fl.method, fl.req.headers);
+    const c = decideCors(cors, ds.method, ds.headers);
     if (c.kind === 'preflight') {
-      fl.req.resume();
-      res.writeHead(200, { ...c.headers, 'content-length': 0 });
-      res.end();
+      ds.discardBody();
+      ds.reply(200, { ...c.headers, 'content-length': 0 });
       return;
     }
     if (c.kind === 'actual') fl.extraHeaders = c.headers;
@@ -245,15 +211,13 @@ function afterFault(fl: Flight, decision: Exclude<RouteDecision, { kind: 'none' 
   if (decision.kind === 'direct') {
     const h: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(decision.body) };
     applyMutations(h, decision.route.responseHeaders);
-    res.writeHead(decision.status, h);
-    res.end(decision.body);
+    ds.reply(decision.status, h, decision.body);
     return;
   }
   if (decision.kind === 'redirect') {
     const h: OutgoingHttpHeaders = { location: decision.location, 'content-length': 0 };
     applyMutations(h, decision.route.responseHeaders);
-    res.writeHead(decision.status, h);
-    res.end();
+    ds.reply(decision.status, h);
     return;
   }
   route(fl, decision);
@@ -261,42 +225,40 @@ function afterFault(fl: Flight, decision: Exclude<RouteDecision, { kind: 'none' 
 
 /** The router stage: headers, mirrors, timeout, retries, upstream. */
 function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>): void {
-  const { env, conn, req, res, ac } = fl;
+  const { env, conn, ds } = fl;
   const counters = env.counters;
   const names = conn.hcm.names;
   const cm = env.clusterManager();
   if (!cm.has(decision.cluster)) {
     counters.inc(names.noCluster);
-    flagReply(res, 'NC', decision.cluster);
+    flagReply(ds, 'NC', decision.cluster);
     return;
   }
-  const headers = routedRequestHeaders(req.headers, decision, conn.tls, env.ownIdentity(), conn.peerIdentity);
+  const headers = routedRequestHeaders(ds.headers, decision, conn.tls, env.ownIdentity(), conn.peerIdentity);
 
   const action = decision.action;
   const timeoutMs = action.timeoutMs;
   let timedOut = false;
-  let clear: () => void = ignore;
   if (timeoutMs > 0) {
     const timer = setTimeout(() => {
       timedOut = true;
       counters.inc(names.rqTimeout);
-      ac.abort();
-      if (!res.headersSent) flagReply(res, 'UT', decision.cluster);
-      else res.destroy();
+      fl.cancel.abort();
+      if (!ds.headersSent) flagReply(ds, 'UT', decision.cluster);
+      else ds.destroy();
     }, timeoutMs);
-    clear = () => clearTimeout(timer);
-    res.once('close', clear);
+    fl.clearTimer = () => clearTimeout(timer);
   }
 
   const base: UpstreamRequest = {
-    method: fl.method,
+    method: ds.method,
     path: decision.path,
     authority: decision.authority,
     scheme: conn.tls ? 'https' : 'http',
     headers,
     body: null,
   };
-  let body: Readable | null = hasBody(req, fl.h2) ? req : null;
+  let body: Readable | null = ds.body;
   const mirrors = action.mirrors.length > 0 ? sampleMirrors(action.mirrors, env.random) : undefined;
   if (mirrors) body = mirror(fl, cm, mirrors, base, body, timeoutMs);
 
@@ -306,11 +268,11 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
     counters,
     hcmRetryStat: names.rqRetry,
     budget: env.retryBudget(decision.cluster),
-    signal: ac.signal,
+    signal: fl.cancel,
     random: env.random,
   };
   // Consistent hashing: the route's hashPolicy over this request (and a generated sticky cookie to set).
-  const hashed = action.hashPolicy ? computeHashKey(action.hashPolicy, { headers: req.headers, path: decision.path, sourceIp: (req as { socket?: { remoteAddress?: string } }).socket?.remoteAddress }) : undefined;
+  const hashed = action.hashPolicy ? computeHashKey(action.hashPolicy, { headers: ds.headers, path: decision.path, sourceIp: ds.remoteAddress }) : undefined;
   if (hashed?.hashKey !== undefined) ctx.hashKey = hashed.hashKey;
   void sendWithRetries(ctx, base, body, action.retry).then(
     (up) => {
@@ -319,12 +281,12 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
         return;
       }
       if (hashed?.setCookie) addSetCookie(up.headers, hashed.setCookie);
-      writeResponse(res, up, decision.route, clear);
+      writeResponse(fl, up, decision.route);
     },
     (err: unknown) => {
-      clear();
+      fl.clearTimer();
       if (fl.done || timedOut) return;
-      flagReply(res, flagOf(err), decision.cluster);
+      flagReply(ds, flagOf(err), decision.cluster);
     },
   );
 }
@@ -352,46 +314,43 @@ function mirror(fl: Flight, cm: ClusterManager, clusters: string[], base: Upstre
   return tee;
 }
 
-function writeResponse(res: DownRes, up: UpstreamResponse, route: CompiledRoute, clear: () => void): void {
+function writeResponse(fl: Flight, up: UpstreamResponse, route: CompiledRoute): void {
+  const ds = fl.ds;
   const headers = downstreamResponseHeaders(up.headers);
   applyMutations(headers, route.responseHeaders);
+  const src = up.body;
   try {
-    res.writeHead(up.status, headers);
+    ds.respond(up.status, headers);
   } catch {
-    up.body.destroy();
-    res.destroy();
+    src.destroy();
+    ds.destroy();
     return;
   }
-  const src = up.body;
-  src.on('error', () => res.destroy());
-  res.once('close', () => {
-    if (!src.readableEnded) src.destroy();
-  });
+  fl.upBody = src;
+  src.on('error', () => ds.destroy());
   src.on('end', () => {
-    clear();
+    fl.clearTimer();
     up.trailers.then(
-      (t) => finish(res, t),
-      () => finish(res, {}),
+      (t) => ds.finish(t),
+      () => ds.finish({}),
     );
   });
-  src.pipe(res as unknown as NodeJS.WritableStream, { end: false });
+  // An answer without a body (HEAD, 204, 304) is complete at its head: drain what the upstream sends.
+  if (ds.ended) src.resume();
+  else forward(src, ds.sink);
 }
 
-function finish(res: DownRes, trailers: HeaderMap): void {
-  if (res.writableEnded) return;
-  let any = false;
-  for (const _ in trailers) {
-    any = true;
-    break;
-  }
-  if (any) {
-    const t: OutgoingHttpHeaders = {};
-    for (const k in trailers) if (k.charCodeAt(0) !== 58) t[k] = trailers[k];
-    try {
-      res.addTrailers(t);
-    } catch {
-      // trailers the downstream cannot carry are dropped
+/**
+ * The answer's body into the downstream, with backpressure. What pipe() does here, without
+ * its listeners on both streams and their removal at the end; the downstream's close
+ * destroys `src` (handleHttpRequest), so nothing waits on a 'drain' that never comes.
+ */
+function forward(src: Readable, sink: Writable): void {
+  const resume = (): void => void src.resume();
+  src.on('data', (chunk: Buffer) => {
+    if (!sink.write(chunk)) {
+      src.pause();
+      sink.once('drain', resume);
     }
-  }
-  res.end();
+  });
 }

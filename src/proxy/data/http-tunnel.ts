@@ -5,7 +5,8 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { splice } from './splice.js';
 import { applyMutations, downstreamResponseHeaders, rawResponseHead, routedRequestHeaders } from './headers.js';
-import { decide, type ConnInfo, type DownRes, type HttpEnv, localReply } from './http-handler.js';
+import { decide, type ConnInfo, type HttpEnv, localReply } from './http-handler.js';
+import type { H2Downstream } from './downstream.js';
 import { UpstreamError } from './upstream/types.js';
 
 /** Idle timeout of tunnels (CONNECT, upgraded connections). */
@@ -88,11 +89,11 @@ export function handleConnect1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
 }
 
 /** HTTP/2 CONNECT (RFC 9113 8.5): the stream itself is the tunnel. */
-export function handleConnect2(env: HttpEnv, conn: ConnInfo, req: IncomingMessage | { headers: Record<string, string | string[] | undefined>; stream: Duplex }, res: DownRes): void {
-  const stream = (req as { stream: Duplex }).stream;
-  openTunnel(env, conn, String(req.headers[':authority'] ?? ''), req.headers as IncomingMessage['headers'], stream, {
-    fail: (status, flag, body) => localReply(res, status, body, flag ? { 'x-weft-flags': flag } : {}),
-    established: () => res.writeHead(200),
+export function handleConnect2(env: HttpEnv, conn: ConnInfo, ds: H2Downstream): void {
+  openTunnel(env, conn, String(ds.headers[':authority'] ?? ''), ds.headers, ds.stream, {
+    fail: (status, flag, body) => localReply(ds, status, body, flag ? { 'x-weft-flags': flag } : {}),
+    // The tunnel's stream stays open both ways: no END_STREAM, no trailers.
+    established: () => ds.stream.respond({ ':status': 200 }),
   });
 }
 
@@ -128,6 +129,7 @@ export function handleUpgrade1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
   cm.request(d.cluster, { method: req.method ?? 'GET', path: d.path, authority: d.authority, scheme: conn.tls ? 'https' : 'http', headers, body: null, upgrade }, { signal: ac.signal }).then(
     (up) => {
       countStatus(env, conn, up.status);
+      const upgraded = String(up.headers.upgrade ?? upgrade);
       const h = downstreamResponseHeaders(up.headers);
       applyMutations(h, d.route.responseHeaders);
       if (up.status === 101 && up.upgradedSocket) {
@@ -137,7 +139,7 @@ export function handleUpgrade1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
           return;
         }
         h.connection = 'Upgrade';
-        h.upgrade = String(up.headers.upgrade ?? upgrade);
+        h.upgrade = upgraded;
         socket.write(rawResponseHead(101, 'Switching Protocols', h));
         if (head.length > 0) us.write(head);
         splice(socket, us, { idleTimeoutMs: TUNNEL_DEFAULTS.idleTimeoutMs });

@@ -5,7 +5,8 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { handleHttpRequest, requestTarget, type ConnInfo, type DownReq, type DownRes, type HttpEnv } from './http-handler.js';
+import { handleHttpRequest, requestTarget, type ConnInfo, type HttpEnv } from './http-handler.js';
+import { H1Downstream, H2Downstream } from './downstream.js';
 import { handleConnect1, handleConnect2, handleUpgrade1 } from './http-tunnel.js';
 import { HTTP_DEFAULTS } from './hcm-config.js';
 
@@ -67,13 +68,8 @@ export class HttpEngine {
       if (env.draining()) session.close();
     });
     this.h2.on('sessionError', ignore);
-    this.h2.on('stream', (stream: http2.ServerHttp2Stream) => stream.on('error', ignore));
-    this.h2.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => this.onH2Request(req, res));
-    this.h2.on('connect', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-      const conn = this.sessions.get(req.stream.session as http2.ServerHttp2Session);
-      if (!conn) return res.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-      handleConnect2(env, conn, req as unknown as { headers: Record<string, string | string[] | undefined>; stream: Duplex }, res as unknown as DownRes);
-    });
+    // The raw stream API (no 'request' listener, so node builds no compat objects).
+    this.h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => this.onH2Stream(stream, headers));
   }
 
   /** Serve HTTP on an accepted (and, for TLS, handshaken) socket whose first bytes may be unshifted back. */
@@ -131,26 +127,35 @@ export class HttpEngine {
     }
     (req.socket as Socket).setTimeout?.(st.conn.hcm.streamIdleTimeoutMs);
     const t = requestTarget(req.url ?? '/', req.headers.host);
-    handleHttpRequest(this.env, st.conn, req as DownReq, res as unknown as DownRes, false, t.authority, t.path);
+    handleHttpRequest(this.env, st.conn, new H1Downstream(req, res), t.authority, t.path);
   }
 
-  private onH2Request(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
-    const conn = this.sessions.get(req.stream.session as http2.ServerHttp2Session);
+  private onH2Stream(stream: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders): void {
+    stream.on('error', ignore);
+    const conn = this.sessions.get(stream.session as http2.ServerHttp2Session);
     if (!conn) {
-      res.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
-    const h = req.headers;
-    const authority = String(h[':authority'] ?? h.host ?? '');
-    const path = String(h[':path'] ?? '/');
-    const stream = req.stream;
+    const ds = new H2Downstream(stream, h);
+    // As node's compat layer did: Expect 100-continue is answered at once, any other expectation with 417.
+    const expect = h.expect;
+    if (expect !== undefined) {
+      if (expect !== '100-continue') {
+        ds.reply(417, { 'content-length': 0 });
+        return;
+      }
+      stream.additionalHeaders({ ':status': 100 });
+    }
+    if (ds.method === 'CONNECT') {
+      handleConnect2(this.env, conn, ds);
+      return;
+    }
     stream.setTimeout(conn.hcm.streamIdleTimeoutMs, () => {
-      if (!res.headersSent && !res.writableEnded) {
-        res.writeHead(408, { 'content-length': 0 });
-        res.end();
-      } else stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (!ds.headersSent) ds.reply(408, { 'content-length': 0 });
+      else stream.close(http2.constants.NGHTTP2_CANCEL);
     });
-    handleHttpRequest(this.env, conn, req as unknown as DownReq, res as unknown as DownRes, true, authority, path);
+    handleHttpRequest(this.env, conn, ds, String(h[':authority'] ?? h.host ?? ''), String(h[':path'] ?? '/'));
   }
 
   private closeIfIdle(socket: Duplex): void {

@@ -4,7 +4,7 @@
 // nothing awaits it, its answer is drained and dropped, and failures are only counted.
 // A request body is copied while it streams to the primary; one over the buffer limit
 // is not mirrored.
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import type { EnvoyObject } from '../types.js';
 import type { ClusterManager, UpstreamRequest } from './upstream/types.js';
 import type { Counters } from './stats.js';
@@ -113,7 +113,7 @@ export function sendMirrors(cm: ClusterManager, clusters: readonly string[], req
       counters.inc(stats.error);
       continue;
     }
-    const copy: UpstreamRequest = { ...req, authority, headers: { ...req.headers }, body: body ? Readable.from([body]) : null };
+    const copy: UpstreamRequest = { ...req, authority, headers: { ...req.headers }, body };
     let p;
     try {
       p = cm.request(cluster, copy, { signal: AbortSignal.timeout(timeoutMs > 0 ? timeoutMs : MIRROR_DEFAULTS.timeoutMs) });

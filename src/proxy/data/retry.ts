@@ -2,10 +2,11 @@
 // perTryTimeout, retriable status codes, jittered exponential backoff) over one
 // upstream cluster, bounded by the cluster's retry budget. Only request bodies fully
 // buffered under the retry buffer limit are replayed; a larger body goes once.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { EnvoyObject } from '../types.js';
 import type { ClusterManager, HeaderMap, UpstreamRequest, UpstreamResponse, UpstreamFailure } from './upstream/types.js';
 import { UpstreamError } from './upstream/types.js';
+import { Cancel, type CancelSignal } from './upstream/cancel.js';
 import { durationMs, num, obj, str } from '../../xds/object-form.js';
 import type { Counters } from './stats.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -130,29 +131,49 @@ function isRefusedStream(err: unknown): boolean {
   return e?.name === 'RefusedStream' || e?.code === 'ERR_HTTP2_STREAM_ERROR' && /REFUSED_STREAM/.test(e.message ?? '') || /REFUSED_STREAM/.test(e?.message ?? '');
 }
 
-/** Reads up to the limit: the whole body (replayable) or a stream that continues where it stopped. */
-export async function bufferBody(body: Readable, limit: number): Promise<{ buf: Buffer } | { stream: Readable }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const it = body[Symbol.asyncIterator]();
-  for (;;) {
-    const n = await it.next();
-    if (n.done) return { buf: Buffer.concat(chunks, size) };
-    const c = n.value as Buffer;
-    chunks.push(c);
-    size += c.length;
-    if (size > limit) {
-      const rest = (async function* (): AsyncGenerator<Buffer> {
-        yield* chunks;
-        for (;;) {
-          const m = await it.next();
-          if (m.done) return;
-          yield m.value as Buffer;
-        }
-      })();
-      return { stream: Readable.from(rest, { objectMode: false }) };
-    }
-  }
+/**
+ * Reads up to the limit: the whole body (replayable), or, past the limit, the same stream
+ * with what was read put back in front (`unshift`), to be sent once. Events, not an async
+ * iterator: this runs for every request with a body under a retry policy (every gRPC call
+ * under Istio's default policy).
+ */
+export function bufferBody(body: Readable, limit: number): Promise<{ buf: Buffer } | { stream: Readable }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      size += c.length;
+      if (size <= limit) return;
+      cleanup();
+      body.pause();
+      body.unshift(chunks.length === 1 ? c : Buffer.concat(chunks, size));
+      resolve({ stream: body });
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve({ buf: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    // The client went away before the body ended ('close' without 'end').
+    const onClose = (): void => {
+      cleanup();
+      reject(Object.assign(new Error('request body closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
 }
 
 /** Per-cluster retry counters (Envoy's names), built once per cluster. */
@@ -175,7 +196,7 @@ export function retryStatNames(cluster: string): RetryStatNames {
   return n;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: CancelSignal): Promise<void> {
   if (ms <= 0) return signal.aborted ? Promise.reject(signal.reason) : Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
@@ -191,10 +212,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** One attempt: the cluster manager's request under the request's signal and, when set, a per-try timeout. */
-function attempt(cm: ClusterManager, cluster: string, req: UpstreamRequest, signal: AbortSignal, perTryMs: number, hashKey: string | undefined): Promise<UpstreamResponse> {
+function attempt(cm: ClusterManager, cluster: string, req: UpstreamRequest, signal: CancelSignal, perTryMs: number, hashKey: string | undefined): Promise<UpstreamResponse> {
   const opts = hashKey !== undefined ? { signal, hashKey } : { signal };
   if (perTryMs <= 0) return cm.request(cluster, req, opts);
-  const ac = new AbortController();
+  const ac = new Cancel();
   const onAbort = (): void => ac.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
   let timedOut = false;
@@ -206,7 +227,7 @@ function attempt(cm: ClusterManager, cluster: string, req: UpstreamRequest, sign
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
   };
-  return cm.request(cluster, req, { ...opts, signal: ac.signal }).then(
+  return cm.request(cluster, req, { ...opts, signal: ac }).then(
     (up) => {
       // The per-try timeout covers the whole answer, body included (Envoy's).
       up.body.once('close', done);
@@ -227,7 +248,7 @@ export interface RetryContext {
   /** http.<prefix>.upstream_rq_retry */
   hcmRetryStat: string;
   budget: RetryBudget | undefined;
-  signal: AbortSignal;
+  signal: CancelSignal;
   random: () => number;
   hashKey?: string;
 }
@@ -246,6 +267,12 @@ export async function sendWithRetries(ctx: RetryContext, base: UpstreamRequest, 
   }
   let replay: Buffer | undefined;
   if (body) {
+    // A body declared larger than the buffer limit cannot be replayed: it goes once, streamed, unbuffered.
+    const declared = base.headers['content-length'];
+    if (typeof declared === 'string' && Number(declared) > RETRY_DEFAULTS.bufferLimitBytes) {
+      base.body = body;
+      return attempt(cm, cluster, base, signal, policy.perTryTimeoutMs, ctx.hashKey);
+    }
     const b = await bufferBody(body, RETRY_DEFAULTS.bufferLimitBytes);
     if ('stream' in b) {
       base.body = b.stream;
@@ -264,7 +291,7 @@ export async function sendWithRetries(ctx: RetryContext, base: UpstreamRequest, 
     for (let n = 0; ; n++) {
       const last = n >= policy.numRetries;
       const req: UpstreamRequest = n === 0 ? base : { ...base, headers: { ...base.headers } };
-      req.body = replay ? Readable.from([replay]) : null;
+      req.body = replay ?? null;
       try {
         const up = await attempt(cm, cluster, req, signal, policy.perTryTimeoutMs, ctx.hashKey);
         endRetry();

@@ -7,11 +7,12 @@ import { RESILIENCE_DEFAULTS } from './resilience-config.js';
 import type { ClusterStats } from './stats.js';
 import { UpstreamError } from './types.js';
 import { abortError } from './dial.js';
+import type { CancelSignal } from './cancel.js';
 
 interface Waiter {
   resolve: () => void;
   reject: (err: Error) => void;
-  signal: AbortSignal | undefined;
+  signal: CancelSignal | undefined;
   onAbort: (() => void) | undefined;
   done: boolean;
 }
@@ -64,7 +65,7 @@ export class CircuitBreaker {
    * An HTTP/1.1 connection slot: true = take it now; a promise = queued (resolves when a
    * slot frees, rejects on abort); false = overflow (counted).
    */
-  acquireConnection(signal: AbortSignal | undefined): true | false | Promise<void> {
+  acquireConnection(signal: CancelSignal | undefined): true | false | Promise<void> {
     if (this.connections < this.limits.maxConnections && this.pending === 0) {
       this.connections++;
       return true;

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { IdentityProvider, WorkloadCertificate } from '../../types.js';
 import { UpstreamError, type InternalConnector } from './types.js';
+import type { CancelSignal } from './cancel.js';
 import type { ClusterStats } from './stats.js';
 import type { TlsSettings, TransportSocket } from './tls-config.js';
 import { parseSubjectAltName, sanAllowed, spiffeIdOf } from './san.js';
@@ -52,7 +53,7 @@ export class Dialer {
    * or, to an internal listener, the in-memory connection (with the cluster's TLS on top if
    * it has any). `originalDestination` (the CONNECT target) goes to the internal listener.
    */
-  open(t: DialTarget, alpn: readonly string[] | undefined, signal?: AbortSignal, originalDestination?: string): Promise<Omit<Dialed, 'socket'> & { socket: Duplex }> {
+  open(t: DialTarget, alpn: readonly string[] | undefined, signal?: CancelSignal, originalDestination?: string): Promise<Omit<Dialed, 'socket'> & { socket: Duplex }> {
     if (!t.internal) return this.dial(t, alpn, signal);
     t.stats.cxTotal++;
     const inner = this.internal?.(t.address, { originalDestination });
@@ -71,14 +72,14 @@ export class Dialer {
   }
 
   /** A TCP or TLS socket, for the HTTP pools (Host keeps HTTP away from internal listeners). */
-  dial(t: DialTarget, alpn: readonly string[] | undefined, signal?: AbortSignal): Promise<Dialed> {
+  dial(t: DialTarget, alpn: readonly string[] | undefined, signal?: CancelSignal): Promise<Dialed> {
     t.stats.cxTotal++;
     if (t.transport.kind === 'plaintext') return this.connectPlain(t, signal);
     return this.secure(t, t.transport.tls, alpn, signal);
   }
 
   /** TLS over a new TCP socket, or over `inner` (an internal connection). */
-  private secure(t: DialTarget, s: TlsSettings, alpn: readonly string[] | undefined, signal: AbortSignal | undefined, inner?: Duplex): Promise<Dialed> {
+  private secure(t: DialTarget, s: TlsSettings, alpn: readonly string[] | undefined, signal: CancelSignal | undefined, inner?: Duplex): Promise<Dialed> {
     let options: tls.ConnectionOptions;
     try {
       options = this.tlsOptions(t, s, alpn);
@@ -139,12 +140,12 @@ export class Dialer {
     };
   }
 
-  private connectPlain(t: DialTarget, signal: AbortSignal | undefined): Promise<Dialed> {
+  private connectPlain(t: DialTarget, signal: CancelSignal | undefined): Promise<Dialed> {
     const socket = net.connect({ host: t.address, port: t.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
     return this.await(t, socket, 'connect', signal, () => ({ socket, peerIdentity: undefined, alpn: undefined }));
   }
 
-  private connectTls(t: DialTarget, s: TlsSettings, options: tls.ConnectionOptions, signal: AbortSignal | undefined): Promise<Dialed> {
+  private connectTls(t: DialTarget, s: TlsSettings, options: tls.ConnectionOptions, signal: CancelSignal | undefined): Promise<Dialed> {
     const socket = tls.connect(options);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
@@ -160,7 +161,7 @@ export class Dialer {
   }
 
   /** Wait for the socket's ready event within the connect timeout; count and map failures. */
-  private await(t: DialTarget, socket: net.Socket, ready: 'connect' | 'secureConnect', signal: AbortSignal | undefined, done: () => Dialed): Promise<Dialed> {
+  private await(t: DialTarget, socket: net.Socket, ready: 'connect' | 'secureConnect', signal: CancelSignal | undefined, done: () => Dialed): Promise<Dialed> {
     t.stats.cxActive++;
     return new Promise<Dialed>((resolve, reject) => {
       let settled = false;
@@ -231,7 +232,7 @@ const CHAIN_VERIFY_ERRORS: ReadonlySet<string> = new Set([
   'INVALID_PURPOSE',
 ]);
 
-export function abortError(signal: AbortSignal | undefined): Error {
+export function abortError(signal: CancelSignal | undefined): Error {
   const r: unknown = signal?.reason;
   if (r instanceof Error) return r;
   const e = new Error('The operation was aborted');

@@ -7,6 +7,7 @@
 // connect timeout, TLS, SAN checks and cx counters).
 import { Pool, poolRequest } from './undici-pool.js';
 import { abortError, type Dialer, type DialTarget } from './dial.js';
+import type { CancelSignal } from './cancel.js';
 import { toHeaderMap, trailersWhenDone } from './http-headers.js';
 import type { PoolLimits } from './resilience-config.js';
 import { UpstreamError, type HeaderMap, type RequestOptions, type UpstreamRequest, type UpstreamResponse } from './types.js';
@@ -86,7 +87,7 @@ export class H1Pool {
     };
   }
 
-  private mapError(err: unknown, signal: AbortSignal | undefined): Error {
+  private mapError(err: unknown, signal: CancelSignal | undefined): Error {
     if (signal?.aborted) return abortError(signal);
     if (err instanceof UpstreamError) return err;
     const e = err as Error & { code?: string };

@@ -73,18 +73,21 @@ export class H2Pool {
 
   private requestOnce(req: UpstreamRequest, opts: RequestOptions | undefined, mayRetry: boolean): Promise<UpstreamResponse> {
     const live = this.usable();
-    const send = (l: Live): Promise<UpstreamResponse> =>
-      this.send(l, req, opts).catch((err: unknown) => {
-        // A stream the server refused (e.g. past a GOAWAY's last stream id) was not processed: safe to retry once when there is no body to replay.
-        if (mayRetry && req.body === null && err instanceof RefusedStream) return this.requestOnce(req, opts, false);
-        throw err instanceof RefusedStream ? new UpstreamError('UR', err.message) : err;
-      });
-    if (live) return send(live);
+    if (live) return this.send(live, req, opts, mayRetry);
     if (this.closed) return Promise.reject(new UpstreamError('UF', `${this.target.key}: pool closed`));
     return this.connect().then((l) => {
       if (opts?.signal?.aborted) throw abortError(opts.signal);
-      return send(l);
+      return this.send(l, req, opts, mayRetry);
     });
+  }
+
+  /**
+   * A stream the server refused (REFUSED_STREAM, or past a GOAWAY's last stream id) was not
+   * processed: it is sent once more when there is no body to replay, else it fails as UR.
+   */
+  private refused(req: UpstreamRequest, opts: RequestOptions | undefined, mayRetry: boolean, message: string): Promise<UpstreamResponse> {
+    if (mayRetry && req.body === null) return this.requestOnce(req, opts, false);
+    return Promise.reject(new UpstreamError('UR', message));
   }
 
   private usable(): Live | undefined {
@@ -174,7 +177,7 @@ export class H2Pool {
     }
   }
 
-  private send(live: Live, req: UpstreamRequest, opts: RequestOptions | undefined): Promise<UpstreamResponse> {
+  private send(live: Live, req: UpstreamRequest, opts: RequestOptions | undefined, mayRetry: boolean): Promise<UpstreamResponse> {
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal));
     let stream: ClientHttp2Stream;
@@ -184,7 +187,7 @@ export class H2Pool {
     } catch (err) {
       // The session closed between the check and the request.
       if (this.live === live) this.live = undefined;
-      return Promise.reject(new RefusedStream(`${this.target.key}: session closed: ${(err as Error).message}`));
+      return this.refused(req, opts, mayRetry, `${this.target.key}: session closed: ${(err as Error).message}`);
     }
     this.streamOpened(live, stream);
     if (signal) {
@@ -197,7 +200,8 @@ export class H2Pool {
       signal.addEventListener('abort', onAbort, { once: true });
       stream.once('close', () => signal.removeEventListener('abort', onAbort));
     }
-    if (req.body) sendBody(req.body, stream);
+    if (Buffer.isBuffer(req.body)) stream.end(req.body);
+    else if (req.body) sendBody(req.body, stream);
     /** The server's GOAWAY says it never processed this stream: as safe to retry as REFUSED_STREAM. */
     const unprocessed = (): boolean => live.goawayLastStreamId !== undefined && (stream.id === undefined || stream.id > live.goawayLastStreamId);
     return new Promise<UpstreamResponse>((resolve, reject) => {
@@ -210,13 +214,13 @@ export class H2Pool {
         cleanup();
         stream.on('error', noop);
         if (signal?.aborted) reject(abortError(signal));
-        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM || unprocessed()) reject(new RefusedStream(`${this.target.key}: stream refused`));
+        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM || unprocessed()) resolve(this.refused(req, opts, mayRetry, `${this.target.key}: stream refused`));
         else reject(new UpstreamError('UR', `${this.target.cluster} ${this.target.key}: stream reset: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
       };
       const onClose = (): void => {
         cleanup();
         if (signal?.aborted) reject(abortError(signal));
-        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM || unprocessed()) reject(new RefusedStream(`${this.target.key}: stream refused`));
+        else if (stream.rstCode === NGHTTP2_REFUSED_STREAM || unprocessed()) resolve(this.refused(req, opts, mayRetry, `${this.target.key}: stream refused`));
         else reject(new UpstreamError('UR', `${this.target.cluster} ${this.target.key}: stream closed before a response (code ${stream.rstCode ?? 0})`));
       };
       const onResponse = (headers: IncomingHttpHeaders & { ':status'?: number }): void => {
@@ -270,8 +274,6 @@ export class H2Pool {
     return Promise.all(waits).then(() => undefined);
   }
 }
-
-class RefusedStream extends Error {}
 
 /**
  * The request body into the stream, with pipeline()'s semantics (a body error cancels the

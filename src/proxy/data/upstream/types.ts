@@ -2,6 +2,7 @@
 // upstream side (clusters, endpoints, load balancing, connection pools).
 import type { Readable, Duplex } from 'node:stream';
 import type { ClusterStatus, EnvoyObject } from '../../types.js';
+import type { CancelSignal } from './cancel.js';
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -13,8 +14,8 @@ export interface UpstreamRequest {
   scheme: 'http' | 'https';
   /** Lower-case names; no HTTP/2 pseudo-headers and no hop-by-hop headers. */
   headers: HeaderMap;
-  /** Request body, streamed; null when there is none. */
-  body: Readable | null;
+  /** Request body: streamed, or a whole Buffer (a body buffered for retries or mirrors); null when there is none. */
+  body: Readable | Buffer | null;
   /** An HTTP/1.1 Upgrade (e.g. websocket): the value of the Upgrade header. */
   upgrade?: string;
   /**
@@ -54,7 +55,7 @@ export class UpstreamError extends Error {
 }
 
 export interface RequestOptions {
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** For consistent-hash load balancing. */
   hashKey?: string;
   /** connect() only: the host:port the downstream asked for (a CONNECT target); ORIGINAL_DST clusters connect there. */

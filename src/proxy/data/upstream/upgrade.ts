@@ -4,11 +4,12 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { abortError, type Dialer, type DialTarget } from './dial.js';
+import type { CancelSignal } from './cancel.js';
 import { toHeaderMap, trailersWhenDone } from './http-headers.js';
 import { UpstreamError, type HeaderMap, type UpstreamRequest, type UpstreamResponse } from './types.js';
 import { Readable } from 'node:stream';
 
-export async function upgradeRequest(target: DialTarget, dialer: Dialer, req: UpstreamRequest, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
+export async function upgradeRequest(target: DialTarget, dialer: Dialer, req: UpstreamRequest, signal: CancelSignal | undefined): Promise<UpstreamResponse> {
   const d = await dialer.dial(target, target.transport.kind === 'tls' ? ['http/1.1'] : undefined, signal);
   const headers: Record<string, string | string[]> = { ...req.headers, host: req.authority, connection: 'Upgrade', upgrade: req.upgrade ?? '' };
   return new Promise<UpstreamResponse>((resolve, reject) => {
@@ -17,7 +18,8 @@ export async function upgradeRequest(target: DialTarget, dialer: Dialer, req: Up
       path: req.path,
       headers,
       createConnection: () => d.socket,
-      signal,
+      // node:http reads only aborted, reason and add/removeEventListener of a signal.
+      signal: signal as AbortSignal | undefined,
     });
     let settled = false;
     creq.once('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -54,7 +56,8 @@ export async function upgradeRequest(target: DialTarget, dialer: Dialer, req: Up
       if (signal?.aborted) reject(abortError(signal));
       else reject(new UpstreamError('UR', `${target.cluster} ${target.key}: upgrade failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     });
-    if (req.body) req.body.pipe(creq);
+    if (Buffer.isBuffer(req.body)) creq.end(req.body);
+    else if (req.body) req.body.pipe(creq);
     else creq.end();
   });
 }
