@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { weft } from './helpers.js';
+import { freeIngressPort } from '../helpers/mesh.js';
 import type { MeshFile } from '../../src/platform/local/mesh-file.js';
 import { PROXY_NODE_FLAGS } from '../../src/platform/local/mesh.js';
 
@@ -41,14 +41,6 @@ function moduleLogger(dir: string): string {
 
 const modulesOf = (dir: string, pid: number) => readFileSync(join(dir, `modules-${pid}.log`), 'utf8').split('\n').filter(Boolean);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const APP = `apiVersion: v1
 kind: Service
@@ -104,7 +96,7 @@ test('up --detach, status, exec, crash restart, down', { timeout: 55_000 }, asyn
   mkdirSync(dir);
   writeFileSync(join(dir, 'hello.yaml'), APP);
   const network = 60 + (process.pid % 40);
-  const ingress = await freePort();
+  const ingress = await freeIngressPort(); // its HTTPS companion (+363) must be free too
   let mesh: MeshFile | undefined;
   const firstGroups: number[] = [];
   try {

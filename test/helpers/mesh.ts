@@ -50,7 +50,7 @@ function canBind(port: number, host = '127.0.0.1'): Promise<boolean> {
 const HTTPS_INGRESS_OFFSET = 363;
 
 /** A free port whose HTTPS companion (+363) is free too (best effort, like freePort). */
-async function freeIngressPort(): Promise<number> {
+export async function freeIngressPort(): Promise<number> {
   for (let i = 0; i < 20; i++) {
     const port = await freePort();
     if (port + HTTPS_INGRESS_OFFSET < 65536 && (await canBind(port + HTTPS_INGRESS_OFFSET))) return port;
