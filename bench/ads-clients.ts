@@ -4,13 +4,16 @@
 // CDS names, RDS http_proxy, ACKs every response. Responses are read with a tiny
 // wire reader, not decoded. Driven by its parent over IPC:
 //   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count, cpuS} when all have CDS, EDS, LDS and RDS
-//   {type:'watch', marker, t0Us} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
-//     once all saw marker (or on 'report')
+//   {type:'watch', marker, t0Us, profile?} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
+//     once all saw marker (or on 'report'); with `profile`, a CPU profile of that span is written there
 // cpuS is this process's CPU time so far (user + system), so the parent can report
 // the clients' CPU and tell whether they, not the control plane, were the limit.
 // The parent may run several of these, each with a share of the nodes.
 import * as grpc from '@grpc/grpc-js';
+import inspector from 'node:inspector/promises';
+import fs from 'node:fs';
 import { ADS_SERVICE } from '../src/xds/ads-service.js';
+import { XDS_FLOW_CONTROL_WINDOW } from '../src/proxy/core/control-channel.js';
 import { TYPE, messageType } from '../src/xds/codec.js';
 import { discoveryRequest, namesField, readCluster, readDiscoveryResponse } from './pbwire.js';
 
@@ -21,7 +24,7 @@ interface NodeSpec {
   sa: string;
   ip: string;
 }
-type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number } | { type: 'watch'; marker: string; t0Us: number } | { type: 'report' };
+type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number } | { type: 'watch'; marker: string; t0Us: number; profile?: string } | { type: 'report' };
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
 const cpuS = (): number => {
@@ -40,11 +43,34 @@ const syncedAt = new Map<number, number>();
 let startUs = 0;
 let changeReported = false;
 
+/** This process's CPU profile of one change (the parent's --profile), written before 'changed' is sent. */
+let profiling: { session: inspector.Session; file: string } | undefined;
+
+async function startProfile(file: string): Promise<void> {
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  profiling = { session, file };
+}
+
 function maybeReportChange(force = false): void {
   if (changeReported || !marker) return;
   if (changedAt.size < total && !force) return;
   changeReported = true;
-  send({ type: 'changed', latenciesMs: [...changedAt.values()].map((t) => (t - t0Us) / 1000), missing: total - changedAt.size });
+  const msg = { type: 'changed', latenciesMs: [...changedAt.values()].map((t) => (t - t0Us) / 1000), missing: total - changedAt.size };
+  const p = profiling;
+  profiling = undefined;
+  if (!p) return send(msg);
+  void p.session
+    .post('Profiler.stop')
+    .then(({ profile }) => fs.writeFileSync(p.file, JSON.stringify(profile)))
+    .catch((e: unknown) => process.stderr.write(`ads-clients: profile ${p.file}: ${String(e)}\n`))
+    .finally(() => {
+      p.session.disconnect();
+      send(msg);
+    });
 }
 
 function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
@@ -117,6 +143,8 @@ process.on('message', (msg: Msg) => {
           'grpc.use_local_subchannel_pool': 1,
           'grpc.max_receive_message_length': 256 * 1024 * 1024,
           'grpc.keepalive_time_ms': 300_000,
+          // The window weft's proxy opens its ADS stream with (the clients stand for proxies).
+          'grpc-node.flow_control_window': XDS_FLOW_CONTROL_WINDOW,
         });
       startClient(i, channel!, n);
     });
@@ -125,7 +153,8 @@ process.on('message', (msg: Msg) => {
     t0Us = msg.t0Us;
     changedAt.clear();
     changeReported = false;
-    send({ type: 'watching' });
+    if (msg.profile) void startProfile(msg.profile).then(() => send({ type: 'watching' }));
+    else send({ type: 'watching' });
   } else if (msg.type === 'report') {
     if (syncedAt.size < total) send({ type: 'synced', ms: -1, count: syncedAt.size });
     maybeReportChange(true);

@@ -39,7 +39,7 @@ const deadline = Date.now() + LIMIT_S * 1000;
 const PER_CHANNEL = opt('streams-per-connection', 1);
 /** ADS client processes (each runs clients/procs streams); their CPU is reported, not counted as the control plane's. */
 const CLIENT_PROCS = opt('client-procs', 2);
-/** When set: CPU profiles of the initial sync and of the change (sync.cpuprofile, change.cpuprofile), and with --heap-snapshot a heap snapshot once connected. */
+/** When set: CPU profiles of the initial sync and of each change (sync.cpuprofile, change.cpuprofile, routeChange.cpuprofile; the client processes' as <change>-clients-<i>.cpuprofile), and with --heap-snapshot a heap snapshot once connected. */
 const PROFILE_DIR = (() => {
   const i = argv.indexOf('--profile');
   return i >= 0 ? argv[i + 1] : undefined;
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
       const changed = pool.gather<{ latenciesMs: number[]; missing: number }>('changed', Math.min(30_000, left()));
       const t0Us = nowUs();
       const watching = pool.gather<Record<string, never>>('watching', 10_000);
-      pool.sendEach(() => ({ type: 'watch', marker, t0Us }));
+      pool.sendEach((i) => ({ type: 'watch', marker, t0Us, ...(PROFILE_DIR ? { profile: path.join(PROFILE_DIR, `${name}-clients-${i}.cpuprofile`) } : {}) }));
       const ws = await watching; // the watch message reached every child first
       const prof2 = PROFILE_DIR ? await Profiler.start() : undefined;
       const cpu1 = cpuS();
