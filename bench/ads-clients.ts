@@ -13,7 +13,6 @@ import * as grpc from '@grpc/grpc-js';
 import inspector from 'node:inspector/promises';
 import fs from 'node:fs';
 import { ADS_SERVICE } from '../src/xds/ads-service.js';
-import { XDS_FLOW_CONTROL_WINDOW } from '../src/proxy/core/control-channel.js';
 import { TYPE, messageType } from '../src/xds/codec.js';
 import { discoveryRequest, namesField, readCluster, readDiscoveryResponse } from './pbwire.js';
 
@@ -143,8 +142,6 @@ process.on('message', (msg: Msg) => {
           'grpc.use_local_subchannel_pool': 1,
           'grpc.max_receive_message_length': 256 * 1024 * 1024,
           'grpc.keepalive_time_ms': 300_000,
-          // The window weft's proxy opens its ADS stream with (the clients stand for proxies).
-          'grpc-node.flow_control_window': XDS_FLOW_CONTROL_WINDOW,
         });
       startClient(i, channel!, n);
     });

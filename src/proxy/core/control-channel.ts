@@ -45,15 +45,6 @@ export async function readTokenFile(file: string): Promise<string> {
   return text;
 }
 
-/**
- * The ADS stream's HTTP/2 receive window (stream and connection), bytes. HTTP/2's default
- * of 64 KB makes the control plane wait for a WINDOW_UPDATE four times in every 300 KB
- * RouteConfiguration (1,000 services), and twenty times at 5,000: a round trip each.
- * Envoy opens its xDS streams with windows of 256 MB for the same reason; this proxy
- * reads each response as it arrives, so a window this size only removes the waits.
- */
-export const XDS_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
-
 /** A fresh gRPC client for one target; the caller closes it. Each client gets its own subchannel pool. */
 export function controlClient(target: ControlTarget): grpc.Client {
   splitHostPort(target.address, 'control address');
@@ -64,7 +55,6 @@ export function controlClient(target: ControlTarget): grpc.Client {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    'grpc-node.flow_control_window': XDS_FLOW_CONTROL_WINDOW,
   };
   let creds: grpc.ChannelCredentials;
   if (target.rootPem) {
