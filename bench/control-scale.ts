@@ -319,6 +319,8 @@ async function main(): Promise<void> {
       const push = cp.ads.lastPush;
       const proc = {
         vcpuDuringChange: +vcpu.toFixed(2),
+        // CPU seconds the control plane spent on the change (steadier than vCPU on a shared machine).
+        cpuS: +(vcpu * wall).toFixed(2),
         peakRssMB: Math.round(Math.max(peak, rssMB())),
         hwmRssMB: Math.round(hwmMB()),
         memory: memory(),
@@ -344,7 +346,7 @@ async function main(): Promise<void> {
     if (vs.findings.some((f) => f.severity === 'error')) throw new Error(`route change: ${JSON.stringify(vs.findings)}`);
     if (deadline - Date.now() < 20_000) throw new Error('no time left for the routing change');
     const rt = await measureChange('routeChange', routeMarker, () => cp.store.apply(vs.resources).then(() => {}));
-    out['routeChange'] = { ...rt.result, vcpuDuringChange: rt.proc.vcpuDuringChange, peakRssMB: rt.proc.peakRssMB };
+    out['routeChange'] = { ...rt.result, vcpuDuringChange: rt.proc.vcpuDuringChange, cpuS: rt.proc.cpuS, peakRssMB: rt.proc.peakRssMB, push: rt.proc.push };
     if (clients < M) {
       // Projection to M clients: the first client's latency (debounce, rebuild, first write) stays;
       // the rest grows with the number of clients; RSS grows by what each connection costs here.
