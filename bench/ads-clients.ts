@@ -1,15 +1,18 @@
 // The ADS clients of bench/control-scale, in their own process (so their decoding
 // does not count as control-plane CPU). Each client subscribes like a weft proxy:
 // node id per docs/architecture.md, LDS and CDS wildcard, EDS for the EDS clusters
-// CDS names, RDS http_proxy, ACKs every response. Responses are read with a tiny
-// wire reader, not decoded. Driven by its parent over IPC:
+// CDS names, RDS http_proxy, ACKs every response. The gRPC stream is node:http2 with
+// the 5-byte message framing done here (RawAdsStream) and responses are read with a
+// tiny wire reader, not decoded. Driven by its parent over IPC:
 //   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count, cpuS} when all have CDS, EDS, LDS and RDS
-//   {type:'watch', marker, t0Us} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
-//     once all saw marker (or on 'report')
+//   {type:'watch', marker, t0Us, profile?} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
+//     once all saw marker (or on 'report'); with `profile`, a CPU profile of that span is written there
 // cpuS is this process's CPU time so far (user + system), so the parent can report
 // the clients' CPU and tell whether they, not the control plane, were the limit.
 // The parent may run several of these, each with a share of the nodes.
-import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
+import inspector from 'node:inspector/promises';
+import fs from 'node:fs';
 import { ADS_SERVICE } from '../src/xds/ads-service.js';
 import { TYPE, messageType } from '../src/xds/codec.js';
 import { discoveryRequest, namesField, readCluster, readDiscoveryResponse } from './pbwire.js';
@@ -21,7 +24,7 @@ interface NodeSpec {
   sa: string;
   ip: string;
 }
-type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number } | { type: 'watch'; marker: string; t0Us: number } | { type: 'report' };
+type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number } | { type: 'watch'; marker: string; t0Us: number; profile?: string } | { type: 'report' };
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
 const cpuS = (): number => {
@@ -29,7 +32,6 @@ const cpuS = (): number => {
   return (u.user + u.system) / 1e6;
 };
 const send = (m: Record<string, unknown>): void => void process.send!({ ...m, cpuS: cpuS() });
-const raw = (b: Buffer): Buffer => b;
 const m = ADS_SERVICE.streamAggregatedResources;
 
 let marker: Buffer | undefined;
@@ -40,22 +42,83 @@ const syncedAt = new Map<number, number>();
 let startUs = 0;
 let changeReported = false;
 
+/** This process's CPU profile of one change (the parent's --profile), written before 'changed' is sent. */
+let profiling: { session: inspector.Session; file: string } | undefined;
+
+async function startProfile(file: string): Promise<void> {
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  profiling = { session, file };
+}
+
 function maybeReportChange(force = false): void {
   if (changeReported || !marker) return;
   if (changedAt.size < total && !force) return;
   changeReported = true;
-  send({ type: 'changed', latenciesMs: [...changedAt.values()].map((t) => (t - t0Us) / 1000), missing: total - changedAt.size });
+  const msg = { type: 'changed', latenciesMs: [...changedAt.values()].map((t) => (t - t0Us) / 1000), missing: total - changedAt.size };
+  const p = profiling;
+  profiling = undefined;
+  if (!p) return send(msg);
+  void p.session
+    .post('Profiler.stop')
+    .then(({ profile }) => fs.writeFileSync(p.file, JSON.stringify(profile)))
+    .catch((e: unknown) => process.stderr.write(`ads-clients: profile ${p.file}: ${String(e)}\n`))
+    .finally(() => {
+      p.session.disconnect();
+      send(msg);
+    });
 }
 
-function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
-  const call = channel.makeBidiStreamRequest<Buffer, Buffer>(m.path, raw, raw, new grpc.Metadata());
-  call.on('error', () => {});
+/**
+ * One ADS stream on node:http2 with gRPC's framing done here (a 5-byte prefix per message),
+ * not through grpc-js: the simulated proxies share two processes, and grpc-js's per-message
+ * layers (filters, a promise per message for decompression, object-mode streams) made them,
+ * not the control plane, the limit of a routing change (2,000 x 300 KB). Every byte still
+ * goes through HTTP/2 and each response is assembled whole before it is read, as a proxy does.
+ */
+class RawAdsStream {
+  readonly #stream: http2.ClientHttp2Stream;
+  #chunks: Buffer[] = [];
+  #have = 0;
+  constructor(session: http2.ClientHttp2Session, onMessage: (msg: Buffer) => void) {
+    this.#stream = session.request({ ':method': 'POST', ':path': m.path, 'content-type': 'application/grpc', te: 'trailers' });
+    this.#stream.on('error', () => {});
+    this.#stream.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#have += chunk.length;
+      while (this.#have >= 5) {
+        const head = this.#chunks[0]!.length >= 5 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+        if (head[0] !== 0) return void this.#stream.destroy(new Error('a compressed response (none was asked for)'));
+        const len = head.readUInt32BE(1);
+        if (this.#have < 5 + len) return;
+        const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#have);
+        const rest = all.subarray(5 + len);
+        this.#chunks = rest.length ? [rest] : [];
+        this.#have = rest.length;
+        onMessage(all.subarray(5, 5 + len));
+      }
+    });
+  }
+  write(body: Buffer): void {
+    const frame = Buffer.allocUnsafe(5 + body.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(body.length, 1);
+    body.copy(frame, 5);
+    this.#stream.write(frame);
+  }
+}
+
+function startClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec): void {
+  const call = new RawAdsStream(session, (buf) => onData(buf));
   let edsNames: string[] = [];
   let edsField = namesField([]);
   let edsSubscribed = false;
   let rdsSubscribed = false;
   const got = new Set<string>();
-  call.on('data', (buf: Buffer) => {
+  const onData = (buf: Buffer): void => {
     const r = readDiscoveryResponse(buf);
     let names: Buffer | undefined;
     let edsChanged = false;
@@ -85,7 +148,7 @@ function startClient(idx: number, channel: grpc.Client, n: NodeSpec): void {
       rdsSubscribed = true;
       call.write(discoveryRequest({ typeUrl: TYPE.route, names: rdsField }));
     }
-  });
+  };
   const node = {
     id: n.id,
     cluster: `${n.pod}.${n.ns}`,
@@ -110,22 +173,21 @@ process.on('message', (msg: Msg) => {
   if (msg.type === 'start') {
     total = msg.nodes.length;
     startUs = nowUs();
-    let channel: grpc.Client | undefined;
+    let session: http2.ClientHttp2Session | undefined;
     msg.nodes.forEach((n, i) => {
-      if (i % msg.connectionsPerChannel === 0)
-        channel = new grpc.Client(msg.target, grpc.credentials.createInsecure(), {
-          'grpc.use_local_subchannel_pool': 1,
-          'grpc.max_receive_message_length': 256 * 1024 * 1024,
-          'grpc.keepalive_time_ms': 300_000,
-        });
-      startClient(i, channel!, n);
+      if (i % msg.connectionsPerChannel === 0) {
+        session = http2.connect(`http://${msg.target}`);
+        session.on('error', () => {});
+      }
+      startClient(i, session!, n);
     });
   } else if (msg.type === 'watch') {
     marker = Buffer.from(msg.marker);
     t0Us = msg.t0Us;
     changedAt.clear();
     changeReported = false;
-    send({ type: 'watching' });
+    if (msg.profile) void startProfile(msg.profile).then(() => send({ type: 'watching' }));
+    else send({ type: 'watching' });
   } else if (msg.type === 'report') {
     if (syncedAt.size < total) send({ type: 'synced', ms: -1, count: syncedAt.size });
     maybeReportChange(true);

@@ -39,7 +39,7 @@ const deadline = Date.now() + LIMIT_S * 1000;
 const PER_CHANNEL = opt('streams-per-connection', 1);
 /** ADS client processes (each runs clients/procs streams); their CPU is reported, not counted as the control plane's. */
 const CLIENT_PROCS = opt('client-procs', 2);
-/** When set: CPU profiles of the initial sync and of the change (sync.cpuprofile, change.cpuprofile), and with --heap-snapshot a heap snapshot once connected. */
+/** When set: CPU profiles of the initial sync and of each change (sync.cpuprofile, change.cpuprofile, routeChange.cpuprofile; the client processes' as <change>-clients-<i>.cpuprofile), and with --heap-snapshot a heap snapshot once connected. */
 const PROFILE_DIR = (() => {
   const i = argv.indexOf('--profile');
   return i >= 0 ? argv[i + 1] : undefined;
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
       const changed = pool.gather<{ latenciesMs: number[]; missing: number }>('changed', Math.min(30_000, left()));
       const t0Us = nowUs();
       const watching = pool.gather<Record<string, never>>('watching', 10_000);
-      pool.sendEach(() => ({ type: 'watch', marker, t0Us }));
+      pool.sendEach((i) => ({ type: 'watch', marker, t0Us, ...(PROFILE_DIR ? { profile: path.join(PROFILE_DIR, `${name}-clients-${i}.cpuprofile`) } : {}) }));
       const ws = await watching; // the watch message reached every child first
       const prof2 = PROFILE_DIR ? await Profiler.start() : undefined;
       const cpu1 = cpuS();
@@ -319,6 +319,8 @@ async function main(): Promise<void> {
       const push = cp.ads.lastPush;
       const proc = {
         vcpuDuringChange: +vcpu.toFixed(2),
+        // CPU seconds the control plane spent on the change (steadier than vCPU on a shared machine).
+        cpuS: +(vcpu * wall).toFixed(2),
         peakRssMB: Math.round(Math.max(peak, rssMB())),
         hwmRssMB: Math.round(hwmMB()),
         memory: memory(),
@@ -344,7 +346,7 @@ async function main(): Promise<void> {
     if (vs.findings.some((f) => f.severity === 'error')) throw new Error(`route change: ${JSON.stringify(vs.findings)}`);
     if (deadline - Date.now() < 20_000) throw new Error('no time left for the routing change');
     const rt = await measureChange('routeChange', routeMarker, () => cp.store.apply(vs.resources).then(() => {}));
-    out['routeChange'] = { ...rt.result, vcpuDuringChange: rt.proc.vcpuDuringChange, peakRssMB: rt.proc.peakRssMB };
+    out['routeChange'] = { ...rt.result, vcpuDuringChange: rt.proc.vcpuDuringChange, cpuS: rt.proc.cpuS, peakRssMB: rt.proc.peakRssMB, push: rt.proc.push };
     if (clients < M) {
       // Projection to M clients: the first client's latency (debounce, rebuild, first write) stays;
       // the rest grows with the number of clients; RSS grows by what each connection costs here.

@@ -60,13 +60,51 @@ export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, no
   const parts = [stringField(1, versionInfo), ...resources, stringField(4, typeUrl), stringField(5, nonce)];
   let size = 0;
   for (const p of parts) size += p.length;
-  const out = Buffer.allocUnsafe(size);
-  let off = 0;
+  // Allocated with gRPC's message prefix in front (uncompressed flag, big-endian length), so
+  // the framed message exists once, whatever the number of streams it is written to.
+  const framed = Buffer.allocUnsafe(GRPC_PREFIX + size);
+  framed[0] = 0;
+  framed.writeUInt32BE(size, 1);
+  let off = GRPC_PREFIX;
   for (const p of parts) {
-    out.set(p, off);
+    framed.set(p, off);
     off += p.length;
   }
-  return out;
+  const message = framed.subarray(GRPC_PREFIX);
+  framedMessages.set(message, framed);
+  return message;
+}
+
+/** gRPC's length prefix: a compressed flag byte and a 4-byte big-endian length. */
+const GRPC_PREFIX = 5;
+/** Each response made by encodeDiscoveryResponse -> the same bytes with their gRPC prefix (one allocation). */
+const framedMessages = new WeakMap<Buffer, Buffer>();
+
+/** The framed form of a response made by encodeDiscoveryResponse (undefined for any other value). */
+export function framedResponse(message: unknown): Buffer | undefined {
+  return Buffer.isBuffer(message) ? framedMessages.get(message) : undefined;
+}
+
+type Serializer = (value: unknown) => Buffer;
+
+/**
+ * Makes a server stream write responses made by encodeDiscoveryResponse as they are.
+ * grpc-js frames every message it sends into a new Buffer (prefix + a copy of the
+ * message): for a routing change that is 2,000 copies of a 300 KB RouteConfiguration,
+ * and the 600 MB of fresh Buffers cost more in V8's external-memory GCs than the copies.
+ * The call's serializeMessage (grpc-js's BaseServerInterceptingCall, reached as the
+ * stream's `call`; no public hook exists) is given the already-framed bytes; any other
+ * message goes the usual way. False when this grpc-js is not shaped so (test/control/
+ * ads-flow checks that the installed one is): responses are then copied as before.
+ */
+export function writeFramedResponses(stream: object): boolean {
+  const call = (stream as { call?: { serializeMessage?: unknown } }).call;
+  if (!call || typeof call.serializeMessage !== 'function') return false;
+  const serialize = call.serializeMessage as Serializer;
+  call.serializeMessage = function (this: unknown, value: unknown): Buffer {
+    return framedResponse(value) ?? serialize.call(this, value);
+  };
+  return true;
 }
 
 /**

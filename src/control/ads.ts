@@ -28,6 +28,7 @@ import { ProxyConnection, type AdsStream, type ProxyNode, type ProxyStatus } fro
 import { buildSnapshot, buildSnapshotFromGroups, XDS_TYPES, type ProxySnapshot, type XdsType } from './snapshot.js';
 import { selects } from '../xds/mesh.js';
 import { errorMessage } from './errors.js';
+import { writeFramedResponses } from './ads-wire.js';
 import { classifyNode, configForNode, nodeServable, proxylessClientOf, type ProxylessGenerateFn } from './proxyless-node.js';
 
 export const ADS_DEFAULTS = {
@@ -134,9 +135,20 @@ export class AdsServer {
     return this.#findings;
   }
 
-  /** Rebuilds the model once and pushes (in batches) to every connected proxy whose config changed. */
-  rebuild(): void {
-    if (this.#closed) return;
+  /**
+   * Rebuilds now, not after the debounce (a pending debounced rebuild is dropped: this one
+   * covers it), and returns the new model's findings; undefined when the model did not build
+   * (logged; proxies keep their config). For an apply whose answer reports the findings,
+   * so the model is built once for both.
+   */
+  rebuildNow(): readonly Finding[] | undefined {
+    this.#debouncer.cancel();
+    return this.rebuild() ? this.#findings : undefined;
+  }
+
+  /** Rebuilds the model once and pushes (in batches) to every connected proxy whose config changed; false when the model did not build. */
+  rebuild(): boolean {
+    if (this.#closed) return false;
     const { store, registry, buildModel, trustDomain, metrics, log } = this.#opts;
     const started = performance.now();
     const workloads = registry.list();
@@ -149,7 +161,7 @@ export class AdsServer {
     } catch (e) {
       metrics.generateErrors.inc({ stage: 'model' });
       log('error', `building the mesh model failed; proxies keep their config: ${errorMessage(e)}`);
-      return;
+      return false;
     }
     const next = new Map(workloads.map((w) => [wkey(w.namespace, w.name), w]));
     const plan = this.#storeDirty ? { all: ALL_TYPES, own: new Set<string>() } : this.#registryPlan(this.#lastWorkloads, next);
@@ -166,6 +178,7 @@ export class AdsServer {
     this.#lastPush = { startedAt: Date.now(), modelMs: performance.now() - started, proxies: this.#pending.size, refreshMs: 0, doneMs: undefined };
     this.#pushStart = started;
     this.#schedulePump();
+    return true;
   }
 
   /**
@@ -370,6 +383,7 @@ export class AdsServer {
           rejected = true;
           return;
         }
+        writeFramedResponses(call);
         conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget });
         conn.credentials = this.#mayHaveCredentials(conn.node, call.metadata);
         this.#conns.add(conn);

@@ -24,6 +24,12 @@ export class Debouncer {
     return this.#timer !== undefined;
   }
 
+  /** Drops a pending run (the caller has just done the work itself). */
+  cancel(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
   close(): void {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);

@@ -193,13 +193,13 @@ const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
 };
 
-/** The model's credential findings now (not after the push debounce), for an apply's answer. */
-function credentialAnalysis(pipeline: Pipeline, store: ResourceStore, registry: WorkloadRegistry, trustDomain: string): Finding[] {
-  try {
-    return pipeline.buildModel(store.list(), registry.list(), { trustDomain }).findings.filter((f) => f.code === MISSING_CREDENTIAL);
-  } catch {
-    return []; // a model that does not build is logged by the ADS server
-  }
+/**
+ * The model's credential findings now (not after the push debounce), for an apply's answer:
+ * the ADS server rebuilds at once and its push uses the same model. A model that does not
+ * build is logged by the ADS server.
+ */
+function credentialAnalysis(ads: AdsServer): Finding[] {
+  return (ads.rebuildNow() ?? []).filter((f) => f.code === MISSING_CREDENTIAL);
 }
 
 export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
@@ -260,7 +260,7 @@ export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
       version: packageVersion(),
       log,
       ready: () => ready,
-      analyze: () => credentialAnalysis(pipeline, store, registry, trustDomain),
+      analyze: () => credentialAnalysis(ads),
     }),
   );
   const monitoring = http.createServer(createMonitoringHandler(metrics.registry));

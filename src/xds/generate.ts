@@ -27,8 +27,11 @@
 // starts from the previous one: routes, inbound protocols and every outbound
 // cluster/assignment whose candidate workloads are the same objects are reused
 // as they are (not regenerated, not interned again); only the services whose
-// workloads changed are built anew. Inbound listeners/clusters and the ROOTCA secret are
-// pure functions of their keys and are kept across models.
+// workloads changed are built anew. Any other change (the store's) still reuses each
+// outbound cluster/assignment whose inputs are the same (its service with its policies,
+// trust domain, retry budget: outboundKey; and the same workload objects), so a
+// VirtualService edit rebuilds the routes, not 1,000 clusters. Inbound listeners/clusters
+// and the ROOTCA secret are pure functions of their keys and are kept across models.
 import type { ClientTlsPolicy, L4RouteSet, MeshModel, PortProtocol, Service, Workload } from '../model/types.js';
 import type { EnvoyObject } from '../proxy/types.js';
 import { canonicalModel, attachedRouteSets, type OutboundTarget, type ServiceTarget } from './mesh.js';
@@ -43,6 +46,7 @@ import { clusterPolicyOf } from './cluster-policy.js';
 import { resolveClientCredential, usesClientCredential } from '../model/credentials.js';
 import { gatewayResources } from './gateway.js';
 import { l4SourceLabelKeys, meshL4Sets, type SidecarL4 } from './l4-routes.js';
+import { retryBudgetOf } from './retry-budget.js';
 
 export interface ProxyResources {
   listeners: EnvoyObject[];
@@ -124,6 +128,12 @@ function newGeneration(): void {
   pureSecrets.roll();
 }
 
+/** An object reused without being generated again stays interned (so a later model that does generate it gets the same one). */
+function keepInterned(key: string, obj: EnvoyObject): void {
+  const hit = internCur.get(key) ?? internPrev.get(key);
+  if (hit?.obj === obj) internCur.set(key, hit);
+}
+
 function intern(key: string, obj: EnvoyObject): EnvoyObject {
   const json = JSON.stringify(obj);
   const hit = internCur.get(key) ?? internPrev.get(key);
@@ -151,6 +161,8 @@ interface OutboundEntry {
   endpoints?: EnvoyObject;
   /** The candidate workloads it was built from (modelForService), to tell whether a later model can reuse it. */
   workloads: readonly Workload[];
+  /** Everything else it was built from (outboundKey), so a later model whose routes alone changed reuses it. */
+  depKey: string;
 }
 
 interface SidecarShared {
@@ -187,6 +199,8 @@ interface ModelCache {
   serviceOrder?: Map<Service, number>;
   /** Client credential secrets by proxy namespace and OutboundGroups.clientTls key. */
   clientSecrets: Map<string, EnvoyObject[]>;
+  /** Services as JSON (outboundKey), each made once per model. */
+  serviceJson: Map<Service, string>;
 }
 
 const caches = new WeakMap<MeshModel, Map<string, ModelCache>>();
@@ -247,6 +261,7 @@ function modelCache(input: MeshModel, clusterDomain: string | undefined): ModelC
     outboundByName: new Map(),
     protocols: base ? base.protocols : new Map(),
     clientSecrets: new Map(),
+    serviceJson: new Map(),
   };
   // Only one level of reuse: what the previous cache kept of its own previous one is not needed any more.
   if (prev) prev.base = prev.prev = undefined;
@@ -281,12 +296,34 @@ function outboundFor(c: ModelCache, target: ServiceTarget): OutboundEntry {
     const old = c.base?.outboundByName.get(name);
     if (old && sameItems(old.workloads, m.workloads)) hit = old;
     else {
-      const cluster = intern(`cds:${name}`, outboundCluster(m, target));
-      hit = cluster['type'] === 'EDS' ? { cluster, endpoints: intern(`eds:${name}`, loadAssignment(m, target)), workloads: m.workloads } : { cluster, workloads: m.workloads };
+      // A store change that leaves this target's service, policies and workloads as they were
+      // (a VirtualService edit) reuses its cluster and endpoints: only what changed is built.
+      const depKey = outboundKey(c, target);
+      const before = c.prev?.outboundByName.get(name);
+      if (before && before.depKey === depKey && sameItems(before.workloads, m.workloads)) {
+        hit = before;
+        keepInterned(`cds:${name}`, before.cluster);
+        if (before.endpoints) keepInterned(`eds:${name}`, before.endpoints);
+      } else {
+        const cluster = intern(`cds:${name}`, outboundCluster(m, target));
+        hit = { cluster, workloads: m.workloads, depKey, ...(cluster['type'] === 'EDS' ? { endpoints: intern(`eds:${name}`, loadAssignment(m, target)) } : {}) };
+      }
     }
     c.outboundByName.set(name, hit);
   }
   return hit;
+}
+
+/**
+ * What an outbound cluster and its endpoints are built from besides the candidate workloads
+ * (outboundCluster, loadAssignment): the target with its service (ports, DestinationRule
+ * policies, ServiceEntry endpoints), the trust domain and the service's retry budget.
+ */
+function outboundKey(c: ModelCache, target: ServiceTarget): string {
+  let svc = c.serviceJson.get(target.service);
+  if (svc === undefined) c.serviceJson.set(target.service, (svc = JSON.stringify(target.service, plainReplacer)));
+  const budget = retryBudgetOf(c.model, target.fqdn);
+  return `${c.model.trustDomain}\u0000${target.fqdn}\u0000${target.port}\u0000${target.subset}\u0000${JSON.stringify(target.servicePort)}\u0000${svc}\u0000${budget ? JSON.stringify(budget) : ''}`;
 }
 
 /** Outbound clusters and endpoints for a set of targets (already sorted by name by outboundTargets). */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
-import { ADS_SERVER_SERVICE, decodeDiscoveryRequest, encodeDiscoveryResponse, resourcesField } from '../../src/control/ads-wire.js';
+import { ADS_SERVER_SERVICE, decodeDiscoveryRequest, encodeDiscoveryResponse, framedResponse, resourcesField, writeFramedResponses } from '../../src/control/ads-wire.js';
 import { WriteBudget } from '../../src/control/ads-flow.js';
 import { SubscriptionTable } from '../../src/control/ads-subscriptions.js';
 import { ProxyConnection, type AdsStream } from '../../src/control/ads-connection.js';
@@ -101,6 +101,52 @@ test('ads wire: a hand-assembled DiscoveryResponse decodes like protobufjs encod
   assert.ok(again.resourceNamesBytes.equals(wire.resourceNamesBytes), 'the same names give the same bytes');
   assert.equal(decodeDiscoveryRequest(m.requestSerialize({ typeUrl: T.cluster })).resourceNames, undefined);
   assert.throws(() => decodeDiscoveryRequest(Buffer.from([0x1a, 0x05, 0x61])), /truncated/);
+});
+
+test('ads wire: a response is framed once, in its own allocation, and the installed grpc-js writes that frame as it is to every stream', async () => {
+  const resources = snapshot(3, '10.1.1.1').EDS.all().resources;
+  const msg = encodeDiscoveryResponse('v1', T.endpoint, 'n-1', [resourcesField(resources)]);
+  const framed = framedResponse(msg)!;
+  assert.ok(framed, 'made by encodeDiscoveryResponse: has its frame');
+  assert.equal(framed[0], 0, 'not compressed');
+  assert.equal(framed.readUInt32BE(1), msg.length);
+  assert.ok(framed.buffer === msg.buffer && framed.byteOffset + 5 === msg.byteOffset, 'the message is a view of the frame');
+  assert.equal(framedResponse(Buffer.from(msg)), undefined, 'any other Buffer goes the usual way');
+
+  const hooked: boolean[] = [];
+  const serialized: Buffer[] = [];
+  const server = new grpc.Server();
+  server.addService(ADS_SERVER_SERVICE, {
+    streamAggregatedResources: (call: AdsStream) => {
+      // A grpc-js that is no longer shaped as expected fails here, not silently copying again.
+      hooked.push(writeFramedResponses(call));
+      serialized.push((call as unknown as { call: { serializeMessage(v: unknown): Buffer } }).call.serializeMessage(msg));
+      call.on('data', () => call.write(msg));
+      call.on('end', () => call.end());
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  try {
+    const got: DiscoveryResponse[][] = [[], []];
+    const calls = got.map((into) => {
+      const call = client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata());
+      call.on('data', (r: DiscoveryResponse) => into.push(r));
+      call.on('error', () => {});
+      call.write({ typeUrl: T.endpoint });
+      call.write({ typeUrl: T.endpoint, versionInfo: 'v1', responseNonce: 'n-1' });
+      return call;
+    });
+    await waitFor(() => got.every((g) => g.length === 2), 3000, 'two responses on each stream');
+    assert.deepEqual(hooked, [true, true]);
+    for (const b of serialized) assert.equal(b, framed, 'grpc-js is handed the frame itself');
+    const want = m.responseDeserialize(msg);
+    for (const g of got) for (const r of g) assert.deepEqual(r, want);
+    for (const c of calls) c.end();
+  } finally {
+    client.close();
+    server.forceShutdown();
+  }
 });
 
 test('ads flow: one response in flight per stream; changes meanwhile coalesce to the newest version, EDS as the changes since what was sent', () => {

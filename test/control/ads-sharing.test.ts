@@ -86,6 +86,32 @@ test('sharing: a registry-only change reuses what it cannot affect and rebuilds 
   assert.ok(JSON.stringify(snap4.RDS.all().resources[0]!.object).includes('x-canary'));
 });
 
+test('sharing: a store change keeps the clusters it cannot affect and rebuilds the one whose DestinationRule changed, as a fresh generation would', () => {
+  const resources = [httpService('reviews'), httpService('ratings')];
+  const ws = [workload('default', 'reviews-1', '127.0.0.2', { app: 'reviews' }), workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' })];
+  const ctx = { rootCertsPem: ['-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n'] };
+  const find = (groups: object[][], name: string) => groups.flat().find((o) => (o as Record<string, unknown>)['name'] === name) as Record<string, unknown> | undefined;
+  const yaml = (text: string) => parseYaml(text, 'change.yaml').resources;
+  const vs = yaml('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings, namespace: default}\nspec:\n  hosts: [ratings]\n  http:\n  - route: [{destination: {host: ratings}, weight: 100}]\n');
+  const dr = (max: number) =>
+    yaml(`apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings, namespace: default}\nspec:\n  host: ratings\n  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: ${max}}}\n`);
+  const g1 = generateGroupsForProxy(buildModel([...resources, ...dr(7)], ws).model, ws[0]!, ctx);
+  // A routing change: every cluster and assignment is the same object, and so the same group for the control plane.
+  const g2 = generateGroupsForProxy(buildModel([...resources, ...dr(7), ...vs], ws).model, ws[0]!, ctx);
+  assert.equal(g2.clusters[1], g1.clusters[1], 'outbound clusters: the same array');
+  assert.equal(g2.endpoints[0], g1.endpoints[0], 'assignments: the same array');
+  assert.notEqual(g2.routes[0], g1.routes[0]);
+  // A DestinationRule change rebuilds that service's cluster only.
+  const m3 = buildModel([...resources, ...dr(9), ...vs], ws).model;
+  const g3 = generateGroupsForProxy(m3, ws[0]!, ctx);
+  assert.equal(find(g3.clusters, reviews), find(g2.clusters, reviews));
+  assert.notEqual(find(g3.clusters, ratings), find(g2.clusters, ratings));
+  assert.match(JSON.stringify(find(g3.clusters, ratings)!['circuitBreakers']), /"maxConnections":\{"value":9\}/);
+  // What came out is what a generation without any reuse gives (another cluster-domain spelling has its own caches).
+  const flat = (g: typeof g3) => JSON.stringify(Object.fromEntries(Object.entries(g).map(([k, v]) => [k, (v as object[][]).flat()])));
+  assert.equal(flat(g3), flat(generateGroupsForProxy(m3, ws[0]!, { ...ctx, clusterDomain: 'cluster.local' })));
+});
+
 test('sharing: inbound protocols from the services that can select a workload are the ones a scan of every service gives', () => {
   const svc = (name: string, selector: Record<string, string>, portName: string) => {
     const r = serviceResource('default', name, 80, selector);

@@ -116,6 +116,45 @@ test('gateway credentials through the control plane: findings on apply, 0600 sto
   }
 });
 
+test('an apply of a Gateway builds the model once: its findings answer the apply and the same model is pushed', async () => {
+  const { buildModel } = await import('../../src/model/index.js');
+  let builds = 0;
+  const counting: typeof buildModel = (...args) => {
+    builds++;
+    return buildModel(...args);
+  };
+  const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log: createMemoryLogger(), pipeline: { buildModel: counting } });
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${cp.tokens.mint({ namespace: NS, serviceAccount: 'istio-ingressgateway', pod: POD })}`);
+  const c = new AdsTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: NS, pod: POD, ip: IP, type: 'router' }, undefined, {}, md);
+  try {
+    await cp.registry.put(ROUTER);
+    await new Promise((r) => setTimeout(r, 100)); // the registry change's debounced rebuild
+    c.request(T.listener);
+    c.ack(await c.next(T.listener));
+    const before = builds;
+    const startedBefore = Date.now();
+    const cert = await (await makeTlsCa('cp-ca')).issue(['www.example.com']);
+    const answer = await apply(cp, GATEWAY);
+    assert.deepEqual(
+      answer.findings.map((f) => f.code),
+      ['WEFT_MISSING_CREDENTIAL'],
+      JSON.stringify(answer.findings),
+    );
+    assert.deepEqual(cp.ads.modelFindings.filter((f) => f.code === 'WEFT_MISSING_CREDENTIAL'), answer.findings);
+    assert.ok(cp.ads.lastPush!.startedAt >= startedBefore, 'the apply\'s model is the one pushed');
+    // The Secret: the router gets its HTTPS listener from the rebuild the apply ran.
+    assert.deepEqual((await apply(cp, tlsSecretYaml('www-cert', NS, cert))).findings, []);
+    const lds = await c.next(T.listener);
+    assert.ok((lds.resources ?? []).some((l) => l['name'] === 'gateway|443'));
+    await new Promise((r) => setTimeout(r, 150)); // the debounce has long passed: nothing was left to run
+    assert.equal(builds - before, 2, 'one model build per apply');
+  } finally {
+    c.close();
+    await cp.close();
+  }
+});
+
 test('the config a proxy was sent is shown without private keys', async () => {
   const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log: createMemoryLogger() });
   const md = new grpc.Metadata();
