@@ -156,6 +156,11 @@ export class H2Downstream implements Downstream {
     return this.stream;
   }
 
+  /** Closed (reset, or closed by us) even if not yet destroyed: node's respond() would throw. */
+  private gone(): boolean {
+    return this.stream.destroyed || this.stream.closed;
+  }
+
   private head(status: number, headers: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean): void {
     this.onHead?.(status, headers);
     headers[':status'] = status;
@@ -170,7 +175,7 @@ export class H2Downstream implements Downstream {
 
   reply(status: number, headers: OutgoingHttpHeaders, body?: string): void {
     const s = this.stream;
-    if (s.destroyed) return;
+    if (this.gone()) return;
     const empty = body === undefined || body.length === 0 || this.bodyless(status);
     // A body-less answer is one HEADERS frame with END_STREAM (gRPC's trailers-only form).
     this.head(status, headers, empty, false);
@@ -179,6 +184,12 @@ export class H2Downstream implements Downstream {
   }
 
   respond(status: number, headers: OutgoingHttpHeaders): void {
+    if (this.gone()) {
+      // Nobody to answer: the exchange is over (its 'close' tears the upstream down).
+      this.headersSent = true;
+      this.ended = true;
+      return;
+    }
     const bodyless = this.bodyless(status);
     this.trailing = !bodyless;
     this.head(status, headers, bodyless, !bodyless);
@@ -187,7 +198,7 @@ export class H2Downstream implements Downstream {
 
   finish(trailers: HeaderMap): void {
     const s = this.stream;
-    if (this.ended || s.destroyed) return;
+    if (this.ended || this.gone()) return;
     this.ended = true;
     if (this.trailing) {
       if (hasTrailers(trailers)) (s as { weftTrailers?: OutgoingHttpHeaders }).weftTrailers = trailerHeaders(trailers);
@@ -197,9 +208,8 @@ export class H2Downstream implements Downstream {
   }
 
   destroy(): void {
-    const s = this.stream;
-    if (s.destroyed) return;
-    s.close(NGHTTP2_CANCEL);
+    if (this.gone()) return;
+    this.stream.close(NGHTTP2_CANCEL);
   }
 
   discardBody(): void {

@@ -319,7 +319,16 @@ function writeResponse(fl: Flight, up: UpstreamResponse, route: CompiledRoute): 
   const headers = downstreamResponseHeaders(up.headers);
   applyMutations(headers, route.responseHeaders);
   const src = up.body;
+  // A trailers-only answer from an HTTP/2 upstream (gRPC's error form: grpc-status in its one
+  // HEADERS frame, END_STREAM on it) stays one HEADERS frame downstream, not HEADERS and an
+  // empty DATA frame: some gRPC clients read the latter as a stream without a status.
   try {
+    if (up.endedAtHead === true) {
+      fl.clearTimer();
+      src.resume();
+      ds.reply(up.status, headers);
+      return;
+    }
     ds.respond(up.status, headers);
   } catch {
     src.destroy();

@@ -93,7 +93,11 @@ export function handleConnect2(env: HttpEnv, conn: ConnInfo, ds: H2Downstream): 
   openTunnel(env, conn, String(ds.headers[':authority'] ?? ''), ds.headers, ds.stream, {
     fail: (status, flag, body) => localReply(ds, status, body, flag ? { 'x-weft-flags': flag } : {}),
     // The tunnel's stream stays open both ways: no END_STREAM, no trailers.
-    established: () => ds.stream.respond({ ':status': 200 }),
+    established: () => {
+      if (ds.stream.destroyed || ds.stream.closed) return; // the client went while the upstream connected
+      ds.stream.respond({ ':status': 200 });
+      ds.headersSent = true;
+    },
   });
 }
 

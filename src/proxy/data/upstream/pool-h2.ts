@@ -31,7 +31,7 @@ export const H2_DEFAULTS = {
   idleTimeoutMs: 5 * 60_000,
 } as const;
 
-const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
 interface Live {
   session: ClientHttp2Session;
@@ -223,7 +223,7 @@ export class H2Pool {
         else if (stream.rstCode === NGHTTP2_REFUSED_STREAM || unprocessed()) resolve(this.refused(req, opts, mayRetry, `${this.target.key}: stream refused`));
         else reject(new UpstreamError('UR', `${this.target.cluster} ${this.target.key}: stream closed before a response (code ${stream.rstCode ?? 0})`));
       };
-      const onResponse = (headers: IncomingHttpHeaders & { ':status'?: number }): void => {
+      const onResponse = (headers: IncomingHttpHeaders & { ':status'?: number }, flags: number): void => {
         cleanup();
         // The consumer owns the body now; keep an unconsumed error from crashing the process.
         stream.on('error', noop);
@@ -236,6 +236,7 @@ export class H2Pool {
           headers: toHeaderMap(headers),
           body: stream,
           trailers: trailersWhenDone(stream, () => trailers),
+          endedAtHead: (flags & NGHTTP2_FLAG_END_STREAM) !== 0, // node's endAfterHeaders is not set on client streams
           endpoint: this.target.key,
           peerIdentity: live.peerIdentity,
         });
@@ -276,10 +277,12 @@ export class H2Pool {
 }
 
 /**
- * The request body into the stream, with pipeline()'s semantics (a body error cancels the
- * stream; a stream that closes first destroys the body) but without its per-call
- * AbortController, whose abort() at the end builds a DOMException: about 3% of a
- * sidecar's CPU for gRPC, where every request has a body.
+ * The request body into the stream: a body error cancels the stream, and a stream that
+ * closes first (the server answered before reading the whole request, RFC 9113 8.1) leaves
+ * the rest of the body to be read and dropped, not destroyed: the body may be the
+ * downstream HTTP/2 stream itself, whose answer is still being forwarded. Not pipeline():
+ * its per-call AbortController's abort() builds a DOMException, about 3% of a sidecar's
+ * CPU for gRPC, where every request has a body.
  */
 function sendBody(body: Readable, stream: ClientHttp2Stream): void {
   const onBodyError = (): void => {
@@ -291,7 +294,7 @@ function sendBody(body: Readable, stream: ClientHttp2Stream): void {
     if (!body.readableEnded && !body.destroyed) {
       body.unpipe(stream);
       body.on('error', noop);
-      body.destroy();
+      body.resume();
     }
   });
   body.pipe(stream);

@@ -32,6 +32,8 @@ export interface UpstreamResponse {
   body: Readable;
   /** Resolves with trailers (empty when none) once the body ends. */
   trailers: Promise<HeaderMap>;
+  /** HTTP/2: END_STREAM came on the response HEADERS (no body, no trailers: gRPC's trailers-only form). */
+  endedAtHead?: boolean;
   /** For a 101 Switching Protocols answer to an upgrade: the raw upstream socket. */
   upgradedSocket?: Duplex;
   /** host:port of the endpoint that answered. */
