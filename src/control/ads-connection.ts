@@ -84,7 +84,8 @@ interface Encoded {
 
 /**
  * Responses made of shared resource lists (a namespace's EDS, RDS, LDS, the same EDS change)
- * are encoded once and the Buffer written to every stream (grpc-js copies it into its frame).
+ * are encoded and framed once and that frame written to every stream as it is (ads-wire.ts
+ * writeFramedResponses; grpc-js copies it only where that hook is not in place).
  * Keyed by the list, so they go when it does; per-proxy lists (CDS with its inbound cluster)
  * are encoded per write and not kept.
  */

@@ -1,8 +1,8 @@
 // The ADS server's side of the wire, written by hand where protobufjs costs the
 // most at scale (2,000 streams, responses of ~1 MB, ACKs naming ~1,000 clusters):
 //   - a DiscoveryResponse is assembled from the resources' Any bytes, which are
-//     encoded once and shared by every proxy (snapshot.ts): per stream only the
-//     envelope is written and the bytes copied, never re-encoded;
+//     encoded once and shared by every proxy (snapshot.ts); a response shared by many
+//     streams is framed once (gRPC prefix included) and that frame written to each;
 //   - a DiscoveryRequest keeps its resource_names as raw bytes and decodes them only
 //     when they differ from the last ones seen (an ACK usually repeats them).
 // Field numbers: envoy/service/discovery/v3/discovery.proto, google/protobuf/any.proto.

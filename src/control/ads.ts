@@ -14,7 +14,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MeshModel, Workload } from '../model/types.js';
 import { formatFinding, type Finding } from '../resources/types.js';
-import { MISSING_CREDENTIAL } from '../model/credentials.js';
+import { isCredentialFinding } from '../model/credentials.js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
 import type { ResourceStore } from './store.js';
 import type { WorkloadRegistry } from './registry.js';
@@ -325,11 +325,11 @@ export class AdsServer {
     }
   }
 
-  /** A missing credential (a gateway server left unserved, a cluster that fails closed) is logged once, when it starts being so. */
+  /** A missing or clashing credential (a gateway server left unserved, a cluster that fails closed) is logged once, when it starts being so. */
   #logNewCredentialFindings(findings: readonly Finding[]): void {
-    const before = new Set(this.#findings.filter((f) => f.code === MISSING_CREDENTIAL).map(formatFinding));
+    const before = new Set(this.#findings.filter(isCredentialFinding).map(formatFinding));
     for (const f of findings) {
-      if (f.code !== MISSING_CREDENTIAL) continue;
+      if (!isCredentialFinding(f)) continue;
       const line = formatFinding(f);
       if (!before.has(line)) this.#opts.log('warn', line);
     }

@@ -32,7 +32,8 @@ export interface ApiDeps {
    * server or a DestinationRule credentialName whose Secret is missing), added to the
    * answer of an apply that touched a kind they concern.
    */
-  analyze?: () => Finding[];
+  /** Credential findings for an apply of an analysed kind; `changed`: it created or configured one (rebuild now). */
+  analyze?: (changed: boolean) => Finding[];
 }
 
 /** Kinds whose apply is answered with the credential analysis too. */
@@ -89,7 +90,9 @@ function routes(d: ApiDeps): Route[] {
         const sourceHeader = req.headers['x-weft-source'];
         const source = typeof sourceHeader === 'string' && sourceHeader !== '' ? sourceHeader : 'request';
         const { response, anyValid } = await applyYaml(d.store, d.parseYaml, text, source);
-        if (d.analyze && response.results.some((r) => r.action !== 'rejected' && ANALYZED_KINDS.has(r.kind))) response.findings.push(...d.analyze());
+        const analysed = response.results.filter((r) => r.action !== 'rejected' && ANALYZED_KINDS.has(r.kind));
+        // Only a change rebuilds at once: re-applying unchanged Secrets one by one must not rebuild and push each time.
+        if (d.analyze && analysed.length > 0) response.findings.push(...d.analyze(analysed.some((r) => r.action === 'created' || r.action === 'configured')));
         sendJson(res, anyValid ? 200 : 400, response);
       },
     },

@@ -38,7 +38,7 @@ import { loadPipeline, type Pipeline } from './pipeline.js';
 import { adminTokenPath, loadOrCreateAdminToken } from './admin-token.js';
 import { ControlError, errorMessage } from './errors.js';
 import type { Finding } from '../resources/types.js';
-import { MISSING_CREDENTIAL } from '../model/credentials.js';
+import { isCredentialFinding } from '../model/credentials.js';
 
 export interface ControlPorts {
   /** ADS, plaintext. */
@@ -194,12 +194,13 @@ const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
 };
 
 /**
- * The model's credential findings now (not after the push debounce), for an apply's answer:
- * the ADS server rebuilds at once and its push uses the same model. A model that does not
- * build is logged by the ADS server.
+ * The model's credential findings, for an apply's answer. After a change the ADS server
+ * rebuilds at once (not after the push debounce) and its push uses the same model; an apply
+ * that changed nothing reads the current model's findings. A model that does not build is
+ * logged by the ADS server.
  */
-function credentialAnalysis(ads: AdsServer): Finding[] {
-  return (ads.rebuildNow() ?? []).filter((f) => f.code === MISSING_CREDENTIAL);
+function credentialAnalysis(ads: AdsServer, changed: boolean): Finding[] {
+  return ((changed ? ads.rebuildNow() : ads.modelFindings) ?? []).filter(isCredentialFinding);
 }
 
 export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
@@ -260,7 +261,7 @@ export async function runControl(opts: ControlOptions): Promise<ControlPlane> {
       version: packageVersion(),
       log,
       ready: () => ready,
-      analyze: () => credentialAnalysis(ads),
+      analyze: (changed) => credentialAnalysis(ads, changed),
     }),
   );
   const monitoring = http.createServer(createMonitoringHandler(metrics.registry));

@@ -20,8 +20,13 @@ import type { ClientTlsPolicy, GatewayServer, MeshModel, SourceRef, TlsCredentia
 import { labelsMatch } from './labels.js';
 
 export const MISSING_CREDENTIAL = 'WEFT_MISSING_CREDENTIAL';
-/** Two servers on one gateway whose credentials would share one SDS name (see caNameTakenBy). */
+/** Two credentials a proxy would receive under one SDS name (a certificate and another's CA: caNameTakenBy). */
 export const CREDENTIAL_CLASH = 'WEFT_CREDENTIAL_CLASH';
+
+/** The findings about credentials: a server left unserved or a cluster failing closed. */
+export function isCredentialFinding(f: Finding): boolean {
+  return f.code === MISSING_CREDENTIAL || f.code === CREDENTIAL_CLASH;
+}
 
 /** Secrets that hold any TLS material, as credentials. */
 export function credentialsFromSecrets(resources: readonly Resource[]): TlsCredential[] {

@@ -3,7 +3,7 @@
 // kept out of the spec and warned about (WEFT_UNSUPPORTED_FIELD).
 
 import type { KindDef } from './envelope.js';
-import { arr, bool, duration, enumOf, indexPath, int, map, obj, required, str, unsupported, withDefault, type Schema } from './schema.js';
+import { arr, bool, duration, enumOf, int, map, obj, required, str, unsupported, withDefault, type Schema } from './schema.js';
 import { ISTIO_NETWORKING_VERSIONS } from './istio-networking.js';
 
 const NOT_YET = 'weft does not implement it yet';

@@ -149,8 +149,52 @@ test('an apply of a Gateway builds the model once: its findings answer the apply
     assert.ok((lds.resources ?? []).some((l) => l['name'] === 'gateway|443'));
     await new Promise((r) => setTimeout(r, 150)); // the debounce has long passed: nothing was left to run
     assert.equal(builds - before, 2, 'one model build per apply');
+    // The same Secret again changes nothing: its answer reads the current findings, no rebuild.
+    assert.deepEqual((await apply(cp, tlsSecretYaml('www-cert', NS, cert))).findings, []);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(builds - before, 2, 'an unchanged apply builds nothing');
   } finally {
     c.close();
+    await cp.close();
+  }
+});
+
+test('a credential clash (a Secret "<x>-cacert" that is a certificate, and MUTUAL x) answers the apply and is logged once', async () => {
+  const log = createMemoryLogger();
+  const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log });
+  try {
+    await cp.registry.put(ROUTER);
+    const ca = await makeTlsCa('clash-ca');
+    const [api, www] = [await ca.issue(['api.example.com']), await ca.issue(['www.example.com'])];
+    const gateways = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: mtls, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https-api, protocol: HTTPS}
+    hosts: [api.example.com]
+    tls: {mode: MUTUAL, credentialName: api-cert}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https-www, protocol: HTTPS}
+    hosts: [www.example.com]
+    tls: {mode: SIMPLE, credentialName: api-cert-cacert}
+`;
+    const yaml = [gateways, tlsSecretYaml('api-cert', NS, api, ca.certPem), tlsSecretYaml('api-cert-cacert', NS, www)].join('\n---\n');
+    const answer = await apply(cp, yaml);
+    assert.deepEqual(answer.findings.map((f) => [f.code, f.resource?.name]), [['WEFT_CREDENTIAL_CLASH', 'mtls']], JSON.stringify(answer.findings));
+    assert.match(answer.findings[0]!.message, /SDS name "api-cert-cacert"/);
+    // Applied again (unchanged): reported again, logged still once.
+    assert.deepEqual((await apply(cp, yaml)).findings.map((f) => f.code), ['WEFT_CREDENTIAL_CLASH']);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(log.lines.filter((l) => l.includes('WEFT_CREDENTIAL_CLASH')).length, 1, log.lines.join('\n'));
+  } finally {
     await cp.close();
   }
 });
