@@ -356,7 +356,7 @@ async function main(): Promise<void> {
         clients: M,
         changeP99Ms: proj(ep.result),
         routeChangeP99Ms: proj(rt.result),
-        rssMB: Math.round(ep.proc.peakRssMB + perConnMB * (M - clients)),
+        rssMB: Math.round(Math.max(ep.proc.peakRssMB, rt.proc.peakRssMB) + perConnMB * (M - clients)), // the higher of the two changes' peaks
         method: 'p99 = min + (p99 - min) x M / clients; RSS + (M - clients) x RSS per connection measured here',
       };
       log(`projection for ${M} clients: ${JSON.stringify(out['projection'])}`);

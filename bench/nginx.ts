@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ADDR, UPSTREAM_PORT, endpointsAt, startProcess, stopProcess, waitPort, type Running } from './references.js';
 import type { Endpoints } from './weft-adapter.js';
+import { findProgram } from './programs.js';
 
 export interface NginxOptions {
   /** Directory for this instance's pid, lock and temp files (created by startNginx). */
@@ -157,19 +158,7 @@ export function nginxSingle(o: NginxOptions): string {
  * else on PATH, else where Debian puts it (/usr/sbin is not on a user's PATH).
  */
 export function findNginx(): string | undefined {
-  const chosen = process.env['WEFT_BENCH_NGINX'];
-  if (chosen) return chosen;
-  const dirs = [...(process.env['PATH'] ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
-  for (const d of dirs) {
-    const p = path.join(d, 'nginx');
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return process.env['WEFT_BENCH_NGINX'] || findProgram('nginx', ['/usr/local/nginx/sbin']);
 }
 
 function nginxBinary(): string {

@@ -9,7 +9,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Endpoints } from './weft-adapter.js';
 import type { ProcRef } from './proc.js';
-import { PROXY_NODE_FLAGS } from '../src/platform/local/mesh.js';
+import { haproxyBin } from './programs.js';
+import { PROXY_NODE_FLAGS } from '../src/platform/local/node-flags.js';
 
 export const ADDR = {
   upstream: '127.77.0.10',
@@ -173,14 +174,14 @@ backend app_grpc
 async function startHaproxy(name: string, config: string, runtimeDir: string, probe: { host: string; port: number }): Promise<ChildProcess> {
   const cfg = path.join(runtimeDir, `${name}.cfg`);
   fs.writeFileSync(cfg, config);
-  const check = spawn('haproxy', ['-c', '-q', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const check = spawn(haproxyBin(), ['-c', '-q', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   check.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   // Not installed: a clear reason (the run marks the topology unavailable), not a crash.
   check.on('error', (e) => (err += `haproxy: ${e.message} (bash bench/setup.sh installs it)`));
   const code = await new Promise<number | null>((r) => check.on('close', r));
   if (code !== 0) throw new Error(`haproxy config ${cfg} invalid: ${err.trim()}`);
-  const child = startProcess('haproxy', ['-db', '-f', cfg], path.join(runtimeDir, `${name}.log`));
+  const child = startProcess(haproxyBin(), ['-db', '-f', cfg], path.join(runtimeDir, `${name}.log`));
   await waitPort(probe.host, probe.port, 10_000);
   return child;
 }

@@ -15,6 +15,7 @@ import type { OpenLoopResult } from './open-loop.js';
 import { startWeft, type Endpoints, type Entry } from './weft-adapter.js';
 import { directEndpoints, startHaproxyPair, startHaproxySingle, startNodePair, startUpstream, type Running } from './references.js';
 import { nginxVersion, startNginxPair, startNginxSingle } from './nginx.js';
+import { haproxyBin } from './programs.js';
 import { renderMarkdown, evaluateTargets, type Results, type TopologyResult, type Scenario, type ProcUsage } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // <dist>/bench
@@ -92,7 +93,7 @@ async function maxThroughput(s: Scenario, e: Entry, seconds: number): Promise<Ma
     const good = requests > 0 ? rps * Math.max(0, requests - non2xx) / requests : 0;
     return { tool: `wrk -t1 -c${H1_CONNS}`, rps: good, requests: requests - non2xx, errors: non2xx + sockErr, ...(r.code !== 0 ? { note: r.err.trim().slice(0, 200) } : {}) };
   }
-  const args = ['-t1', `-c${H2_CONNS}`, `-m${H2_STREAMS}`, '-D', String(seconds), '--warm-up-time=1'];
+  const args = ['-t1', `-c${H2_CONNS}`, `-m${H2_STREAMS}`, '-D', String(seconds)]; // no --warm-up-time: the discarded run warmed up, and the meter counts every second
   if (e.authority) args.push('-H', `:authority: ${e.authority}`);
   if (s.proto === 'grpc') {
     const body = path.join(runtimeDir, 'grpc-1k.bin');
@@ -192,7 +193,7 @@ async function main(): Promise<void> {
     tools: {},
     topologies: {},
   };
-  for (const [k, cmd] of [['haproxy', 'haproxy -v'], ['wrk', 'wrk -v'], ['h2load', 'h2load --version']] as const) {
+  for (const [k, cmd] of [['haproxy', `${haproxyBin()} -v`], ['wrk', 'wrk -v'], ['h2load', 'h2load --version']] as const) {
     const r = await run('sh', ['-c', `${cmd} 2>&1 | head -1`]);
     results.tools[k] = r.out.trim();
     if (k === 'haproxy') results.tools['nginx'] = await nginxVersion(); // found off PATH too (/usr/sbin)

@@ -17,11 +17,14 @@ import { EGRESS, egressServiceYaml } from './egress.js';
 import { INGRESS, defaultIngressHttpsPort, exposedUrls, ingressServiceYaml } from './ingress.js';
 import { tailLog } from './logs.js';
 import { readMeshFile, removeMeshFile, weftPaths, writeMeshFile, type MeshFile, type MeshPod, type WeftPaths } from './mesh-file.js';
+import { PROXY_NODE_FLAGS } from './node-flags.js';
 import { PodRunner } from './pod.js';
 import { pruneStaleWorkloads } from './registry-sync.js';
 import { containerArgv, planDeploymentPods, podEnv, type PlannedPod } from './pod-plan.js';
 import { resolveReadinessProbe } from './probe.js';
 import { DEFAULT_RESTART, SupervisedProcess, pidAlive, type ProcessSpec } from './process.js';
+
+export { PROXY_NODE_FLAGS };
 
 export interface LocalMeshOptions {
   /** Folder (or file) of manifests. */
@@ -50,12 +53,6 @@ export interface LocalMesh {
 }
 
 const CONTROL_READY_TIMEOUT_MS = 30_000;
-/**
- * Node flags for every proxy: a 2 MB young generation (V8's default grows it to 16 MB
- * under load). A proxy's garbage is short-lived per-request objects, so small, frequent
- * scavenges cost little; the default let a sidecar grow from 90 to about 190 MB under load.
- */
-export const PROXY_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
 /** Locally the app is stopped before its proxy, so a short drain suffices (Ctrl-C stays quick). */
 const LOCAL_DRAIN_SECONDS = 1;
 const STATUS_WRITE_INTERVAL_MS = 2000;
