@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { createClusterManager } from '../../src/proxy/data/upstream/index.js';
 import { UpstreamError, type ClusterManager } from '../../src/proxy/data/upstream/types.js';
@@ -26,6 +27,8 @@ describe('h2 pool: stream resets', () => {
   let goawayServer: http2.Http2Server;
   let goawaySessions = 0;
   let cm: ClusterManager;
+  /** Streams seen per /refuse-once path: the first is refused (REFUSED_STREAM), the next echoes its body. */
+  const refusals = new Map<string, number>();
 
   before(async () => {
     h2 = http2.createServer();
@@ -35,6 +38,18 @@ describe('h2 pool: stream resets', () => {
       stream.on('close', () => {
         if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) resets.push(stream.rstCode);
       });
+      const p = String(headers[':path']);
+      if (p.startsWith('/refuse-once')) {
+        refusals.set(p, (refusals.get(p) ?? 0) + 1);
+        if (refusals.get(p) === 1) return void stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          stream.respond({ ':status': 200 });
+          stream.end(`echo ${Buffer.concat(chunks).toString()}`);
+        });
+        return;
+      }
       if (headers[':path'] === '/slow') {
         stream.respond({ ':status': 200 });
         stream.write('first ');
@@ -130,6 +145,17 @@ describe('h2 pool: stream resets', () => {
     const ac = new AbortController();
     ac.abort();
     await assert.rejects(cm.request(C, get('/never'), { signal: ac.signal }), (err: Error) => err.name === 'AbortError');
+  });
+
+  it('a refused stream is sent once more when its body is a whole Buffer (buffered for retries); a streamed body cannot be replayed and fails as UR', async () => {
+    const res = await cm.request(C, { ...get('/refuse-once-buffer'), method: 'POST', body: Buffer.from('payload') });
+    assert.equal((await readAll(res.body)).toString(), 'echo payload');
+    assert.equal(refusals.get('/refuse-once-buffer'), 2);
+    await assert.rejects(
+      cm.request(C, { ...get('/refuse-once-stream'), method: 'POST', body: Readable.from([Buffer.from('streamed')]) }),
+      (err: Error) => err instanceof UpstreamError && err.flag === 'UR',
+    );
+    assert.equal(refusals.get('/refuse-once-stream'), 1);
   });
 
   it('streams past the last stream id of an error GOAWAY are retried on a new session', async () => {

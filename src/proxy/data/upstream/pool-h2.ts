@@ -83,10 +83,11 @@ export class H2Pool {
 
   /**
    * A stream the server refused (REFUSED_STREAM, or past a GOAWAY's last stream id) was not
-   * processed: it is sent once more when there is no body to replay, else it fails as UR.
+   * processed: it is sent once more when its body can be sent again (none, or a whole Buffer
+   * buffered for retries), else it fails as UR.
    */
   private refused(req: UpstreamRequest, opts: RequestOptions | undefined, mayRetry: boolean, message: string): Promise<UpstreamResponse> {
-    if (mayRetry && req.body === null) return this.requestOnce(req, opts, false);
+    if (mayRetry && (req.body === null || Buffer.isBuffer(req.body))) return this.requestOnce(req, opts, false);
     return Promise.reject(new UpstreamError('UR', message));
   }
 
