@@ -100,6 +100,8 @@ export class AdsServer {
   #pumpScheduled = false;
   readonly #budget: WriteBudget;
   #lastPush: PushStats | undefined;
+  /** The framed-write hook could not be installed (another grpc-js shape): said once. */
+  #framingWarned = false;
   #pushStart = 0;
 
   constructor(opts: AdsServerOptions) {
@@ -383,7 +385,10 @@ export class AdsServer {
           rejected = true;
           return;
         }
-        writeFramedResponses(call);
+        if (!writeFramedResponses(call) && !this.#framingWarned) {
+          this.#framingWarned = true;
+          this.#opts.log('warn', 'this @grpc/grpc-js has no serializeMessage on its server calls: ADS responses are copied per stream (slower at scale, same bytes)');
+        }
         conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget });
         conn.credentials = this.#mayHaveCredentials(conn.node, call.metadata);
         this.#conns.add(conn);
