@@ -29,10 +29,10 @@ export interface ApiDeps {
   ready: () => boolean;
   /**
    * Cross-resource findings over the stored resources and registered workloads (a gateway
-   * server or a DestinationRule credentialName whose Secret is missing), added to the
-   * answer of an apply that touched a kind they concern.
+   * server or a DestinationRule credentialName whose Secret is missing or clashes), added to
+   * the answer of an apply that touched a kind they concern. `changed`: the apply created or
+   * configured one of them, so the model is rebuilt now; otherwise the current findings.
    */
-  /** Credential findings for an apply of an analysed kind; `changed`: it created or configured one (rebuild now). */
   analyze?: (changed: boolean) => Finding[];
 }
 
