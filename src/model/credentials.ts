@@ -251,11 +251,12 @@ function proxyNamespaces(model: MeshModel): string[] {
 /**
  * One finding per DestinationRule TLS policy (field path, Secret) whose credential does not
  * resolve in some namespace that runs proxies, naming those namespaces: their proxies'
- * connections on that cluster fail (UF), they never fall back to plaintext.
+ * connections on that cluster fail (UF), they never fall back to plaintext. And one per
+ * policy whose CA name clashes with a certificate in the namespaces where it does resolve.
  */
 export function clientCredentialFindings(model: MeshModel): Finding[] {
   const namespaces = proxyNamespaces(model);
-  const seen = new Map<string, { source: SourceRef; tls: ClientTlsPolicy & { credentialName: string }; reasons: string[] }>();
+  const seen = new Map<string, { source: SourceRef; tls: ClientTlsPolicy & { credentialName: string }; reasons: string[]; resolvedIn: string[] }>();
   for (const svc of model.services) {
     const dp = svc.destinationPolicy;
     if (!dp) continue;
@@ -264,24 +265,27 @@ export function clientCredentialFindings(model: MeshModel): Finding[] {
       if (!usesClientCredential(tls)) continue;
       const key = `${dp.source.kind}/${dp.source.namespace}/${dp.source.name}\u0000${tls.path ?? ''}\u0000${tls.credentialName}`;
       if (seen.has(key)) continue;
-      const reasons = namespaces.flatMap((ns) => {
+      const reasons: string[] = [];
+      const resolvedIn: string[] = [];
+      for (const ns of namespaces) {
         const r = resolveClientCredential(model, tls, ns);
-        return r.ok ? [] : [r.reason];
-      });
-      seen.set(key, { source: dp.source, tls, reasons });
+        if (r.ok) resolvedIn.push(ns);
+        else reasons.push(r.reason);
+      }
+      seen.set(key, { source: dp.source, tls, reasons, resolvedIn });
     }
   }
   const out: Finding[] = [];
   const routers = model.workloads.filter((w) => w.proxyType === 'router');
-  for (const { source, tls, reasons } of seen.values()) {
+  for (const { source, tls, reasons, resolvedIn } of seen.values()) {
     const path = tls.path ? `${tls.path}.credentialName` : undefined;
     if (reasons.length > 0) {
       out.push(findingAt(source, path, `tls ${tls.mode} credentialName ${tls.credentialName}: ${reasons.join('; ')}; connections from proxies in ${reasons.length === 1 ? 'that namespace' : 'those namespaces'} on this cluster fail (UF), never plaintext`));
-      continue;
     }
+    // Missing in one namespace does not hide a clash in another.
     const clashes = [
       ...new Set(
-        namespaces.flatMap((ns) => {
+        resolvedIn.flatMap((ns) => {
           const user = policyCaNameTakenBy(model, tls, ns, routers);
           return user ? [describeUser(user, ns)] : [];
         }),

@@ -219,6 +219,16 @@ spec:
   assert.match(clash[0]!.message, /the client certificate of DestinationRule default\/b-tls \(tls MUTUAL credentialName a-cacert: Secret default\/a-cacert\)/);
   assert.match(clash[0]!.message, /the certificate of server https \(port 443, hosts b\.example\.com\) of Gateway istio-system\/egress \(Secret istio-system\/a-cacert\)/);
 
+  // No Secret a or a-cacert in istio-system: a-tls's and b-tls's credentials (and the gateway's certificate)
+  // reported missing there, and the clash in default is still reported.
+  const gone = new Set([caOnlySecret('a', 'istio-system'), tlsSecretYaml('a-cacert', 'istio-system', other, ca.certPem)]);
+  const partial = build(docs.filter((d) => !gone.has(d))).findings;
+  assert.deepEqual(missing(partial).map((f) => f.resource?.name).sort(), ['a-tls', 'b-tls', 'egress']);
+  const partialClash = partial.filter((f) => f.code === 'WEFT_CREDENTIAL_CLASH');
+  assert.deepEqual(partialClash.map((f) => f.resource?.name), ['a-tls']);
+  assert.match(partialClash[0]!.message, /DestinationRule default\/b-tls/);
+  assert.doesNotMatch(partialClash[0]!.message, /Gateway istio-system\/egress/);
+
   const { createClusterManager } = await import('../../src/proxy/data/upstream/index.js');
   const { UpstreamError } = await import('../../src/proxy/data/upstream/types.js');
   const { TestIdentity } = await import('../helpers/pki.js');
