@@ -232,12 +232,12 @@ export function credentialFindings(model: MeshModel): Finding[] {
       return other ? [{ w, other }] : [];
     });
     if (clashes.length === 0) continue;
-    const first = clashes[0]!;
     const sds = `"${s.tls!.credentialName!}-cacert"`;
     const by = [...new Set(clashes.map((c) => `${c.w.namespace}/${c.w.name}`))].sort().join(', ');
-    const user = describeUser(first.other, s.tls!.credentialNamespace ?? first.w.namespace);
+    // Routers in several namespaces may each meet another certificate: name every one.
+    const users = [...new Set(clashes.map((c) => describeUser(c.other, s.tls!.credentialNamespace ?? c.w.namespace)))].join('; and ');
     out.push(
-      findingAt(s.source, path, `${serverLabel(s)}: its client CA would be served under the SDS name ${sds}, which is ${user}; this server is not served by gateway ${by} (the certificate is); give that certificate another Secret name`, CREDENTIAL_CLASH),
+      findingAt(s.source, path, `${serverLabel(s)}: its client CA would be served under the SDS name ${sds}, which is ${users}; this server is not served by gateway workloads ${by} (the certificate is); give that certificate another Secret name`, CREDENTIAL_CLASH),
     );
   }
   return out;

@@ -338,6 +338,13 @@ spec:
     assert.deepEqual(missing(findings), []);
     const clash = findings.filter((f) => f.code === 'WEFT_CREDENTIAL_CLASH');
     assert.deepEqual(clash.map((f) => [f.resource?.name, f.path, f.severity]), [['mtls', 'spec.servers[0].tls.credentialName', 'warning']]);
-    assert.match(clash[0]!.message, /^server https-api \(port 443, hosts api\.example\.com\): .*SDS name "api-cert-cacert".* certificate of server https-www \(port 443, hosts www\.example\.com\) of Gateway default\/edge \(Secret istio-system\/api-cert-cacert\); this server is not served by gateway istio-system\/edge-gateway-abc /);
+    assert.match(clash[0]!.message, /^server https-api \(port 443, hosts api\.example\.com\): .*SDS name "api-cert-cacert".* certificate of server https-www \(port 443, hosts www\.example\.com\) of Gateway default\/edge \(Secret istio-system\/api-cert-cacert\); this server is not served by gateway workloads istio-system\/edge-gateway-abc /);
   }
+  // Edge routers in two namespaces, each meeting its own namespace's certificate: both named.
+  const EDGE2 = router('edge-gateway', 'edge2', { istio: 'ingressgateway', edge: 'yes' });
+  const secrets2 = [...secrets, tlsSecretYaml('api-cert', 'edge2', api, ca.certPem), tlsSecretYaml('api-cert-cacert', 'edge2', www)];
+  const both = build([mutual, simple, ...secrets2].join('\n---\n'), [EDGE, EDGE2, INGRESS]).findings.filter((f) => f.code === 'WEFT_CREDENTIAL_CLASH');
+  assert.equal(both.length, 1);
+  assert.match(both[0]!.message, /\(Secret istio-system\/api-cert-cacert\); and .*\(Secret edge2\/api-cert-cacert\)/);
+  assert.match(both[0]!.message, /not served by gateway workloads edge2\/edge-gateway-abc, istio-system\/edge-gateway-abc /);
 });
