@@ -314,10 +314,12 @@ class RawAdsClient {
   }
 }
 
-test('ads flow: a proxy that stops reading holds one response while config keeps changing, then converges to the newest', async () => {
+/** A real AdsServer (real store, registry and pipeline) behind a grpc-js server on loopback. */
+async function servedAds(serverOptions: grpc.ServerOptions = {}) {
   const stateDir = await tmpStateDir();
   const [store, registry, pipeline] = await Promise.all([ResourceStore.open(stateDir), WorkloadRegistry.open(stateDir), loadPipeline()]);
   const metrics = createControlMetrics();
+  const log = createMemoryLogger();
   const ads = new AdsServer({
     store,
     registry,
@@ -327,13 +329,18 @@ test('ads flow: a proxy that stops reading holds one response while config keeps
     trustDomain: 'cluster.local',
     rootCertsPem: ['-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n'],
     metrics,
-    log: createMemoryLogger(),
+    log,
     debounceMs: 5,
     writeStallMs: 60_000,
   });
-  const server = new grpc.Server();
+  const server = new grpc.Server(serverOptions);
   server.addService(ADS_SERVER_SERVICE, ads.handlers());
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return { store, registry, metrics, log, ads, server, port };
+}
+
+test('ads flow: a proxy that stops reading holds one response while config keeps changing, then converges to the newest', async () => {
+  const { store, registry, metrics, ads, server, port } = await servedAds();
   const client = new RawAdsClient(port);
   try {
     // 150 services: each CDS answer is ~100 KB, more than HTTP/2's initial 64 KB window.
@@ -372,6 +379,26 @@ test('ads flow: a proxy that stops reading holds one response while config keeps
     assert.equal(ads.writeStats.inFlightBytes, 0);
   } finally {
     client.close();
+    ads.close();
+    await new Promise<void>((r) => server.tryShutdown(() => r()));
+  }
+});
+
+test('ads: where the framed write cannot be hooked (a server interceptor wraps the calls), responses are copied as before and the control plane says so once', async () => {
+  const { store, registry, metrics, log, ads, server, port } = await servedAds({ interceptors: [(_method, call) => new grpc.ServerInterceptingCall(call)] });
+  const clients = [new RawAdsClient(port), new RawAdsClient(port)];
+  try {
+    await store.apply([serviceResource('default', 'api', 8080)]);
+    await registry.put(workload('default', 'me', '10.0.0.9', { app: 'me' }));
+    await waitFor(() => metrics.rebuilds.get() >= 1, 3000, 'the model');
+    for (const c of clients) c.send({ node: { id: nodeId('sidecar', '10.0.0.9', 'me', 'default') }, typeUrl: T.cluster });
+    const hasApi = (r: DiscoveryResponse): boolean => r.resources.some((x) => x['name'] === 'outbound|8080||api.default.svc.cluster.local');
+    await waitFor(() => clients.every((c) => c.received.some(hasApi)), 3000, 'CDS with the service on both streams');
+    const warnings = log.lines.filter((l) => l.includes('serializeMessage'));
+    assert.equal(warnings.length, 1, log.lines.join('\n'));
+    assert.match(warnings[0]!, /^warn .*copied per stream/);
+  } finally {
+    for (const c of clients) c.close();
     ads.close();
     await new Promise<void>((r) => server.tryShutdown(() => r()));
   }
