@@ -13,7 +13,7 @@ import type { Finding } from '../../src/resources/types.js';
 import type { Workload } from '../../src/model/types.js';
 import { spiffeId } from '../../src/xds/names.js';
 import { AdsTestClient, T, tmpStateDir } from './helpers.js';
-import { makeTlsCa, tlsSecretYaml } from '../helpers/tls-certs.js';
+import { httpsGatewayYaml, makeTlsCa, tlsSecretYaml } from '../helpers/tls-certs.js';
 
 const NS = 'istio-system';
 const POD = 'istio-ingressgateway-1';
@@ -166,26 +166,10 @@ test('a credential clash (a Secret "<x>-cacert" that is a certificate, and MUTUA
     await cp.registry.put(ROUTER);
     const ca = await makeTlsCa('clash-ca');
     const [api, www] = [await ca.issue(['api.example.com']), await ca.issue(['www.example.com'])];
-    const gateways = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: mtls, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 443, name: https-api, protocol: HTTPS}
-    hosts: [api.example.com]
-    tls: {mode: MUTUAL, credentialName: api-cert}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 443, name: https-www, protocol: HTTPS}
-    hosts: [www.example.com]
-    tls: {mode: SIMPLE, credentialName: api-cert-cacert}
-`;
+    const gateways = [
+      httpsGatewayYaml('mtls', '{istio: ingressgateway}', { name: 'https-api', host: 'api.example.com', mode: 'MUTUAL', credentialName: 'api-cert' }),
+      httpsGatewayYaml('edge', '{istio: ingressgateway}', { name: 'https-www', host: 'www.example.com', mode: 'SIMPLE', credentialName: 'api-cert-cacert' }),
+    ].join('---\n');
     const yaml = [gateways, tlsSecretYaml('api-cert', NS, api, ca.certPem), tlsSecretYaml('api-cert-cacert', NS, www)].join('\n---\n');
     const answer = await apply(cp, yaml);
     assert.deepEqual(answer.findings.map((f) => [f.code, f.resource?.name]), [['WEFT_CREDENTIAL_CLASH', 'mtls']], JSON.stringify(answer.findings));

@@ -78,3 +78,20 @@ export function tlsSecretYaml(name: string, namespace: string, c: { certPem: str
     '',
   ].join('\n');
 }
+
+/**
+ * An Istio Gateway (namespace default) with one HTTPS server on 443 for `host`, TLS from
+ * `credentialName`; the selector as a flow map, e.g. `{istio: ingressgateway}`.
+ */
+export function httpsGatewayYaml(name: string, selector: string, server: { name: string; host: string; mode: 'SIMPLE' | 'MUTUAL'; credentialName: string }): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: ${name}, namespace: default}
+spec:
+  selector: ${selector}
+  servers:
+  - port: {number: 443, name: ${server.name}, protocol: HTTPS}
+    hosts: [${server.host}]
+    tls: {mode: ${server.mode}, credentialName: ${server.credentialName}}
+`;
+}

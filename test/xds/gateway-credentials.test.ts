@@ -10,7 +10,7 @@ import { generateForProxy } from '../../src/xds/generate.js';
 import { decode, encode, TYPE } from '../../src/xds/codec.js';
 import type { EnvoyObject } from '../../src/proxy/types.js';
 import { spiffeId } from '../../src/xds/names.js';
-import { makeTlsCa, tlsSecretYaml, type Issued, type TestTlsCa } from '../helpers/tls-certs.js';
+import { httpsGatewayYaml, makeTlsCa, tlsSecretYaml, type Issued, type TestTlsCa } from '../helpers/tls-certs.js';
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => v as Obj;
@@ -298,28 +298,8 @@ ${tlsSecretYaml('api-cert', 'default', api)}
 
 test('a Secret "<x>-cacert" that is one server\'s certificate and, by name, MUTUAL x\'s CA: the certificate keeps the SDS name, x is left out on the routers running both, with a finding naming both servers and the Secret', () => {
   const EDGE = router('edge-gateway', 'istio-system', { istio: 'ingressgateway', edge: 'yes' });
-  const mutual = `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: mtls, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 443, name: https-api, protocol: HTTPS}
-    hosts: [api.example.com]
-    tls: {mode: MUTUAL, credentialName: api-cert}
-`;
-  const simple = `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: default}
-spec:
-  selector: {edge: "yes"}
-  servers:
-  - port: {number: 443, name: https-www, protocol: HTTPS}
-    hosts: [www.example.com]
-    tls: {mode: SIMPLE, credentialName: api-cert-cacert}
-`;
+  const mutual = httpsGatewayYaml('mtls', '{istio: ingressgateway}', { name: 'https-api', host: 'api.example.com', mode: 'MUTUAL', credentialName: 'api-cert' });
+  const simple = httpsGatewayYaml('edge', '{edge: "yes"}', { name: 'https-www', host: 'www.example.com', mode: 'SIMPLE', credentialName: 'api-cert-cacert' });
   const secrets = [tlsSecretYaml('api-cert', 'istio-system', api, ca.certPem), tlsSecretYaml('api-cert-cacert', 'istio-system', www)];
   // Either order of the Gateways: the outcome does not depend on which the generator meets first.
   for (const gateways of [[mutual, simple], [simple, mutual]]) {
