@@ -8,7 +8,8 @@ import { parseYaml, type Finding } from '../../src/resources/index.js';
 import { buildModel, type Workload } from '../../src/model/index.js';
 import { generateForProxy, generateGroupsForProxy } from '../../src/xds/generate.js';
 import type { EnvoyObject } from '../../src/proxy/types.js';
-import { CREDENTIAL, spiffeId } from '../../src/xds/names.js';
+import { CREDENTIAL } from '../../src/xds/names.js';
+import { testWorkload } from '../helpers/workloads.js';
 import { makeTlsCa, tlsSecretYaml, type Issued, type TestTlsCa } from '../helpers/tls-certs.js';
 
 type Obj = Record<string, unknown>;
@@ -24,20 +25,8 @@ before(async () => {
 });
 
 function workload(name: string, namespace: string, proxyType: Workload['proxyType'], labels: Record<string, string>): Workload {
-  return {
-    name: `${name}-abc`,
-    namespace,
-    labels,
-    serviceAccount: name,
-    identity: spiffeId(namespace, name),
-    address: '127.10.0.7',
-    appAddress: '127.10.0.7',
-    ports: proxyType === 'sidecar' ? [{ containerPort: 8080 }] : [],
-    ready: true,
-    meshed: true,
-    owner: name,
-    proxyType,
-  };
+  const ports = proxyType === 'sidecar' ? [{ containerPort: 8080 }] : [];
+  return testWorkload({ name: `${name}-abc`, namespace, labels, serviceAccount: name, address: '127.10.0.7', ports, owner: name, proxyType });
 }
 
 const SIDECAR = workload('web', 'default', 'sidecar', { app: 'web' });

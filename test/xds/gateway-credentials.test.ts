@@ -9,7 +9,7 @@ import { buildModel, type Workload } from '../../src/model/index.js';
 import { generateForProxy } from '../../src/xds/generate.js';
 import { decode, encode, TYPE } from '../../src/xds/codec.js';
 import type { EnvoyObject } from '../../src/proxy/types.js';
-import { spiffeId } from '../../src/xds/names.js';
+import { testWorkload } from '../helpers/workloads.js';
 import { httpsGatewayYaml, makeTlsCa, tlsSecretYaml, type Issued, type TestTlsCa } from '../helpers/tls-certs.js';
 
 type Obj = Record<string, unknown>;
@@ -28,20 +28,7 @@ before(async () => {
 });
 
 function router(name: string, namespace: string, labels: Record<string, string>): Workload {
-  return {
-    name: `${name}-abc`,
-    namespace,
-    labels,
-    serviceAccount: name,
-    identity: spiffeId(namespace, name),
-    address: '127.10.0.200',
-    appAddress: '127.10.0.200',
-    ports: [],
-    ready: true,
-    meshed: true,
-    owner: name,
-    proxyType: 'router',
-  };
+  return testWorkload({ name: `${name}-abc`, namespace, labels, serviceAccount: name, address: '127.10.0.200', ports: [], owner: name, proxyType: 'router' });
 }
 
 const INGRESS = router('istio-ingressgateway', 'istio-system', { istio: 'ingressgateway' });
