@@ -196,6 +196,11 @@ export class H2Downstream implements Downstream {
     if (bodyless) this.ended = true;
   }
 
+  /** CONNECT's 200: the stream stays open both ways as the tunnel (no END_STREAM, no trailers). */
+  establishTunnel(): void {
+    if (!this.gone()) this.head(200, {}, false, false);
+  }
+
   finish(trailers: HeaderMap): void {
     const s = this.stream;
     if (this.ended || this.gone()) return;

@@ -92,12 +92,7 @@ export function handleConnect1(env: HttpEnv, conn: ConnInfo, req: IncomingMessag
 export function handleConnect2(env: HttpEnv, conn: ConnInfo, ds: H2Downstream): void {
   openTunnel(env, conn, String(ds.headers[':authority'] ?? ''), ds.headers, ds.stream, {
     fail: (status, flag, body) => localReply(ds, status, body, flag ? { 'x-weft-flags': flag } : {}),
-    // The tunnel's stream stays open both ways: no END_STREAM, no trailers.
-    established: () => {
-      if (ds.stream.destroyed || ds.stream.closed) return; // the client went while the upstream connected
-      ds.stream.respond({ ':status': 200 });
-      ds.headersSent = true;
-    },
+    established: () => ds.establishTunnel(),
   });
 }
 
