@@ -285,6 +285,7 @@ async function main(): Promise<void> {
       const ws = await watching; // the watch message reached every child first
       const prof2 = PROFILE_DIR ? await Profiler.start() : undefined;
       const cpu1 = cpuS();
+      const sys1 = process.cpuUsage().system;
       const w1 = performance.now();
       let peak = rssMB();
       const sampler = setInterval(() => (peak = Math.max(peak, rssMB())), 100);
@@ -321,6 +322,8 @@ async function main(): Promise<void> {
         vcpuDuringChange: +vcpu.toFixed(2),
         // CPU seconds the control plane spent on the change (steadier than vCPU on a shared machine).
         cpuS: +(vcpu * wall).toFixed(2),
+        // Of which in the kernel (on loopback a write also runs the receiver's TCP path).
+        systemS: +((process.cpuUsage().system - sys1) / 1e6).toFixed(2),
         peakRssMB: Math.round(Math.max(peak, rssMB())),
         hwmRssMB: Math.round(hwmMB()),
         memory: memory(),

@@ -10,7 +10,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
-import { encodeDiscoveryResponse, resourcesField, type WireDiscoveryRequest } from './ads-wire.js';
+import { encodeDiscoveryResponse, framedResponse, markShared, resourcesField, type AdsEncoding, type WireDiscoveryRequest } from './ads-wire.js';
 import type { WriteBudget } from './ads-flow.js';
 import { SubscriptionTable, sameNames, type Subscription } from './ads-subscriptions.js';
 import type { ProxyType } from '../xds/names.js';
@@ -102,7 +102,10 @@ function response(type: XdsType, sel: Selection, resources: SnapshotResource[], 
   // Whole groups (a proxy's CDS: its own inbound group and its namespace's): their runs, each made once.
   const body = resources === sel.resources && sel.groups ? sel.groups.map((g) => g.body) : [resourcesField(resources)];
   const e = { version, nonce, buf: encodeDiscoveryResponse(version, TYPE_URL[type], nonce, body) };
-  if (shared) sharedResponses.set(resources, e);
+  if (shared) {
+    sharedResponses.set(resources, e);
+    markShared(e.buf); // worth compressing once for every stream that reads gzip
+  }
   return e;
 }
 
@@ -120,6 +123,7 @@ export class ProxyConnection {
   readonly #metrics: ControlMetrics;
   readonly #log: Logger;
   readonly #budget: WriteBudget;
+  readonly #encoding: AdsEncoding | undefined;
   readonly #subs: SubscriptionTable;
   readonly #types = new Map<XdsType, TypeState>();
   #snapshot: ProxySnapshot | undefined;
@@ -137,12 +141,13 @@ export class ProxyConnection {
   constructor(
     readonly node: ProxyNode,
     stream: AdsStream,
-    deps: { metrics: ControlMetrics; log: Logger; budget: WriteBudget; subscriptions?: SubscriptionTable },
+    deps: { metrics: ControlMetrics; log: Logger; budget: WriteBudget; subscriptions?: SubscriptionTable; encoding?: AdsEncoding | undefined },
   ) {
     this.#stream = stream;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
     this.#budget = deps.budget;
+    this.#encoding = deps.encoding;
     this.#subs = deps.subscriptions ?? sharedSubscriptions;
     for (const t of XDS_TYPES) this.#types.set(t, { sentResources: [] });
   }
@@ -270,7 +275,8 @@ export class ProxyConnection {
     st.sentResources = sel.resources;
     this.#metrics.xdsPushes.inc({ type });
     this.#sentAny = true;
-    const release = this.#budget.charge(buf.length);
+    // What goes on the wire: the compressed frame where this stream reads gzip (made once, here or by an earlier stream).
+    const release = this.#budget.charge((this.#encoding && framedResponse(buf, this.#encoding)?.length) || buf.length);
     const done = (): void => {
       release();
       if (this.#inFlight !== done) return;

@@ -28,7 +28,7 @@ import { ProxyConnection, type AdsStream, type ProxyNode, type ProxyStatus } fro
 import { buildSnapshot, buildSnapshotFromGroups, XDS_TYPES, type ProxySnapshot, type XdsType } from './snapshot.js';
 import { selects } from '../xds/mesh.js';
 import { errorMessage } from './errors.js';
-import { writeFramedResponses } from './ads-wire.js';
+import { encodingFor, writeFramedResponses } from './ads-wire.js';
 import { classifyNode, configForNode, nodeServable, proxylessClientOf, type ProxylessGenerateFn } from './proxyless-node.js';
 
 export const ADS_DEFAULTS = {
@@ -385,11 +385,13 @@ export class AdsServer {
           rejected = true;
           return;
         }
-        if (!writeFramedResponses(call) && !this.#framingWarned) {
+        const encoding = encodingFor(req.node);
+        const framed = writeFramedResponses(call, encoding);
+        if (!framed && !this.#framingWarned) {
           this.#framingWarned = true;
-          this.#opts.log('warn', 'this @grpc/grpc-js has no serializeMessage on its server calls: ADS responses are copied per stream (slower at scale, same bytes)');
+          this.#opts.log('warn', 'this @grpc/grpc-js has no serializeMessage on its server calls: ADS responses are copied per stream, uncompressed (slower at scale, same config)');
         }
-        conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget });
+        conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget, encoding: framed ? encoding : undefined });
         conn.credentials = this.#mayHaveCredentials(conn.node, call.metadata);
         this.#conns.add(conn);
         this.#refresh(conn);

@@ -5,12 +5,19 @@ import { messageType, OBJECT_FORM } from './codec.js';
 
 export interface DiscoveryRequest {
   versionInfo?: string;
-  node?: { id?: string; cluster?: string; metadata?: Record<string, unknown>; userAgentName?: string };
+  node?: { id?: string; cluster?: string; metadata?: Record<string, unknown>; userAgentName?: string; clientFeatures?: string[] };
   resourceNames?: string[];
   typeUrl?: string;
   responseNonce?: string;
   errorDetail?: { code?: number; message?: string };
 }
+
+/**
+ * The node.client_features entry by which an xDS client says it reads responses compressed
+ * with gzip (grpc-encoding: gzip; grpc-js clients inflate them): the control plane then
+ * compresses the responses it shares between proxies (control/ads-wire.ts).
+ */
+export const ADS_GZIP_FEATURE = 'weft.ads.grpc-encoding.gzip';
 
 /** Resources are carried as object form with '@type' (see codec.ts). */
 export interface DiscoveryResponse {

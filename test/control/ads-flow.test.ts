@@ -5,9 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
-import { ADS_SERVER_SERVICE, decodeDiscoveryRequest, encodeDiscoveryResponse, framedResponse, resourcesField, writeFramedResponses } from '../../src/control/ads-wire.js';
+import { ADS_GZIP_FEATURE, ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
+import { ADS_SERVER_SERVICE, COMPRESS_MIN_BYTES, decodeDiscoveryRequest, encodeDiscoveryResponse, encodingFor, framedResponse, markShared, resourcesField, writeFramedResponses } from '../../src/control/ads-wire.js';
+import { buildNode } from '../../src/proxy/core/xds-node.js';
 import { WriteBudget } from '../../src/control/ads-flow.js';
 import { SubscriptionTable } from '../../src/control/ads-subscriptions.js';
 import { ProxyConnection, type AdsStream } from '../../src/control/ads-connection.js';
@@ -149,6 +151,30 @@ test('ads wire: a response is framed once, in its own allocation, and the instal
   }
 });
 
+test('ads wire: a shared response of 4 KiB or more is gzipped once for the streams that read gzip; a proxy\'s own, a small one, or a stream without the feature get it uncompressed', () => {
+  const big = encodeDiscoveryResponse('v1', T.endpoint, 'n-1', [resourcesField(snapshot(200, '10.1.1.1').EDS.all().resources)]);
+  const own = encodeDiscoveryResponse('v1', T.endpoint, 'n-2', [resourcesField(snapshot(200, '10.1.1.2').EDS.all().resources)]);
+  const small = encodeDiscoveryResponse('v1', T.endpoint, 'n-3', [resourcesField(snapshot(1, '10.1.1.1').EDS.all().resources)]);
+  assert.ok(big.length > 4 * COMPRESS_MIN_BYTES && small.length < COMPRESS_MIN_BYTES, `${big.length} ${small.length}`);
+  markShared(big);
+  markShared(small);
+  const z = framedResponse(big, 'gzip')!;
+  assert.equal(z[0], 1, 'flagged compressed');
+  assert.equal(z.readUInt32BE(1), z.length - 5);
+  assert.ok(z.length < big.length / 4, `compressed ${big.length} -> ${z.length}`);
+  assert.deepEqual(zlib.gunzipSync(z.subarray(5)), big, 'gzip of the message itself');
+  assert.equal(framedResponse(big, 'gzip'), z, 'made once, then reused for every stream');
+  assert.equal(framedResponse(big), framedResponse(big, undefined));
+  assert.equal(framedResponse(big)![0], 0, 'a stream that does not read gzip gets the plain frame');
+  assert.equal(framedResponse(own, 'gzip')![0], 0, 'not shared: not worth compressing');
+  assert.equal(framedResponse(small, 'gzip')![0], 0, 'under the threshold');
+
+  assert.equal(encodingFor(buildNode({ type: 'sidecar', ip: '10.0.0.1', pod: 'p', namespace: 'ns', serviceAccount: 'sa', labels: {} })), 'gzip', "weft's proxy says it reads gzip");
+  assert.equal(encodingFor({ id: 'x', clientFeatures: ['envoy.lb.does_not_support_overprovisioning'] }), undefined);
+  assert.equal(encodingFor({ id: 'x' }), undefined, 'Envoy and gRPC clients do not say so: uncompressed');
+  assert.equal(encodingFor(undefined), undefined);
+});
+
 test('ads flow: one response in flight per stream; changes meanwhile coalesce to the newest version, EDS as the changes since what was sent', () => {
   const s = new HeldStream();
   const c = conn(s);
@@ -286,17 +312,25 @@ class RawAdsClient {
   readonly session: http2.ClientHttp2Session;
   readonly stream: http2.ClientHttp2Stream;
   readonly received: DiscoveryResponse[] = [];
+  /** Each received message's gRPC flag byte (1 = compressed) and size on the wire, in order. */
+  readonly frames: { compressed: boolean; bytes: number }[] = [];
+  headers: http2.IncomingHttpHeaders | undefined;
   #buf = Buffer.alloc(0);
   constructor(port: number) {
     this.session = http2.connect(`http://127.0.0.1:${port}`);
     this.session.on('error', () => {});
     this.stream = this.session.request({ ':method': 'POST', ':path': m.path, 'content-type': 'application/grpc', te: 'trailers' });
     this.stream.on('error', () => {});
+    this.stream.on('response', (h) => void (this.headers = h));
     this.stream.on('data', (chunk: Buffer) => {
       this.#buf = Buffer.concat([this.#buf, chunk]);
       while (this.#buf.length >= 5 && this.#buf.length >= 5 + this.#buf.readUInt32BE(1)) {
         const len = this.#buf.readUInt32BE(1);
-        this.received.push(m.responseDeserialize(this.#buf.subarray(5, 5 + len)));
+        const compressed = this.#buf[0] === 1;
+        const body = this.#buf.subarray(5, 5 + len);
+        if (compressed) assert.equal(this.headers?.['grpc-encoding'], 'gzip', 'a compressed message under grpc-encoding gzip');
+        this.frames.push({ compressed, bytes: len });
+        this.received.push(m.responseDeserialize(compressed ? zlib.gunzipSync(body) : body));
         this.#buf = this.#buf.subarray(5 + len);
       }
     });
@@ -399,6 +433,54 @@ test('ads: where the framed write cannot be hooked (a server interceptor wraps t
     assert.match(warnings[0]!, /^warn .*copied per stream/);
   } finally {
     for (const c of clients) c.close();
+    ads.close();
+    await new Promise<void>((r) => server.tryShutdown(() => r()));
+  }
+});
+
+test('ads: over the wire a proxy that reads gzip gets shared responses compressed (grpc-encoding gzip) and a grpc-js client decodes them; a client without the feature gets them plain', async () => {
+  const { store, registry, metrics, ads, server, port } = await servedAds();
+  const plain = new RawAdsClient(port);
+  const raw = new RawAdsClient(port);
+  const grpcClient = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  try {
+    // 60 services: the namespace's shared RDS (one virtual host each) is ~15 KB.
+    const http = (name: string): ReturnType<typeof serviceResource> => {
+      const r = serviceResource('default', name, 8080);
+      return { ...r, spec: { ...r.spec, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } };
+    };
+    await store.apply(Array.from({ length: 60 }, (_, i) => http(`s${i}`)));
+    await registry.put(workload('default', 'me', '10.0.0.9', { app: 'me' }));
+    await waitFor(() => metrics.rebuilds.get() >= 1, 3000, 'the model');
+    const id = nodeId('sidecar', '10.0.0.9', 'me', 'default');
+    const rds = { typeUrl: T.route, resourceNames: ['http_proxy'] };
+    plain.send({ node: { id }, ...rds });
+    raw.send({ node: { id, clientFeatures: [ADS_GZIP_FEATURE] }, ...rds });
+    const viaGrpc: DiscoveryResponse[] = [];
+    const call = grpcClient.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata());
+    call.on('data', (r: DiscoveryResponse) => viaGrpc.push(r));
+    call.on('error', () => {});
+    call.write({ node: { id, clientFeatures: [ADS_GZIP_FEATURE] }, ...rds });
+    const hosts = (r: DiscoveryResponse | undefined): number => ((r?.resources[0]?.['virtualHosts'] as unknown[]) ?? []).length;
+    // 60 services and allow_any.
+    await waitFor(() => [plain.received, raw.received, viaGrpc].every((got) => hosts(got.at(-1)) === 61), 3000, 'RDS with every service on the three streams');
+    for (const c of [plain, raw]) c.frames.splice(0, c.frames.length - 1);
+
+    assert.equal(plain.headers?.['grpc-encoding'], 'identity');
+    assert.equal(plain.frames[0]!.compressed, false);
+    assert.ok(plain.frames[0]!.bytes > COMPRESS_MIN_BYTES, `RDS is ${plain.frames[0]!.bytes} bytes`);
+    assert.equal(raw.headers?.['grpc-encoding'], 'gzip');
+    assert.equal(raw.frames[0]!.compressed, true);
+    assert.ok(raw.frames[0]!.bytes * 4 < plain.frames[0]!.bytes, `${plain.frames[0]!.bytes} -> ${raw.frames[0]!.bytes} bytes on the wire`);
+    for (const r of [raw.received.at(-1)!, viaGrpc.at(-1)!]) {
+      assert.deepEqual(r.resources, plain.received.at(-1)!.resources, 'the same RouteConfiguration');
+      assert.equal(r.nonce, plain.received.at(-1)!.nonce, 'one shared response');
+    }
+    call.end();
+  } finally {
+    plain.close();
+    raw.close();
+    grpcClient.close();
     ads.close();
     await new Promise<void>((r) => server.tryShutdown(() => r()));
   }

@@ -45,6 +45,14 @@ export async function readTokenFile(file: string): Promise<string> {
   return text;
 }
 
+/**
+ * The HTTP/2 flow-control window (stream and connection) the proxy grants the control
+ * plane. HTTP/2's default 64 KiB makes a proxy's first config (~2 MB at 1,000 services)
+ * wait for ~30 window updates; with 4 MiB it comes in one go (2,000 proxies syncing at
+ * once: 12 s -> 7.5 s in bench/control-scale). Envoy grants 256 MiB by default.
+ */
+export const CONTROL_FLOW_WINDOW_BYTES = 4 * 1024 * 1024;
+
 /** A fresh gRPC client for one target; the caller closes it. Each client gets its own subchannel pool. */
 export function controlClient(target: ControlTarget): grpc.Client {
   splitHostPort(target.address, 'control address');
@@ -55,6 +63,7 @@ export function controlClient(target: ControlTarget): grpc.Client {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc-node.flow_control_window': CONTROL_FLOW_WINDOW_BYTES,
   };
   let creds: grpc.ChannelCredentials;
   if (target.rootPem) {
