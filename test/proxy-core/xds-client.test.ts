@@ -61,6 +61,7 @@ test('subscribes LDS/CDS wildcard, then RDS/EDS/SDS by name; ACKs each response 
     assert.equal(md.fields['SERVICE_ACCOUNT']!.stringValue, 'productpage');
     assert.equal(md.fields['INSTANCE_IPS']!.stringValue, '127.10.0.5');
     assert.equal(md.fields['LABELS']!.structValue!.fields['app']!.stringValue, 'productpage');
+    assert.deepEqual(first.node!.clientFeatures, ['weft.ads.grpc-encoding.gzip'], 'it reads gzipped responses');
 
     const lds = server.requests.find((r) => r.typeUrl === TYPE.listener)!;
     assert.deepEqual(lds.resourceNames ?? [], []);
@@ -89,6 +90,11 @@ test('subscribes LDS/CDS wildcard, then RDS/EDS/SDS by name; ACKs each response 
     assert.ok(status.types.LDS.lastUpdate instanceof Date);
     assert.equal(c.stats()['xds.nack'], 0);
     assert.ok(c.stats()['xds.ack']! >= 5);
+    assert.deepEqual(
+      server.requests.slice(1).filter((r) => r.node !== undefined),
+      [],
+      'the node goes in the first request only, not in every ACK',
+    );
   });
 });
 
@@ -187,6 +193,9 @@ test('reconnects after the control plane dies, serving the last config meanwhile
     try {
       // The new stream re-sends subscriptions with the last accepted versions and names.
       const ldsReq = await again.waitForRequest((r) => r.typeUrl === TYPE.listener, 10_000);
+      const firstAgain = again.requests.find((r) => r.streamId === ldsReq.streamId)!;
+      assert.equal(firstAgain.node?.id, c.nodeId, 'a new stream names the node again, in its first request');
+      assert.equal(again.requests.filter((r) => r.streamId === ldsReq.streamId && r.node !== undefined).length, 1);
       assert.equal(ldsReq.versionInfo, 'l1');
       assert.equal(ldsReq.responseNonce ?? '', '');
       const edsReq = await again.waitForRequest((r) => r.typeUrl === TYPE.endpoint && r.streamId === ldsReq.streamId);

@@ -57,6 +57,8 @@ export class XdsClient {
   private call: Call | undefined;
   /** Stream generation: responses and events of an older stream are ignored. */
   private gen = 0;
+  /** The generation whose stream has been sent the node (in its first request). */
+  private nodeSentGen = 0;
   private queue: Promise<void> = Promise.resolve();
   private reconnectTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -241,7 +243,9 @@ export class XdsClient {
     const t = this.state.type(kind);
     const req: DiscoveryRequest = {
       versionInfo: extra?.versionInfo ?? t.version,
-      node: this.node,
+      // The node in a stream's first request only (Envoy's set_node_on_first_message_only): the
+      // control plane reads it once per stream, and every ACK would otherwise carry it, labels and all.
+      ...(this.nodeSentGen !== this.gen ? { node: this.node } : {}),
       resourceNames: t.subscribed === '*' ? [] : [...t.subscribed],
       typeUrl: KIND_URL[kind],
       responseNonce: t.nonce,
@@ -255,6 +259,7 @@ export class XdsClient {
     if (!call) return;
     try {
       call.write(this.request(kind, extra));
+      this.nodeSentGen = this.gen;
     } catch (err) {
       this.log.warn('ADS write failed', { kind, error: errorMessage(err) });
     }
@@ -277,7 +282,7 @@ export class XdsClient {
     const nonce = res.nonce ?? '';
     if (!kind) {
       this.log.warn('ADS response of unknown type', { typeUrl: res.typeUrl });
-      this.call?.write({ versionInfo: '', node: this.node, typeUrl: res.typeUrl, responseNonce: nonce, errorDetail: { code: INVALID_ARGUMENT, message: `type ${res.typeUrl} is not supported` } });
+      this.call?.write({ versionInfo: '', typeUrl: res.typeUrl, responseNonce: nonce, errorDetail: { code: INVALID_ARGUMENT, message: `type ${res.typeUrl} is not supported` } });
       this.counters.nack++;
       return;
     }
