@@ -132,8 +132,8 @@ export function framedResponse(message: unknown, encoding?: AdsEncoding): Buffer
   return (byEncoding[encoding] ??= compressedFrame(message, encoding) ?? framed);
 }
 
-function compressedFrame(message: Buffer, encoding: AdsEncoding): Buffer | undefined {
-  const body = encoding === 'gzip' ? zlib.gzipSync(message, { level: COMPRESS_LEVEL }) : message;
+function compressedFrame(message: Buffer, _encoding: AdsEncoding): Buffer | undefined {
+  const body = zlib.gzipSync(message, { level: COMPRESS_LEVEL }); // the one AdsEncoding there is
   if (body.length >= message.length) return undefined;
   const frame = Buffer.allocUnsafe(GRPC_PREFIX + body.length);
   frame[0] = 1;
