@@ -91,6 +91,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that fails fast (a bad flag) may exit before reading its stdin: EPIPE is not the test's failure.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }
