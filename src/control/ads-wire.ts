@@ -97,7 +97,8 @@ const COMPRESS_LEVEL = 3;
 
 /** Responses written to more than one stream (markShared): only these are compressed, once each. */
 const sharedMessages = new WeakSet<Buffer>();
-const compressedFrames = new WeakMap<Buffer, Partial<Record<AdsEncoding, Buffer>>>();
+/** Each shared response -> its gzipped frame (or its plain frame when gzip does not shrink it), made on first write. */
+const compressedFrames = new WeakMap<Buffer, Buffer>();
 
 /**
  * Marks a response made by encodeDiscoveryResponse as shared by several streams, so that
@@ -120,20 +121,20 @@ export function encodingFor(node: DiscoveryRequest['node']): AdsEncoding | undef
 /**
  * The frame to write for a response made by encodeDiscoveryResponse (undefined for any other
  * value): with `encoding`, a shared response of COMPRESS_MIN_BYTES or more is compressed
- * (flag byte 1), made once per encoding and kept while the response is; otherwise its
+ * (flag byte 1), made once and kept while the response is; otherwise its
  * uncompressed frame. A response that does not shrink keeps its uncompressed frame.
  */
 export function framedResponse(message: unknown, encoding?: AdsEncoding): Buffer | undefined {
   if (!Buffer.isBuffer(message)) return undefined;
   const framed = framedMessages.get(message);
   if (!framed || !encoding || message.length < COMPRESS_MIN_BYTES || !sharedMessages.has(message)) return framed;
-  let byEncoding = compressedFrames.get(message);
-  if (!byEncoding) compressedFrames.set(message, (byEncoding = {}));
-  return (byEncoding[encoding] ??= compressedFrame(message, encoding) ?? framed);
+  let frame = compressedFrames.get(message);
+  if (!frame) compressedFrames.set(message, (frame = gzippedFrame(message) ?? framed));
+  return frame;
 }
 
-function compressedFrame(message: Buffer, _encoding: AdsEncoding): Buffer | undefined {
-  const body = zlib.gzipSync(message, { level: COMPRESS_LEVEL }); // the one AdsEncoding there is
+function gzippedFrame(message: Buffer): Buffer | undefined {
+  const body = zlib.gzipSync(message, { level: COMPRESS_LEVEL });
   if (body.length >= message.length) return undefined;
   const frame = Buffer.allocUnsafe(GRPC_PREFIX + body.length);
   frame[0] = 1;

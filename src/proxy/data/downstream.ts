@@ -38,8 +38,8 @@ export interface Downstream {
   onClose(fn: () => void): void;
 }
 
-/** For 'error' events whose consequence ('close') is handled elsewhere. */
-function ignore(): void {}
+/** For 'error' events whose consequence ('close') is handled elsewhere, and other no-op callbacks of the HTTP side. */
+export function ignore(): void {}
 
 function hasTrailers(t: HeaderMap): boolean {
   for (const _ in t) return true;

@@ -4,7 +4,7 @@
 // back with trailers. Each stage lives in its own module; this file only sequences them.
 import type { Readable, Writable } from 'node:stream';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Downstream } from './downstream.js';
+import { ignore, type Downstream } from './downstream.js';
 import { Cancel } from './upstream/cancel.js';
 import type { ClusterManager, UpstreamFailure, UpstreamRequest, UpstreamResponse } from './upstream/types.js';
 import type { CompiledRoute, CompiledRouteConfig, RouteDecision } from './router.js';
@@ -68,8 +68,6 @@ export function localReply(ds: Downstream, status: number, body: string, extra?:
   const h: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), ...extra };
   ds.reply(status, h, body);
 }
-
-function ignore(): void {}
 
 function flagReply(ds: Downstream, flag: UpstreamFailure | 'NR', cluster: string | undefined): void {
   const status = flag === 'NR' ? 404 : FLAG_STATUS[flag];

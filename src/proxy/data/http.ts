@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { handleHttpRequest, requestTarget, type ConnInfo, type HttpEnv } from './http-handler.js';
-import { H1Downstream, H2Downstream } from './downstream.js';
+import { H1Downstream, H2Downstream, ignore } from './downstream.js';
 import { handleConnect1, handleConnect2, handleUpgrade1 } from './http-tunnel.js';
 import { HTTP_DEFAULTS } from './hcm-config.js';
 
@@ -15,9 +15,6 @@ const TOO_LARGE = 'HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-lengt
 const TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
 
 export type HttpCodec = 'h1' | 'h2';
-
-/** For 'error' events whose consequence ('close') is handled elsewhere; one function for every stream. */
-function ignore(): void {}
 
 interface H1State {
   conn: ConnInfo;
