@@ -5,7 +5,9 @@
 // a proxy says) and inflates what comes compressed. The gRPC stream is node:http2 with
 // the 5-byte message framing done here (RawAdsStream) and responses are read with a
 // tiny wire reader, not decoded. Driven by its parent over IPC:
-//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}]} -> {type:'synced', ms, count, cpuS} when all have CDS, EDS, LDS and RDS
+//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}], protocol} -> {type:'synced', ms, count, cpuS} when all have CDS, EDS, LDS and RDS
+// protocol 'delta' (as weft's proxies speak by default: subscriptions by name, ACKs by
+// nonce, responses of what changed) or 'sotw' (state of the world).
 //   {type:'watch', marker, t0Us, profile?} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
 //     once all saw marker (or on 'report'); with `profile`, a CPU profile of that span is written there
 // cpuS is this process's CPU time so far (user + system), so the parent can report
@@ -18,7 +20,7 @@ import zlib from 'node:zlib';
 import { ADS_GZIP_FEATURE, ADS_SERVICE } from '../src/xds/ads-service.js';
 import { CONTROL_FLOW_WINDOW_BYTES } from '../src/proxy/core/control-channel.js';
 import { TYPE, messageType } from '../src/xds/codec.js';
-import { discoveryRequest, namesField, readCluster, readDiscoveryResponse } from './pbwire.js';
+import { deltaRequest, discoveryRequest, namesField, readCluster, readDeltaResponse, readDiscoveryResponse } from './pbwire.js';
 
 interface NodeSpec {
   id: string;
@@ -27,7 +29,7 @@ interface NodeSpec {
   sa: string;
   ip: string;
 }
-type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number } | { type: 'watch'; marker: string; t0Us: number; profile?: string } | { type: 'report' };
+type Msg = { type: 'start'; target: string; nodes: NodeSpec[]; connectionsPerChannel: number; protocol: 'delta' | 'sotw' } | { type: 'watch'; marker: string; t0Us: number; profile?: string } | { type: 'report' };
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
 const cpuS = (): number => {
@@ -35,7 +37,6 @@ const cpuS = (): number => {
   return (u.user + u.system) / 1e6;
 };
 const send = (m: Record<string, unknown>): void => void process.send!({ ...m, cpuS: cpuS() });
-const m = ADS_SERVICE.streamAggregatedResources;
 
 let marker: Buffer | undefined;
 let t0Us = 0;
@@ -87,8 +88,8 @@ class RawAdsStream {
   #chunks: Buffer[] = [];
   #have = 0;
   #encoding = 'identity';
-  constructor(session: http2.ClientHttp2Session, onMessage: (msg: Buffer) => void) {
-    this.#stream = session.request({ ':method': 'POST', ':path': m.path, 'content-type': 'application/grpc', te: 'trailers' });
+  constructor(session: http2.ClientHttp2Session, methodPath: string, onMessage: (msg: Buffer) => void) {
+    this.#stream = session.request({ ':method': 'POST', ':path': methodPath, 'content-type': 'application/grpc', te: 'trailers' });
     this.#stream.on('error', () => {});
     this.#stream.on('response', (headers) => void (this.#encoding = String(headers['grpc-encoding'] ?? 'identity')));
     this.#stream.on('data', (chunk: Buffer) => {
@@ -129,8 +130,21 @@ function gunzipWhole(gz: Buffer): Buffer {
   return zlib.gunzipSync(gz, { chunkSize: Math.max(64, Math.min(size, 64 * 1024 * 1024)) });
 }
 
+/** The time a client first saw the watched marker (one change's latency), and whether it now has all four types. */
+function seen(idx: number, buf: Buffer, got: Set<string>, typeUrl: string): void {
+  if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
+    changedAt.set(idx, nowUs());
+    maybeReportChange();
+  }
+  // Synced once it has every type it asked for (CDS, EDS, LDS and RDS).
+  if (!syncedAt.has(idx) && got.add(typeUrl).size === 4) {
+    syncedAt.set(idx, nowUs());
+    if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
+  }
+}
+
 function startClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec): void {
-  const call = new RawAdsStream(session, (buf) => onData(buf));
+  const call = new RawAdsStream(session, ADS_SERVICE.streamAggregatedResources.path, (buf) => onData(buf));
   let edsNames: string[] = [];
   let edsField = namesField([]);
   let edsSubscribed = false;
@@ -148,15 +162,7 @@ function startClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec
     } else if (r.typeUrl === TYPE.endpoint) {
       names = edsField;
     } else if (r.typeUrl === TYPE.route) names = rdsField;
-    if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
-      changedAt.set(idx, nowUs());
-      maybeReportChange();
-    }
-    // Synced once it has every type it asked for (CDS, EDS, LDS, RDS).
-    if (!syncedAt.has(idx) && got.add(r.typeUrl).size === 4) {
-      syncedAt.set(idx, nowUs());
-      if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
-    }
+    seen(idx, buf, got, r.typeUrl);
     call.write(discoveryRequest({ versionInfo: r.versionInfo, typeUrl: r.typeUrl, nonce: r.nonce, ...(names ? { names } : {}) }));
     if (r.typeUrl === TYPE.cluster && edsNames.length && (!edsSubscribed || edsChanged)) {
       edsSubscribed = true;
@@ -167,6 +173,47 @@ function startClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec
       call.write(discoveryRequest({ typeUrl: TYPE.route, names: rdsField }));
     }
   };
+  call.write(discoveryRequest({ node: encodedNode(n), typeUrl: TYPE.cluster }));
+  call.write(discoveryRequest({ typeUrl: TYPE.listener }));
+}
+
+/**
+ * A delta client: CDS and LDS wildcard, EDS by the EDS clusters it holds (subscribing and
+ * unsubscribing the difference as CDS changes), RDS http_proxy; an ACK is the nonce.
+ */
+function startDeltaClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec): void {
+  const call = new RawAdsStream(session, ADS_SERVICE.deltaAggregatedResources.path, (buf) => onData(buf));
+  const edsClusters = new Set<string>();
+  const subscribed = new Set<string>();
+  let rdsSubscribed = false;
+  const got = new Set<string>();
+  const onData = (buf: Buffer): void => {
+    const r = readDeltaResponse(buf);
+    seen(idx, buf, got, r.typeUrl);
+    call.write(deltaRequest({ typeUrl: r.typeUrl, nonce: r.nonce }));
+    if (r.typeUrl === TYPE.cluster) {
+      for (const name of r.removed) edsClusters.delete(name);
+      for (const res of r.resources) {
+        const c = readCluster(res.value);
+        if (c.eds) edsClusters.add(c.name);
+        else edsClusters.delete(c.name);
+      }
+      const subscribe = [...edsClusters].filter((c) => !subscribed.has(c));
+      const unsubscribe = [...subscribed].filter((c) => !edsClusters.has(c));
+      for (const c of subscribe) subscribed.add(c);
+      for (const c of unsubscribe) subscribed.delete(c);
+      if (subscribe.length || unsubscribe.length) call.write(deltaRequest({ typeUrl: TYPE.endpoint, subscribe: subscribe.sort(), unsubscribe }));
+    }
+    if (r.typeUrl === TYPE.listener && !rdsSubscribed) {
+      rdsSubscribed = true;
+      call.write(deltaRequest({ typeUrl: TYPE.route, subscribe: ['http_proxy'] }));
+    }
+  };
+  call.write(deltaRequest({ node: encodedNode(n), typeUrl: TYPE.cluster }));
+  call.write(deltaRequest({ typeUrl: TYPE.listener }));
+}
+
+function encodedNode(n: NodeSpec): Buffer {
   const node = {
     id: n.id,
     cluster: `${n.pod}.${n.ns}`,
@@ -182,8 +229,7 @@ function startClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec
     },
   };
   const nodeType = messageType('envoy.config.core.v3.Node');
-  call.write(discoveryRequest({ node: Buffer.from(nodeType.encode(nodeType.fromObject(node)).finish()), typeUrl: TYPE.cluster }));
-  call.write(discoveryRequest({ typeUrl: TYPE.listener }));
+  return Buffer.from(nodeType.encode(nodeType.fromObject(node)).finish());
 }
 
 const rdsField = namesField(['http_proxy']);
@@ -201,7 +247,7 @@ process.on('message', (msg: Msg) => {
         s.once('connect', () => s.setLocalWindowSize(CONTROL_FLOW_WINDOW_BYTES));
         session.on('error', () => {});
       }
-      startClient(i, session!, n);
+      (msg.protocol === 'sotw' ? startClient : startDeltaClient)(i, session!, n);
     });
   } else if (msg.type === 'watch') {
     marker = Buffer.from(msg.marker);

@@ -6,7 +6,7 @@
 // changes) and a VirtualService for svc-0 (every proxy's RDS changes).
 //
 // Usage: node dist/bench/control-scale.js --services 1000 --clients 2000 [--time-limit 300]
-//   [--client-procs 2] [--max-sync-gb 5] [--profile DIR [--heap-snapshot]]
+//   [--client-procs 2] [--max-sync-gb 5] [--protocol delta|sotw] [--profile DIR [--heap-snapshot]]
 // Prints one JSON line (the last line of stdout).
 import { fork, type ChildProcess, type Serializable } from 'node:child_process';
 import inspector from 'node:inspector/promises';
@@ -37,6 +37,8 @@ const LIMIT_S = opt('time-limit', 120);
 const MAX_SYNC_GB = opt('max-sync-gb', 5);
 const deadline = Date.now() + LIMIT_S * 1000;
 const PER_CHANNEL = opt('streams-per-connection', 1);
+/** The ADS variant the simulated proxies speak: delta (weft's proxies' default) or sotw. */
+const PROTOCOL: 'delta' | 'sotw' = argv.includes('--protocol') && argv[argv.indexOf('--protocol') + 1] === 'sotw' ? 'sotw' : 'delta';
 /** ADS client processes (each runs clients/procs streams); their CPU is reported, not counted as the control plane's. */
 const CLIENT_PROCS = opt('client-procs', 2);
 /** When set: CPU profiles of the initial sync and of each change (sync.cpuprofile, change.cpuprofile, routeChange.cpuprofile; the client processes' as <change>-clients-<i>.cpuprofile), and with --heap-snapshot a heap snapshot once connected. */
@@ -169,7 +171,7 @@ const cpuS = (): number => {
 async function main(): Promise<void> {
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const stateDir = fs.mkdtempSync(path.join(base, 'weft-bench-control-'));
-  const out: Record<string, unknown> = { services: N, endpoints: 5 * N, clients: M };
+  const out: Record<string, unknown> = { services: N, endpoints: 5 * N, clients: M, protocol: PROTOCOL };
   const quiet = (level: string, msg: string): void => {
     if (level === 'error') process.stderr.write(`control: ${msg}\n`);
   };
@@ -254,7 +256,7 @@ async function main(): Promise<void> {
     const wall0 = performance.now();
     // Leave time for the two changes.
     const synced = pool.gather<{ ms: number; count: number }>('synced', Math.max(10_000, deadline - Date.now() - 60_000));
-    pool.sendEach((i) => ({ type: 'start', target: `127.0.0.1:${cp.ports.xds}`, nodes: nodes.filter((_, j) => j % pool.size === i), connectionsPerChannel: PER_CHANNEL }));
+    pool.sendEach((i) => ({ type: 'start', target: `127.0.0.1:${cp.ports.xds}`, nodes: nodes.filter((_, j) => j % pool.size === i), connectionsPerChannel: PER_CHANNEL, protocol: PROTOCOL }));
     const ss = await synced;
     const syncWall = (performance.now() - wall0) / 1000;
     const syncMs = ss.every((x) => x && x.ms >= 0) ? Math.max(...ss.map((x) => x!.ms)) : undefined;

@@ -54,3 +54,46 @@ export function namesField(names: readonly string[]): Buffer {
 export function discoveryRequest(p: { versionInfo?: string; node?: Buffer; names?: Buffer; typeUrl: string; nonce?: string }): Buffer {
   return Buffer.concat([stringField(1, p.versionInfo ?? ''), p.node ? lenField(2, p.node) : Buffer.alloc(0), p.names ?? Buffer.alloc(0), stringField(4, p.typeUrl), stringField(5, p.nonce ?? '')]);
 }
+
+export interface RawDeltaResponse {
+  typeUrl: string;
+  nonce: string;
+  /** Each Resource's name and its Any.value. */
+  resources: { name: string; value: Buffer }[];
+  removed: string[];
+}
+
+/** DeltaDiscoveryResponse {resources 2 (Resource {resource 2 (Any), name 3}), type_url 4, nonce 5, removed_resources 6}. */
+export function readDeltaResponse(buf: Buffer): RawDeltaResponse {
+  const r: RawDeltaResponse = { typeUrl: '', nonce: '', resources: [], removed: [] };
+  forEachField(buf, (no, start, end) => {
+    if (no === 4) r.typeUrl = buf.toString('utf8', start, end);
+    else if (no === 5) r.nonce = buf.toString('utf8', start, end);
+    else if (no === 6) r.removed.push(buf.toString('utf8', start, end));
+    else if (no === 2) {
+      const res = buf.subarray(start, end);
+      let name = '';
+      let value = Buffer.alloc(0);
+      forEachField(res, (f, s, e) => {
+        if (f === 3) name = res.toString('utf8', s, e);
+        else if (f === 2) {
+          const any = res.subarray(s, e);
+          forEachField(any, (a, as, ae) => void (a === 2 && (value = any.subarray(as, ae))));
+        }
+      });
+      r.resources.push({ name, value });
+    }
+  });
+  return r;
+}
+
+/** DeltaDiscoveryRequest {node 1, type_url 2, resource_names_subscribe 3, resource_names_unsubscribe 4, response_nonce 6}. */
+export function deltaRequest(p: { node?: Buffer; typeUrl: string; subscribe?: readonly string[]; unsubscribe?: readonly string[]; nonce?: string }): Buffer {
+  return Buffer.concat([
+    p.node ? lenField(1, p.node) : Buffer.alloc(0),
+    stringField(2, p.typeUrl),
+    ...(p.subscribe ?? []).map((n) => stringField(3, n)),
+    ...(p.unsubscribe ?? []).map((n) => stringField(4, n)),
+    stringField(6, p.nonce ?? ''),
+  ]);
+}

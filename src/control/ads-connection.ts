@@ -1,51 +1,13 @@
-// One proxy's ADS stream (state of the world): per type, the subscription,
-// what was last sent (version, nonce, resources), what was ACKed, the last NACK.
-//
-// Writes: at most one response is in flight per stream (written, not yet flushed
-// by grpc-js); what the stream should send next is kept as a set of wanted types,
-// and each is computed from the newest snapshot when its turn comes. So a slow
-// reader holds one message, not a queue, and after a burst of changes gets the
-// newest version, never the ones in between. A shared WriteBudget (ads-flow.ts)
-// bounds the bytes in flight across all streams.
+// One proxy's ADS stream, state of the world: per type, the subscription, what
+// was last sent (version, nonce, resources), what was ACKed, the last NACK. The
+// write scheduling (one response in flight, coalescing, the budget) is
+// ads-stream.ts's; the delta variant is ads-delta.ts.
 import type * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
-import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
-import { encodeDiscoveryResponse, framedResponse, markShared, resourcesField, type AdsEncoding, type WireDiscoveryRequest } from './ads-wire.js';
-import type { WriteBudget } from './ads-flow.js';
+import { encodeDiscoveryResponse, markShared, resourcesField, type WireDiscoveryRequest } from './ads-wire.js';
 import { SubscriptionTable, sameNames, type Subscription } from './ads-subscriptions.js';
-import type { ProxyType } from '../xds/names.js';
-import { withoutPrivateKeys } from '../xds/secrets.js';
-import type { ControlMetrics } from './metrics.js';
-import type { Logger } from './log.js';
-import { PUSH_ORDER, TYPE_URL, XDS_TYPES, changedResources, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
-
-export type SyncStatus = 'SYNCED' | 'STALE' | 'NOT SENT';
-
-export interface TypeStatus {
-  sentVersion?: string;
-  ackedVersion?: string;
-  status: SyncStatus;
-  lastError?: string;
-}
-
-export interface ProxyStatus {
-  id: string;
-  pod: string;
-  namespace: string;
-  type: ProxyType;
-  connectedAt: string;
-  /** False while the proxy's workload is not in the registry (nothing is sent until it is). */
-  workloadKnown: boolean;
-  types: Record<XdsType, TypeStatus>;
-}
-
-export interface ProxyNode {
-  id: string;
-  type: ProxyType;
-  ip: string;
-  pod: string;
-  namespace: string;
-}
+import { AdsConnection, typeStatusOf, type ConnectionDeps, type ProxyNode, type TypeStatus } from './ads-stream.js';
+import { TYPE_URL, XDS_TYPES, changedResources, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 /** Responses are written already encoded (ads-wire.ts ADS_SERVER_SERVICE). */
 export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
@@ -70,11 +32,12 @@ interface TypeState {
 }
 
 /** Streams of every server in the process share equal subscriptions (they are immutable). */
-const sharedSubscriptions = new SubscriptionTable();
+export const sharedSubscriptions = new SubscriptionTable();
 
-let connectionSeq = 0;
 /** Nonces are unique in the process: a response encoded once for many streams carries one. */
 let nonceSeq = 0;
+/** The next nonce (shared with the delta streams: ads-delta.ts). */
+export const nextNonce = (): string => String(++nonceSeq);
 
 interface Encoded {
   version: string;
@@ -98,7 +61,7 @@ function response(type: XdsType, sel: Selection, resources: SnapshotResource[], 
     // Never the same nonce twice in a row on a stream (a re-request of an unchanged version).
     if (hit && hit.version === version && hit.nonce !== lastNonce) return hit;
   }
-  const nonce = String(++nonceSeq);
+  const nonce = nextNonce();
   // Whole groups (a proxy's CDS: its own inbound group and its namespace's): their runs, each made once.
   const body = resources === sel.resources && sel.groups ? sel.groups.map((g) => g.body) : [resourcesField(resources)];
   const e = { version, nonce, buf: encodeDiscoveryResponse(version, TYPE_URL[type], nonce, body) };
@@ -114,75 +77,29 @@ function namesBytesOf(req: DiscoveryRequest): Buffer | undefined {
   return (req as Partial<WireDiscoveryRequest>).resourceNamesBytes;
 }
 
-export class ProxyConnection {
-  readonly seq = ++connectionSeq;
-  /** Set at stream start: a router or sidecar authenticated as its workload gets its credential secrets. */
-  credentials = false;
-  readonly connectedAt = new Date();
-  readonly #stream: AdsStream;
-  readonly #metrics: ControlMetrics;
-  readonly #log: Logger;
-  readonly #budget: WriteBudget;
-  readonly #encoding: AdsEncoding | undefined;
+/** A proxy's state-of-the-world ADS stream. */
+export class ProxyConnection extends AdsConnection {
+  readonly protocol = 'sotw';
   readonly #subs: SubscriptionTable;
   readonly #types = new Map<XdsType, TypeState>();
-  #snapshot: ProxySnapshot | undefined;
-  #closed = false;
-  /** Types to send when this stream may write next; true = even if the version is unchanged (a request). */
-  readonly #want = new Map<XdsType, boolean>();
-  /** Releases the budget of the response in flight; set from write to flush. */
-  #inFlight: (() => void) | undefined;
-  /** Queued in the budget for a turn. */
-  #waiting = false;
-  /** Something has been written (the budget serves such streams first). */
-  #sentAny = false;
-  readonly #unknownTypesLogged = new Set<string>();
 
-  constructor(
-    readonly node: ProxyNode,
-    stream: AdsStream,
-    deps: { metrics: ControlMetrics; log: Logger; budget: WriteBudget; subscriptions?: SubscriptionTable; encoding?: AdsEncoding | undefined },
-  ) {
-    this.#stream = stream;
-    this.#metrics = deps.metrics;
-    this.#log = deps.log;
-    this.#budget = deps.budget;
-    this.#encoding = deps.encoding;
+  constructor(node: ProxyNode, stream: AdsStream, deps: ConnectionDeps & { subscriptions?: SubscriptionTable }) {
+    super(node, stream, deps);
     this.#subs = deps.subscriptions ?? sharedSubscriptions;
     for (const t of XDS_TYPES) this.#types.set(t, { sentResources: [] });
   }
 
-  get hasSnapshot(): boolean {
-    return this.#snapshot !== undefined;
-  }
-
-  get snapshot(): ProxySnapshot | undefined {
-    return this.#snapshot;
-  }
-
-  /** True while a response is written and not yet flushed (later ones wait and coalesce). */
-  get blocked(): boolean {
-    return this.#inFlight !== undefined;
-  }
-
   handleRequest(req: DiscoveryRequest): void {
-    if (this.#closed) return;
-    const type = TYPE_SHORT[(req.typeUrl ?? '') as TypeUrl] as XdsType | undefined;
-    if (!type) {
-      const url = req.typeUrl ?? '(none)';
-      if (!this.#unknownTypesLogged.has(url)) {
-        this.#unknownTypesLogged.add(url);
-        this.#log('warn', `proxy ${this.node.id} asked for unsupported type ${url}; ignored`);
-      }
-      return;
-    }
+    if (this.closed) return;
+    const type = this.typeOf(req.typeUrl);
+    if (!type) return;
     const st = this.#types.get(type)!;
     if (req.responseNonce) {
       if (req.responseNonce !== st.sentNonce) return; // stale: answers an older response
       if (req.errorDetail) {
         st.lastError = req.errorDetail.message ?? `error code ${req.errorDetail.code ?? 'unknown'}`;
-        this.#metrics.xdsRejects.inc({ type });
-        this.#log('warn', `proxy ${this.node.id} rejected ${type} version ${st.sentVersion ?? ''} (nonce ${req.responseNonce}): ${st.lastError}`);
+        this.metrics.xdsRejects.inc({ type });
+        this.log('warn', `proxy ${this.node.id} rejected ${type} version ${st.sentVersion ?? ''} (nonce ${req.responseNonce}): ${st.lastError}`);
         return;
       }
       st.ackedVersion = req.versionInfo ?? '';
@@ -194,13 +111,13 @@ export class ProxyConnection {
       this.#subscribe(st, type, req);
       if (!prev || !sameNames(prev.names, st.sub!.names)) {
         st.sentSelection = undefined; // the subscription changed: answer with all of it
-        this.#enqueue(type, false);
+        this.enqueue(type, false);
       }
       return;
     }
     // A first request for the type (or a re-request): subscribe and answer.
     this.#subscribe(st, type, req);
-    this.#enqueue(type, true);
+    this.enqueue(type, true);
   }
 
   /** Points the type at the (shared) subscription of this request's names. */
@@ -210,50 +127,13 @@ export class ProxyConnection {
     if (prev) this.#subs.release(prev);
   }
 
-  /** New generated config: sends, in make-before-break order, each subscribed type whose content changed. */
-  setSnapshot(snapshot: ProxySnapshot): void {
-    this.#snapshot = snapshot;
-    for (const type of PUSH_ORDER) if (this.#types.get(type)!.sub && !this.#want.has(type)) this.#want.set(type, false);
-    this.#flush();
+  protected subscribed(type: XdsType): boolean {
+    return this.#types.get(type)!.sub !== undefined;
   }
 
-  #enqueue(type: XdsType, force: boolean): void {
-    this.#want.set(type, force || (this.#want.get(type) ?? false));
-    this.#flush();
-  }
-
-  /** Writes the next wanted response if this stream may write now; otherwise waits its turn. */
-  #flush(): void {
-    if (this.#closed || this.#inFlight || this.#waiting || this.#want.size === 0 || !this.#snapshot) return;
-    if (this.#budget.mayStart()) this.#writeNext();
-    else {
-      this.#waiting = true;
-      this.#budget.wait(this.#turn, this.#sentAny);
-    }
-  }
-
-  readonly #turn = (): void => {
-    this.#waiting = false;
-    if (!this.#closed && !this.#inFlight) this.#writeNext();
-  };
-
-  /** Writes the first wanted type (push order) that has something to send, computed from the newest snapshot. */
-  #writeNext(): void {
-    for (const type of PUSH_ORDER) {
-      const force = this.#want.get(type);
-      if (force === undefined) continue;
-      this.#want.delete(type);
-      if (this.#write(type, force)) return;
-    }
-  }
-
-  /** Sends one type if its selection changed (or `force`); false when there was nothing to send. */
-  #write(type: XdsType, force: boolean): boolean {
-    const snapshot = this.#snapshot;
-    if (!snapshot || this.#closed) return false;
+  protected writeType(type: XdsType, snapshot: ProxySnapshot, force: boolean): boolean {
     const st = this.#types.get(type)!;
-    const sub = st.sub;
-    if (!sub) return false;
+    const sub = st.sub!;
     // Never open with an empty answer to an empty named subscription.
     if (sub.names !== null && sub.names.length === 0 && st.sentVersion === undefined) return false;
     const sel = snapshot[type].select(sub.names, sub.key);
@@ -273,80 +153,24 @@ export class ProxyConnection {
     st.sentNonce = nonce;
     st.sentSelection = sel;
     st.sentResources = sel.resources;
-    this.#metrics.xdsPushes.inc({ type });
-    this.#sentAny = true;
-    // What goes on the wire: the compressed frame where this stream reads gzip (made once, here or by an earlier stream).
-    const release = this.#budget.charge((this.#encoding && framedResponse(buf, this.#encoding)?.length) || buf.length);
-    const done = (): void => {
-      release();
-      if (this.#inFlight !== done) return;
-      this.#inFlight = undefined;
-      this.#flush();
-    };
-    this.#inFlight = done;
-    this.#stream.write(buf, done);
+    this.send(type, buf);
     return true;
   }
 
-  status(workloadKnown: boolean): ProxyStatus {
-    const types = {} as Record<XdsType, TypeStatus>;
-    for (const t of XDS_TYPES) {
-      const st = this.#types.get(t)!;
-      const status: SyncStatus = st.sentVersion === undefined ? 'NOT SENT' : st.ackedVersion === st.sentVersion && !st.lastError ? 'SYNCED' : 'STALE';
-      types[t] = {
-        ...(st.sentVersion !== undefined ? { sentVersion: st.sentVersion } : {}),
-        ...(st.ackedVersion !== undefined ? { ackedVersion: st.ackedVersion } : {}),
-        status,
-        ...(st.lastError !== undefined ? { lastError: st.lastError } : {}),
-      };
-    }
-    return {
-      id: this.node.id,
-      pod: this.node.pod,
-      namespace: this.node.namespace,
-      type: this.node.type,
-      connectedAt: this.connectedAt.toISOString(),
-      workloadKnown,
-      types,
-    };
+  protected typeStatus(type: XdsType): TypeStatus {
+    const st = this.#types.get(type)!;
+    return typeStatusOf(st.sentVersion, st.ackedVersion, st.lastError);
   }
 
-  /** The resources last sent, by type; secrets without their private keys. */
-  config(): Record<XdsType, Record<string, unknown>[]> {
-    const out = {} as Record<XdsType, Record<string, unknown>[]>;
-    for (const t of XDS_TYPES) out[t] = this.#types.get(t)!.sentResources.map((r) => (t === 'SDS' ? withoutPrivateKeys(r.object) : r.object));
-    return out;
+  protected sentResources(type: XdsType): readonly SnapshotResource[] {
+    return this.#types.get(type)!.sentResources;
   }
 
-  /** Ends the stream with status OK. */
-  close(): void {
-    if (this.#closed) return;
-    this.markClosed();
-    try {
-      this.#stream.end();
-    } catch {
-      // already gone
-    }
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** The stream is gone: give back its place in the budget (a cancelled write never reports flushed). */
-  markClosed(): void {
-    if (!this.#closed)
-      for (const st of this.#types.values())
-        if (st.sub) {
-          this.#subs.release(st.sub);
-          st.sub = undefined;
-        }
-    this.#closed = true;
-    this.#want.clear();
-    if (this.#waiting) this.#budget.cancel(this.#turn);
-    this.#waiting = false;
-    const inFlight = this.#inFlight;
-    this.#inFlight = undefined;
-    inFlight?.();
+  protected released(): void {
+    for (const st of this.#types.values())
+      if (st.sub) {
+        this.#subs.release(st.sub);
+        st.sub = undefined;
+      }
   }
 }

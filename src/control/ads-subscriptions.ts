@@ -50,20 +50,23 @@ export class SubscriptionTable {
    * an equal one already held is found without decoding `names()`.
    */
   acquire(type: XdsType, bytes: Buffer | undefined, names: () => readonly string[] | undefined): Subscription {
-    let key: string;
-    let normalized: string[] | null | undefined;
-    if (bytes && bytes.length > 0) key = `${type}\u0000b${bytes.toString('latin1')}`;
-    else {
-      normalized = normalizeNames(type, names());
-      key = normalized === null ? `${type}\u0000*` : `${type}\u0000n${normalized.join('\n')}`;
-    }
-    let e = this.#byKey.get(key);
-    if (!e) {
-      normalized ??= normalizeNames(type, names());
+    if (bytes && bytes.length > 0) {
+      const key = `${type}\u0000b${bytes.toString('latin1')}`;
       // A copy: the request's buffer is not kept alive by the subscription.
-      e = { type, names: normalized, key, bytes: bytes && bytes.length > 0 ? Buffer.from(bytes) : undefined, refs: 0 };
-      this.#byKey.set(key, e);
+      return this.#hold(key, () => ({ type, names: normalizeNames(type, names()), key, bytes: Buffer.from(bytes) }));
     }
+    return this.acquireNames(type, normalizeNames(type, names()));
+  }
+
+  /** The shared subscription for names already sorted and unique (null: wildcard), as a delta stream keeps them. */
+  acquireNames(type: XdsType, names: readonly string[] | null): Subscription {
+    const key = names === null ? `${type}\u0000*` : `${type}\u0000n${names.join('\n')}`;
+    return this.#hold(key, () => ({ type, names, key, bytes: undefined }));
+  }
+
+  #hold(key: string, make: () => Subscription): Subscription {
+    let e = this.#byKey.get(key);
+    if (!e) this.#byKey.set(key, (e = { ...make(), refs: 0 }));
     e.refs++;
     return e;
   }

@@ -11,7 +11,7 @@
 // The client side (and the proxy) keep using src/xds/ads-service.ts; both are the same wire.
 import zlib from 'node:zlib';
 import { Metadata, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
-import { ADS_GZIP_FEATURE, ADS_SERVICE, type DiscoveryRequest } from '../xds/ads-service.js';
+import { ADS_GZIP_FEATURE, ADS_SERVICE, type DeltaDiscoveryRequest, type DiscoveryRequest } from '../xds/ads-service.js';
 import { messageType, OBJECT_FORM } from '../xds/codec.js';
 import { forEachField, lenTag, stringField, varintSize, writeVarint } from '../xds/proto-wire.js';
 
@@ -21,6 +21,13 @@ export interface WireResource {
 }
 
 const anyTypeUrlField = new Map<string, Buffer>();
+
+/** Any.type_url (field 1) for a type URL, encoded once per URL. */
+export function anyUrlField(url: string): Buffer {
+  let u = anyTypeUrlField.get(url);
+  if (!u) anyTypeUrlField.set(url, (u = stringField(1, url)));
+  return u;
+}
 
 /**
  * DiscoveryResponse.resources (field 2) for a list of resources: each one's Any
@@ -32,9 +39,7 @@ export function resourcesField(resources: readonly WireResource[]): Buffer {
   const urls: Buffer[] = new Array(resources.length);
   for (let i = 0; i < resources.length; i++) {
     const a = resources[i]!.any;
-    let u = anyTypeUrlField.get(a.type_url);
-    if (!u) anyTypeUrlField.set(a.type_url, (u = stringField(1, a.type_url)));
-    urls[i] = u;
+    const u = (urls[i] = anyUrlField(a.type_url));
     const anyLen = u.length + 1 + varintSize(a.value.length) + a.value.length;
     size += 1 + varintSize(anyLen) + anyLen;
   }
@@ -60,11 +65,17 @@ export function resourcesField(resources: readonly WireResource[]): Buffer {
  * Buffer of exact size; `resources` are runs made by resourcesField.
  */
 export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, nonce: string, resources: readonly Buffer[]): Buffer {
-  const parts = [stringField(1, versionInfo), ...resources, stringField(4, typeUrl), stringField(5, nonce)];
+  return framedMessage([stringField(1, versionInfo), ...resources, stringField(4, typeUrl), stringField(5, nonce)]);
+}
+
+/**
+ * A response message from its encoded fields, in one Buffer of exact size. It is allocated
+ * with gRPC's message prefix in front (uncompressed flag, big-endian length), so the framed
+ * message exists once, whatever the number of streams it is written to (framedResponse).
+ */
+export function framedMessage(parts: readonly Buffer[]): Buffer {
   let size = 0;
   for (const p of parts) size += p.length;
-  // Allocated with gRPC's message prefix in front (uncompressed flag, big-endian length), so
-  // the framed message exists once, whatever the number of streams it is written to.
   const framed = Buffer.allocUnsafe(GRPC_PREFIX + size);
   framed[0] = 0;
   framed.writeUInt32BE(size, 1);
@@ -80,7 +91,7 @@ export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, no
 
 /** gRPC's length prefix: a compressed flag byte and a 4-byte big-endian length. */
 const GRPC_PREFIX = 5;
-/** Each response made by encodeDiscoveryResponse -> the same bytes with their gRPC prefix (one allocation). */
+/** Each response made by framedMessage -> the same bytes with their gRPC prefix (one allocation). */
 const framedMessages = new WeakMap<Buffer, Buffer>();
 
 /**
@@ -264,9 +275,9 @@ export function decodeDiscoveryRequest(buf: Buffer): WireDiscoveryRequest {
 const base = ADS_SERVICE.streamAggregatedResources;
 
 /**
- * The ADS service as the control plane serves it: requests decoded by
+ * The ADS service as the control plane serves it: SotW requests decoded by
  * decodeDiscoveryRequest; responses written as Buffers already encoded by
- * encodeDiscoveryResponse. Same method path and wire as ADS_SERVICE.
+ * encodeDiscoveryResponse (delta: ads-delta-wire.ts). Same paths and wire as ADS_SERVICE.
  */
 export const ADS_SERVER_SERVICE = {
   streamAggregatedResources: {
@@ -278,4 +289,10 @@ export const ADS_SERVER_SERVICE = {
     responseSerialize: (b: Buffer) => b,
     responseDeserialize: (b: Buffer) => b,
   } satisfies MethodDefinition<DiscoveryRequest, Buffer>,
+  // Delta requests are small (an ACK names nothing): protobufjs decodes them.
+  deltaAggregatedResources: {
+    ...ADS_SERVICE.deltaAggregatedResources,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  } satisfies MethodDefinition<DeltaDiscoveryRequest, Buffer>,
 } satisfies ServiceDefinition;

@@ -15,7 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { MeshModel, Workload } from '../model/types.js';
 import { formatFinding, type Finding } from '../resources/types.js';
 import { isCredentialFinding } from '../model/credentials.js';
-import type { DiscoveryRequest } from '../xds/ads-service.js';
+import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../xds/ads-service.js';
 import type { ResourceStore } from './store.js';
 import type { WorkloadRegistry } from './registry.js';
 import type { BuildModelFn, GenerateFn, GenerateGroupsFn } from './pipeline.js';
@@ -24,7 +24,9 @@ import type { Logger } from './log.js';
 import { Debouncer } from './debounce.js';
 import { WriteBudget } from './ads-flow.js';
 import { bearer } from './ca-service.js';
-import { ProxyConnection, type AdsStream, type ProxyNode, type ProxyStatus } from './ads-connection.js';
+import { ProxyConnection, type AdsStream } from './ads-connection.js';
+import { DeltaConnection, type DeltaStream } from './ads-delta.js';
+import type { AdsConnection, AdsProtocol, ProxyNode, ProxyStatus } from './ads-stream.js';
 import { buildSnapshot, buildSnapshotFromGroups, XDS_TYPES, type ProxySnapshot, type XdsType } from './snapshot.js';
 import { selects } from '../xds/mesh.js';
 import { errorMessage } from './errors.js';
@@ -85,7 +87,7 @@ function wkey(namespace: string, name: string): string {
 
 export class AdsServer {
   readonly #opts: AdsServerOptions;
-  readonly #conns = new Set<ProxyConnection>();
+  readonly #conns = new Set<AdsConnection>();
   readonly #debouncer: Debouncer;
   readonly #unsubscribe: (() => void)[] = [];
   #model: MeshModel | undefined;
@@ -96,7 +98,7 @@ export class AdsServer {
   #storeDirty = true;
   readonly #dirtyWorkloads = new Set<string>();
   /** Connections still to refresh, with the types to rebuild for each. */
-  readonly #pending = new Map<ProxyConnection, Set<XdsType>>();
+  readonly #pending = new Map<AdsConnection, Set<XdsType>>();
   #pumpScheduled = false;
   readonly #budget: WriteBudget;
   #lastPush: PushStats | undefined;
@@ -129,7 +131,10 @@ export class AdsServer {
 
   /** Implementation object for `server.addService(ADS_SERVER_SERVICE, ...)` (ads-wire.ts). */
   handlers(): grpc.UntypedServiceImplementation {
-    return { streamAggregatedResources: (call: AdsStream) => this.#onStream(call) };
+    return {
+      streamAggregatedResources: (call: AdsStream) => this.#onStream(call, 'sotw'),
+      deltaAggregatedResources: (call: DeltaStream) => this.#onStream(call, 'delta'),
+    };
   }
 
   /** Findings of the last model build. */
@@ -283,8 +288,8 @@ export class AdsServer {
     this.#conns.clear();
   }
 
-  #newestByNode(): ProxyConnection[] {
-    const byId = new Map<string, ProxyConnection>();
+  #newestByNode(): AdsConnection[] {
+    const byId = new Map<string, AdsConnection>();
     for (const c of this.#conns) {
       const prev = byId.get(c.node.id);
       if (!prev || prev.seq < c.seq) byId.set(c.node.id, c);
@@ -292,12 +297,12 @@ export class AdsServer {
     return [...byId.values()].sort((a, b) => a.node.id.localeCompare(b.node.id));
   }
 
-  #workloadOf(conn: ProxyConnection): Workload | undefined {
+  #workloadOf(conn: AdsConnection): Workload | undefined {
     return this.#opts.registry.get(conn.node.namespace, conn.node.pod);
   }
 
   /** One node's snapshot from the model, by the generator its kind needs (shared groups for weft proxies when available). */
-  #snapshotFor(model: MeshModel, conn: ProxyConnection, workload: Workload | undefined): ProxySnapshot | undefined {
+  #snapshotFor(model: MeshModel, conn: AdsConnection, workload: Workload | undefined): ProxySnapshot | undefined {
     const { generate, generateGroups, generateProxyless, rootCertsPem } = this.#opts;
     const ctx = { rootCertsPem, credentials: conn.credentials };
     if (generateGroups && workload && !proxylessClientOf(conn.node)) return buildSnapshotFromGroups(generateGroups(model, workload, ctx));
@@ -306,7 +311,7 @@ export class AdsServer {
   }
 
   /** Regenerates one node's config from the current model (no-op while a proxy's workload is unknown). */
-  #refresh(conn: ProxyConnection, types: ReadonlySet<XdsType> = ALL_TYPES): void {
+  #refresh(conn: AdsConnection, types: ReadonlySet<XdsType> = ALL_TYPES): void {
     const model = this.#model;
     const workload = this.#workloadOf(conn);
     if (!model || !nodeServable(conn.node, workload)) return;
@@ -362,12 +367,12 @@ export class AdsServer {
     return false;
   }
 
-  #onStream(call: AdsStream): void {
+  #onStream(call: AdsStream | DeltaStream, protocol: AdsProtocol): void {
     if (this.#closed) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the control plane is shutting down' });
       return;
     }
-    let conn: ProxyConnection | undefined;
+    let conn: AdsConnection | undefined;
     let rejected = false;
     const done = (): void => {
       if (!conn) return;
@@ -376,7 +381,7 @@ export class AdsServer {
       this.#pending.delete(conn);
       conn = undefined;
     };
-    call.on('data', (req: DiscoveryRequest) => {
+    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
       if (rejected) return;
       if (!conn) {
         const classified = classifyNode(req.node);
@@ -391,7 +396,8 @@ export class AdsServer {
           this.#framingWarned = true;
           this.#opts.log('warn', 'this @grpc/grpc-js has no serializeMessage on its server calls: ADS responses are copied per stream, uncompressed (slower at scale, same config)');
         }
-        conn = new ProxyConnection(classified.node, call, { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget, encoding: framed ? encoding : undefined });
+        const deps = { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget, encoding: framed ? encoding : undefined };
+        conn = protocol === 'delta' ? new DeltaConnection(classified.node, call as DeltaStream, deps) : new ProxyConnection(classified.node, call as AdsStream, deps);
         conn.credentials = this.#mayHaveCredentials(conn.node, call.metadata);
         this.#conns.add(conn);
         this.#refresh(conn);

@@ -15,7 +15,7 @@ import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { parseNodeId } from '../xds/names.js';
 import { structToJson } from '../xds/object-form.js';
 import { generateForProxyless, type ProxylessClient, type ProxylessContext } from '../xds/proxyless.js';
-import type { ProxyNode } from './ads-connection.js';
+import type { ProxyNode } from './ads-stream.js';
 import type { GeneratedConfig, GenerateCtx, GenerateFn } from './pipeline.js';
 
 export type ProxylessGenerateFn = (model: MeshModel, client: ProxylessClient, ctx: ProxylessContext) => GeneratedConfig;

@@ -34,6 +34,8 @@ export interface SnapshotResource {
   object: Record<string, unknown>;
   /** sha256 of the resource's protobuf encoding. */
   hash: string;
+  /** The resource's version in delta xDS: the hash's first 64 bits. */
+  version: string;
   /** The resource as google.protobuf.Any in protobufjs message form: encoded once, shared by every proxy. */
   any: { type_url: string; value: Uint8Array };
 }
@@ -75,10 +77,12 @@ export function snapshotResource(type: XdsType, raw: EnvoyObject): SnapshotResou
     throw new SnapshotError(`${type} ${name}: ${e instanceof Error ? e.message : String(e)}`);
   }
   snapshotStats.encodes++;
+  const hash = createHash('sha256').update(bytes).digest('hex');
   const r: SnapshotResource = {
     name,
     object: { '@type': url, ...fields },
-    hash: createHash('sha256').update(bytes).digest('hex'),
+    hash,
+    version: hash.slice(0, 16),
     any: { type_url: url, value: bytes },
   };
   encoded.set(raw, r);
@@ -104,6 +108,9 @@ export interface Selection {
 }
 
 export interface EncodedGroup {
+  /** Sorted by name. */
+  readonly resources: readonly SnapshotResource[];
+  readonly byName: ReadonlyMap<string, SnapshotResource>;
   /** The group's resources as DiscoveryResponse.resources entries (ads-wire.ts resourcesField), made once. */
   readonly body: Buffer;
 }
@@ -291,4 +298,100 @@ export function changedResources(prev: Selection, next: Selection): SnapshotReso
   const out = kept === before.size ? changed : null;
   m.set(next, out);
   return out;
+}
+
+/** What a delta (incremental) response carries to move a proxy from what it holds to a selection. */
+export interface Delta {
+  /** New or changed resources, sorted by name. */
+  readonly resources: readonly SnapshotResource[];
+  /** Names the proxy holds that the selection does not have. */
+  readonly removed: readonly string[];
+  /** The same object for every proxy moving between the same two shared selections (so its response is encoded once). */
+  readonly shared: boolean;
+  /** When the delta is a whole wildcard selection (a first response): its groups, whose encoded runs are reused. */
+  readonly groups?: readonly EncodedGroup[];
+}
+
+const EMPTY_DELTA: Delta = { resources: [], removed: [], shared: true };
+const wholeMemo = new WeakMap<Selection, Delta>();
+const deltaMemo = new WeakMap<Selection, WeakMap<Selection, Delta>>();
+const groupDeltaMemo = new WeakMap<EncodedGroup, WeakMap<EncodedGroup, Delta>>();
+
+/**
+ * The delta from `held` (the selection the proxy holds; undefined: nothing) to `next`.
+ * Memoized per pair: every proxy of a namespace moving between the same two selections
+ * gets the same Delta. A proxy's own sets (CDS: its inbound group and its namespace's)
+ * are compared group by group, so the namespace's part is computed once for all of them.
+ */
+export function deltaBetween(held: Selection | undefined, next: Selection): Delta {
+  if (held === next) return EMPTY_DELTA;
+  if (!held) {
+    let d = wholeMemo.get(next);
+    if (!d) wholeMemo.set(next, (d = { resources: next.resources, removed: [], shared: next.shared, ...(next.groups ? { groups: next.groups } : {}) }));
+    return d;
+  }
+  let m = deltaMemo.get(held);
+  if (!m) deltaMemo.set(held, (m = new WeakMap()));
+  let d = m.get(next);
+  if (!d) m.set(next, (d = computeDelta(held, next)));
+  return d;
+}
+
+function computeDelta(held: Selection, next: Selection): Delta {
+  const hg = held.groups;
+  const ng = next.groups;
+  if (!hg || !ng || hg.length !== ng.length || ng.length < 2) {
+    const versions = new Map<string, string>();
+    for (const r of held.resources) versions.set(r.name, r.hash);
+    return { ...diffAgainst(versions, next.resources), shared: held.shared && next.shared };
+  }
+  const parts = ng.map((g, i) => groupDelta(hg[i]!, g));
+  // A resource may have moved between groups: it is removed from one and added to another.
+  const removed = parts.flatMap((p) => p.removed).filter((n) => !ng.some((g) => g.byName.has(n)));
+  const resources = parts.map((p) => p.resources as SnapshotResource[]).reduce(mergeSorted);
+  return { resources, removed, shared: false };
+}
+
+function groupDelta(a: EncodedGroup, b: EncodedGroup): Delta {
+  if (a === b) return EMPTY_DELTA;
+  let m = groupDeltaMemo.get(a);
+  if (!m) groupDeltaMemo.set(a, (m = new WeakMap()));
+  let d = m.get(b);
+  if (!d) {
+    const versions = new Map<string, string>();
+    for (const r of a.resources) versions.set(r.name, r.hash);
+    m.set(b, (d = { ...diffAgainst(versions, b.resources), shared: true }));
+  }
+  return d;
+}
+
+/** `next`'s resources whose hash differs from `held` (name -> hash), and the held names `next` lacks. */
+function diffAgainst(held: ReadonlyMap<string, string>, next: readonly SnapshotResource[]): { resources: SnapshotResource[]; removed: string[] } {
+  const resources: SnapshotResource[] = [];
+  const kept = new Set<string>();
+  for (const r of next) {
+    const h = held.get(r.name);
+    if (h !== undefined) kept.add(r.name);
+    if (h !== r.hash) resources.push(r);
+  }
+  const removed: string[] = [];
+  if (kept.size < held.size) for (const n of held.keys()) if (!kept.has(n)) removed.push(n);
+  return { resources, removed };
+}
+
+/**
+ * The delta from what a reconnecting proxy says it holds (delta xDS initial_resource_versions:
+ * name -> the version it was sent) to `next`: made for that one stream.
+ */
+export function deltaFromVersions(held: ReadonlyMap<string, string>, next: Selection): Delta {
+  const resources: SnapshotResource[] = [];
+  const kept = new Set<string>();
+  for (const r of next.resources) {
+    const v = held.get(r.name);
+    if (v !== undefined) kept.add(r.name);
+    if (v !== r.version) resources.push(r);
+  }
+  const removed: string[] = [];
+  for (const n of held.keys()) if (!kept.has(n)) removed.push(n);
+  return { resources, removed, shared: false };
 }

@@ -12,6 +12,33 @@ export interface DiscoveryRequest {
   errorDetail?: { code?: number; message?: string };
 }
 
+/** Delta (incremental) xDS: the client names what it subscribes to and unsubscribes from, and ACKs by nonce alone. */
+export interface DeltaDiscoveryRequest {
+  node?: DiscoveryRequest['node'];
+  typeUrl?: string;
+  resourceNamesSubscribe?: string[];
+  resourceNamesUnsubscribe?: string[];
+  /** On a new stream: what the client already holds (name -> version), so it is not sent again. */
+  initialResourceVersions?: Record<string, string>;
+  responseNonce?: string;
+  errorDetail?: { code?: number; message?: string };
+}
+
+/** One resource of a delta response; `resource` in object form with '@type' (see codec.ts). */
+export interface DeltaResource {
+  name?: string;
+  version?: string;
+  resource?: Record<string, unknown>;
+}
+
+export interface DeltaDiscoveryResponse {
+  systemVersionInfo?: string;
+  resources?: DeltaResource[];
+  typeUrl?: string;
+  removedResources?: string[];
+  nonce?: string;
+}
+
 /**
  * The node.client_features entry by which an xDS client says it reads responses compressed
  * with gzip (grpc-encoding: gzip; grpc-js clients inflate them): the control plane then
@@ -59,6 +86,13 @@ export const ADS_SERVICE = {
     '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
     'envoy.service.discovery.v3.DiscoveryRequest',
     'envoy.service.discovery.v3.DiscoveryResponse',
+    true,
+    true,
+  ),
+  deltaAggregatedResources: method<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(
+    '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources',
+    'envoy.service.discovery.v3.DeltaDiscoveryRequest',
+    'envoy.service.discovery.v3.DeltaDiscoveryResponse',
     true,
     true,
   ),

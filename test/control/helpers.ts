@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { webcrypto } from 'node:crypto';
 import { x509 } from '../../src/pki/x509.js';
-import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
+import { ADS_SERVICE, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/ads-service.js';
 import { TYPE } from '../../src/xds/codec.js';
 import { nodeId, outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
 import type { MeshModel, Service, Workload } from '../../src/model/types.js';
@@ -201,3 +201,64 @@ export async function makeCsr(uris: string[], curve: 'P-256' | 'P-384' = 'P-256'
   return csr.toString('pem');
 }
 
+
+/** A raw delta ADS client stream (DeltaAggregatedResources) with a queue of received responses. */
+export class DeltaTestClient {
+  readonly client: grpc.Client;
+  readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  readonly received: DeltaDiscoveryResponse[] = [];
+  readonly node: { id: string };
+  #first = true;
+  #waiters: (() => void)[] = [];
+
+  constructor(target: string, node: { namespace: string; pod: string; ip: string }) {
+    this.node = { id: nodeId('sidecar', node.ip, node.pod, node.namespace) };
+    this.client = new grpc.Client(target, grpc.credentials.createInsecure());
+    const m = ADS_SERVICE.deltaAggregatedResources;
+    this.stream = this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata());
+    this.stream.on('data', (r: DeltaDiscoveryResponse) => {
+      this.received.push(r);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    this.stream.on('error', () => {});
+  }
+
+  /** Sends a request; the node goes in the stream's first one only. */
+  request(typeUrl: string, opts: Omit<DeltaDiscoveryRequest, 'typeUrl' | 'node'> = {}): void {
+    this.stream.write({ ...(this.#first ? { node: this.node } : {}), typeUrl, ...opts });
+    this.#first = false;
+  }
+
+  ack(res: DeltaDiscoveryResponse): void {
+    this.request(res.typeUrl!, { responseNonce: res.nonce! });
+  }
+
+  /** The next response of a type not yet taken; fails after timeoutMs. */
+  async next(typeUrl: string, timeoutMs = 3000): Promise<DeltaDiscoveryResponse> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.received.findIndex((r) => r.typeUrl === typeUrl);
+      if (i >= 0) return this.received.splice(i, 1)[0]!;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no delta ${typeUrl} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits `ms` and returns whatever arrived meanwhile (taking it). */
+  async drain(ms: number): Promise<DeltaDiscoveryResponse[]> {
+    await new Promise((r) => setTimeout(r, ms));
+    return this.received.splice(0);
+  }
+
+  close(): void {
+    this.stream.end();
+    this.client.close();
+  }
+}

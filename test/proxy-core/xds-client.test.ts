@@ -62,6 +62,7 @@ test('subscribes LDS/CDS wildcard, then RDS/EDS/SDS by name; ACKs each response 
     assert.equal(md.fields['INSTANCE_IPS']!.stringValue, '127.10.0.5');
     assert.equal(md.fields['LABELS']!.structValue!.fields['app']!.stringValue, 'productpage');
     assert.deepEqual(first.node!.clientFeatures, ['weft.ads.grpc-encoding.gzip'], 'it reads gzipped responses');
+    assert.equal(c.status().protocol, 'sotw', 'this test server has no delta xDS (UNIMPLEMENTED): the client speaks state of the world');
 
     const lds = server.requests.find((r) => r.typeUrl === TYPE.listener)!;
     assert.deepEqual(lds.resourceNames ?? [], []);

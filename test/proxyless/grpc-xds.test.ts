@@ -20,7 +20,7 @@ import { parseYaml } from '../../src/resources/index.js';
 import { buildModel } from '../../src/model/index.js';
 import { generateForProxyless } from '../../src/xds/proxyless.js';
 import type { Workload } from '../../src/model/types.js';
-import type { ProxyStatus } from '../../src/control/ads-connection.js';
+import type { ProxyStatus } from '../../src/control/ads-stream.js';
 import { testWorkload } from '../helpers/workloads.js';
 
 // Loopback addresses of this file only (other test files use other 127.N networks).

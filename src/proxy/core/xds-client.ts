@@ -1,11 +1,17 @@
-// The ADS client (state of the world): one stream to the control plane,
-// wildcard LDS and CDS, then RDS/EDS/SDS by name as accepted resources refer
-// to them. Each response becomes a candidate snapshot for the data plane:
-// applied -> ACK and commit; rejected -> NACK and the old config stays.
-// The stream reconnects forever with backoff; meanwhile the last good config
-// keeps serving, and on reconnect the accepted versions are sent again.
+// The ADS client: one stream to the control plane, wildcard LDS and CDS, then
+// RDS/EDS/SDS by name as accepted resources refer to them. Each response becomes
+// a candidate snapshot for the data plane: applied -> ACK and commit; rejected ->
+// NACK and the old config stays. The stream reconnects forever with backoff;
+// meanwhile the last good config keeps serving.
+//
+// Delta xDS (DeltaAggregatedResources) by default: subscriptions change by name,
+// an ACK is its nonce alone, responses carry what changed and what to drop, and a
+// new stream says what it holds (initial_resource_versions) so nothing unchanged
+// is sent again. Against a control plane without it (UNIMPLEMENTED) the client
+// speaks state of the world (StreamAggregatedResources), where on reconnect the
+// accepted versions are sent again.
 import grpc from '@grpc/grpc-js';
-import { ADS_SERVICE, type DiscoveryRequest, type DiscoveryResponse } from '../../xds/ads-service.js';
+import { ADS_SERVICE, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '../../xds/ads-service.js';
 import type { DataPlane, EnvoyObject, XdsSnapshot } from '../types.js';
 import { Backoff } from './backoff.js';
 import { controlClient, readTokenFile, type ControlTarget } from './control-channel.js';
@@ -27,11 +33,17 @@ export interface XdsClientOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   logger?: Logger;
+  /** The ADS variant to speak (default delta; falls back to sotw where the control plane has no delta). */
+  protocol?: XdsProtocol;
 }
+
+export type XdsProtocol = 'delta' | 'sotw';
 
 export interface XdsStatus {
   nodeId: string;
   address: string;
+  /** The ADS variant of the current (or last) stream. */
+  protocol: XdsProtocol;
   connected: boolean;
   lastConnected?: Date;
   lastDisconnected?: Date;
@@ -45,7 +57,7 @@ export type XdsEvent =
   | { type: 'connected' }
   | { type: 'disconnected'; reason: string };
 
-type Call = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+type Call = grpc.ClientDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, DiscoveryResponse | DeltaDiscoveryResponse>;
 
 export class XdsClient {
   private readonly state = new XdsState();
@@ -59,6 +71,10 @@ export class XdsClient {
   private gen = 0;
   /** The generation whose stream has been sent the node (in its first request). */
   private nodeSentGen = 0;
+  /** The variant of the current stream. */
+  private protocol: XdsProtocol;
+  /** The control plane answered delta with UNIMPLEMENTED: state of the world until that stream ends. */
+  private sotwFallback = false;
   private queue: Promise<void> = Promise.resolve();
   private reconnectTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -73,6 +89,7 @@ export class XdsClient {
     this.node = buildNode(opts.node);
     this.backoff = new Backoff({ initialMs: opts.backoffInitialMs ?? 100, maxMs: opts.backoffMaxMs ?? 5000 });
     this.log = (opts.logger ?? silentLogger).child({ component: 'xds' });
+    this.protocol = opts.protocol ?? 'delta';
   }
 
   get nodeId(): string {
@@ -117,6 +134,7 @@ export class XdsClient {
     return {
       nodeId: this.node.id,
       address: this.opts.target.address,
+      protocol: this.protocol,
       connected: this.connected,
       lastConnected: this.lastConnected,
       lastDisconnected: this.lastDisconnected,
@@ -184,18 +202,19 @@ export class XdsClient {
       }
       if (gen !== this.gen) return;
     }
-    const m = ADS_SERVICE.streamAggregatedResources;
+    const protocol = (this.protocol = this.opts.protocol === 'sotw' || this.sotwFallback ? 'sotw' : 'delta');
+    const m = protocol === 'delta' ? ADS_SERVICE.deltaAggregatedResources : ADS_SERVICE.streamAggregatedResources;
     let call: Call;
     try {
       // Held before the call is made, so that teardown closes the channel if making the call throws.
       const client = (this.client = controlClient(this.opts.target));
-      call = this.call = client.makeBidiStreamRequest<DiscoveryRequest, DiscoveryResponse>(m.path, m.requestSerialize, m.responseDeserialize, md, {});
+      call = this.call = client.makeBidiStreamRequest(m.path, m.requestSerialize as (v: unknown) => Buffer, m.responseDeserialize, md, {}) as Call;
     } catch (err) {
       this.broken(gen, errorMessage(err));
       return;
     }
     this.state.resetNonces();
-    call.on('data', (res: DiscoveryResponse) => {
+    call.on('data', (res: DiscoveryResponse | DeltaDiscoveryResponse) => {
       if (gen !== this.gen) return;
       if (!this.connected) {
         this.connected = true;
@@ -203,17 +222,34 @@ export class XdsClient {
         this.counters.connects++;
         this.backoff.reset();
         this.emit({ type: 'connected' });
-        this.log.info('ADS stream up', { address: this.opts.target.address });
+        this.log.info('ADS stream up', { address: this.opts.target.address, protocol });
       }
-      this.queue = this.queue.then(() => this.handle(gen, res));
+      this.queue = this.queue.then(() => (protocol === 'delta' ? this.handleDelta(gen, res as DeltaDiscoveryResponse) : this.handle(gen, res as DiscoveryResponse)));
     });
-    call.on('error', (err: grpc.ServiceError) => this.broken(gen, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
-    call.on('status', (s: grpc.StatusObject) => this.broken(gen, `stream closed: ${grpc.status[s.code] ?? s.code} ${s.details}`));
+    const ended = (code: grpc.status, details: string): void => {
+      if (protocol === 'delta' && code === grpc.status.UNIMPLEMENTED && gen === this.gen && !this.connected && !this.stopped) {
+        this.log.info('the control plane does not serve delta xDS; speaking state of the world', { address: this.opts.target.address });
+        this.sotwFallback = true;
+        this.gen++;
+        this.teardown();
+        void this.connect();
+        return;
+      }
+      this.broken(gen, details);
+    };
+    call.on('error', (err: grpc.ServiceError) => ended(err.code, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
+    call.on('status', (st: grpc.StatusObject) => ended(st.code, `stream closed: ${grpc.status[st.code] ?? st.code} ${st.details}`));
     call.on('end', () => this.broken(gen, 'stream ended by control plane'));
 
-    // Subscriptions, with the versions already accepted so an unchanged control plane can skip resending.
-    this.send('CDS');
-    this.send('LDS');
+    if (protocol === 'delta') {
+      // Wildcard LDS and CDS (a first request naming nothing), with what is held of each.
+      this.sendDelta('CDS', { initial: true });
+      this.sendDelta('LDS', { initial: true });
+    } else {
+      // Subscriptions, with the versions already accepted so an unchanged control plane can skip resending.
+      this.send('CDS');
+      this.send('LDS');
+    }
     this.updateSubscriptions(true);
   }
 
@@ -222,6 +258,8 @@ export class XdsClient {
     this.gen++;
     const wasConnected = this.connected;
     this.teardown();
+    // A control plane upgraded meanwhile may serve delta: the next stream asks again.
+    if (wasConnected) this.sotwFallback = false;
     this.lastStreamError = reason;
     if (wasConnected) {
       this.counters.disconnects++;
@@ -265,15 +303,89 @@ export class XdsClient {
     }
   }
 
+  /**
+   * One delta request: `initial` (a new stream) says what is held of the kind; an ACK or
+   * NACK is the response's nonce (with the error); subscribe and unsubscribe are names.
+   */
+  private sendDelta(kind: XdsKind, p: { initial?: boolean; subscribe?: string[]; unsubscribe?: string[]; nonce?: string; errorDetail?: DeltaDiscoveryRequest['errorDetail'] }): void {
+    const call = this.call;
+    if (!call) return;
+    const req: DeltaDiscoveryRequest = { typeUrl: KIND_URL[kind] };
+    if (this.nodeSentGen !== this.gen) req.node = this.node;
+    if (p.subscribe?.length) req.resourceNamesSubscribe = p.subscribe;
+    if (p.unsubscribe?.length) req.resourceNamesUnsubscribe = p.unsubscribe;
+    if (p.initial) {
+      const held = this.state.versions(kind);
+      if (held.size > 0) req.initialResourceVersions = Object.fromEntries(held);
+    }
+    if (p.nonce) req.responseNonce = p.nonce;
+    if (p.errorDetail) req.errorDetail = p.errorDetail;
+    try {
+      call.write(req);
+      this.nodeSentGen = this.gen;
+    } catch (err) {
+      this.log.warn('ADS write failed', { kind, error: errorMessage(err) });
+    }
+  }
+
   /** Subscribes RDS/EDS/SDS to what the accepted config references; `initial` also (re)sends unchanged non-empty ones. */
   private updateSubscriptions(initial: boolean): void {
     for (const kind of ['SDS', 'EDS', 'RDS'] as const) {
+      const before = this.state.type(kind).subscribed;
       const changed = this.state.subscribe(kind, this.state.desired(kind));
+      if (this.protocol === 'delta') {
+        const now = this.state.type(kind).subscribed;
+        if (now === '*' || before === '*') continue; // named kinds are never wildcard here
+        if (initial) {
+          if (now.length > 0) this.sendDelta(kind, { initial: true, subscribe: now });
+        } else if (changed) {
+          const had = new Set(before);
+          const has = new Set(now);
+          this.sendDelta(kind, { subscribe: now.filter((n) => !had.has(n)), unsubscribe: before.filter((n) => !has.has(n)) });
+        }
+        continue;
+      }
       const t = this.state.type(kind);
       const nonEmpty = t.subscribed !== '*' && t.subscribed.length > 0;
       // An empty list is only meaningful as an unsubscribe (never as a first request: that would be a wildcard).
       if ((initial && nonEmpty) || (!initial && changed && (nonEmpty || t.accepted > 0 || t.nonce !== ''))) this.send(kind);
     }
+  }
+
+  private async handleDelta(gen: number, res: DeltaDiscoveryResponse): Promise<void> {
+    if (gen !== this.gen) return; // from a stream that is gone; the new stream resyncs
+    const kind = kindOf(res.typeUrl ?? '');
+    const nonce = res.nonce ?? '';
+    if (!kind) {
+      this.log.warn('ADS response of unknown type', { typeUrl: res.typeUrl });
+      this.call?.write({ typeUrl: res.typeUrl, responseNonce: nonce, errorDetail: { code: INVALID_ARGUMENT, message: `type ${res.typeUrl} is not supported` } });
+      this.counters.nack++;
+      return;
+    }
+    const t = this.state.type(kind);
+    t.nonce = nonce;
+    const version = res.systemVersionInfo ?? '';
+    const resources = (res.resources ?? []) as { name?: string; version?: string; resource?: EnvoyObject }[];
+    try {
+      const { snapshot, versions } = this.state.deltaCandidate(kind, resources, res.removedResources ?? []);
+      await this.opts.dataPlane.apply(snapshot);
+      this.state.commit(kind, snapshot, version, undefined, versions);
+    } catch (err) {
+      const message = errorMessage(err);
+      this.state.reject(kind, message);
+      this.counters.nack++;
+      this.log.warn('xDS update rejected; keeping the last accepted config', { kind, version, nonce, error: message });
+      if (gen === this.gen) this.sendDelta(kind, { nonce, errorDetail: { code: INVALID_ARGUMENT, message } });
+      this.emit({ type: 'nack', kind, nonce, message });
+      return;
+    }
+    this.counters.ack++;
+    this.log.debug('xDS update applied', { kind, version, resources: resources.length, removed: (res.removedResources ?? []).length });
+    if (gen === this.gen) {
+      this.sendDelta(kind, { nonce });
+      if (kind === 'LDS' || kind === 'CDS') this.updateSubscriptions(false);
+    }
+    this.emit({ type: 'ack', kind, version, nonce });
   }
 
   private async handle(gen: number, res: DiscoveryResponse): Promise<void> {

@@ -4,7 +4,8 @@
 //
 // Semantics (xDS SotW): LDS and CDS responses carry the full state (the type is
 // replaced); RDS, EDS and SDS responses carry the named resources they hold
-// (merged by name; names not subscribed to are ignored). When an accepted LDS/CDS stops referencing a route config,
+// (merged by name; names not subscribed to are ignored). Delta xDS: every
+// response adds, replaces and removes by name, and each resource has a version. When an accepted LDS/CDS stops referencing a route config,
 // cluster load assignment or secret, it is dropped in that same candidate.
 import { TYPE, type TypeUrl } from '../../xds/codec.js';
 import { SECRET } from '../../xds/names.js';
@@ -52,6 +53,8 @@ export function emptySnapshot(): XdsSnapshot {
   return { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map(), secrets: new Map() };
 }
 
+const EMPTY_VERSIONS: ReadonlyMap<string, string> = new Map();
+
 function pick<V>(m: Map<string, V>, keep: Set<string>): Map<string, V> {
   const out = new Map<string, V>();
   for (const [k, v] of m) if (keep.has(k)) out.set(k, v);
@@ -65,6 +68,7 @@ function sameSet(a: readonly string[], b: Set<string>): boolean {
 export class XdsState {
   private committed: XdsSnapshot = emptySnapshot();
   private readonly types = new Map<XdsKind, TypeStatus>();
+  private readonly resourceVersions = new Map<XdsKind, Map<string, string>>();
 
   constructor() {
     for (const k of KINDS) {
@@ -81,43 +85,85 @@ export class XdsState {
     return this.types.get(kind)!;
   }
 
-  /** Checks the resources of a response and builds the snapshot that would result. Throws XdsResponseError. */
+  /** Checks the resources of a SotW response and builds the snapshot that would result. Throws XdsResponseError. */
   candidate(kind: XdsKind, resources: EnvoyObject[]): XdsSnapshot {
+    const incoming = this.checked(kind, resources.map((r) => ({ resource: r })));
+    if (kind === 'LDS' || kind === 'CDS') return this.with(kind, incoming);
+    return this.with(kind, this.merged(kind, incoming, []));
+  }
+
+  /**
+   * The same for a delta response: its resources (each with the name and version the
+   * Resource wrapper gives) replace or add to what is held, `removed` are dropped. Returns
+   * the snapshot and the kind's per-resource versions after it (for commit and for
+   * initial_resource_versions on a new stream).
+   */
+  deltaCandidate(kind: XdsKind, resources: { name?: string; version?: string; resource?: EnvoyObject }[], removed: readonly string[]): { snapshot: XdsSnapshot; versions: Map<string, string> } {
+    const incoming = this.checked(kind, resources);
+    const snapshot = this.with(kind, this.merged(kind, incoming, removed));
+    const versions = new Map(this.versions(kind));
+    for (const n of removed) versions.delete(n);
+    const names = [...incoming.keys()]; // in the response's order (checked refuses duplicates)
+    resources.forEach((r, i) => versions.set(names[i]!, r.version ?? ''));
+    return { snapshot, versions };
+  }
+
+  /** Each resource checked (type, name, no duplicates), by name. */
+  private checked(kind: XdsKind, resources: { name?: string; resource?: EnvoyObject }[]): Map<string, EnvoyObject> {
     const url = KIND_URL[kind];
     const incoming = new Map<string, EnvoyObject>();
-    resources.forEach((r, i) => {
+    resources.forEach((entry, i) => {
+      const r = entry.resource;
+      if (!r) throw new XdsResponseError(`resources[${i}]${entry.name ? ` (${entry.name})` : ''}: no resource`);
       const t = r['@type'];
       if (t !== undefined && t !== url) throw new XdsResponseError(`resources[${i}]: type ${String(t)} in a ${kind} response`);
       const name = resourceName(kind, r);
       if (typeof name !== 'string' || name === '') throw new XdsResponseError(`resources[${i}]: ${kind === 'EDS' ? 'clusterName' : 'name'} is missing`);
+      if (entry.name !== undefined && entry.name !== '' && entry.name !== name) throw new XdsResponseError(`resources[${i}]: named "${entry.name}" but the ${kind} resource is "${name}"`);
       if (incoming.has(name)) throw new XdsResponseError(`resources[${i}]: duplicate ${kind} resource "${name}"`);
       incoming.set(name, r);
     });
+    return incoming;
+  }
+
+  /**
+   * What is held of a kind with `incoming` put in and `removed` taken out. For named kinds
+   * resources not subscribed to are ignored (as Envoy does): a server that reads an
+   * unsubscribe (empty names) as a wildcard cannot bring them back.
+   */
+  private merged(kind: XdsKind, incoming: Map<string, EnvoyObject>, removed: readonly string[]): Map<string, EnvoyObject> {
+    const sub = this.type(kind).subscribed;
+    const wanted = sub === '*' ? undefined : new Set(sub);
+    const merged = new Map(this.committed[KIND_KEY[kind]]);
+    for (const n of removed) merged.delete(n);
+    for (const [n, r] of incoming) if (!wanted || wanted.has(n)) merged.set(n, r);
+    return merged;
+  }
+
+  /** The accepted snapshot with a kind's resources replaced; a listener or cluster change drops what is no longer referenced. */
+  private with(kind: XdsKind, resources: Map<string, EnvoyObject>): XdsSnapshot {
     const s = this.committed;
     const next: XdsSnapshot = { ...s };
     switch (kind) {
       case 'LDS':
-        next.listeners = incoming;
-        next.routes = pick(s.routes, rdsNames(incoming.values()));
-        next.secrets = pick(s.secrets, this.secretNames(incoming, s.clusters));
+        next.listeners = resources;
+        next.routes = pick(s.routes, rdsNames(resources.values()));
+        next.secrets = pick(s.secrets, this.secretNames(resources, s.clusters));
         break;
       case 'CDS':
-        next.clusters = incoming;
-        next.endpoints = pick(s.endpoints, edsNames(incoming.values()));
-        next.secrets = pick(s.secrets, this.secretNames(s.listeners, incoming));
+        next.clusters = resources;
+        next.endpoints = pick(s.endpoints, edsNames(resources.values()));
+        next.secrets = pick(s.secrets, this.secretNames(s.listeners, resources));
         break;
-      default: {
-        // Resources not subscribed to are ignored (as Envoy does): a server that reads an
-        // unsubscribe (empty names) as a wildcard cannot bring them back.
-        const key = KIND_KEY[kind];
-        const sub = this.type(kind).subscribed;
-        const wanted = sub === '*' ? undefined : new Set(sub);
-        const merged = new Map(s[key]);
-        for (const [n, r] of incoming) if (!wanted || wanted.has(n)) merged.set(n, r);
-        next[key] = merged;
-      }
+      default:
+        next[KIND_KEY[kind]] = resources;
     }
     return next;
+  }
+
+  /** Per-resource versions of a kind (delta xDS), of the resources held. */
+  versions(kind: XdsKind): ReadonlyMap<string, string> {
+    return this.resourceVersions.get(kind) ?? EMPTY_VERSIONS;
   }
 
   private secretNames(listeners: Map<string, EnvoyObject>, clusters: Map<string, EnvoyObject>): Set<string> {
@@ -127,8 +173,15 @@ export class XdsState {
     return names;
   }
 
-  commit(kind: XdsKind, snapshot: XdsSnapshot, version: string, now = new Date()): void {
+  /** Accepts a candidate; `versions`: the kind's per-resource versions (delta xDS). */
+  commit(kind: XdsKind, snapshot: XdsSnapshot, version: string, now = new Date(), versions?: Map<string, string>): void {
     this.committed = snapshot;
+    if (versions) this.resourceVersions.set(kind, versions);
+    // A cluster or listener change may have dropped resources of other kinds: their versions go too.
+    for (const [k, vs] of this.resourceVersions) {
+      const held = snapshot[KIND_KEY[k]];
+      for (const n of [...vs.keys()]) if (!held.has(n)) vs.delete(n);
+    }
     const st = this.type(kind);
     st.version = version;
     st.lastUpdate = now;
