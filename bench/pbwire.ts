@@ -73,7 +73,7 @@ export function readDeltaResponse(buf: Buffer): RawDeltaResponse {
     else if (no === 2) {
       const res = buf.subarray(start, end);
       let name = '';
-      let value = Buffer.alloc(0);
+      let value: Buffer = Buffer.alloc(0);
       forEachField(res, (f, s, e) => {
         if (f === 3) name = res.toString('utf8', s, e);
         else if (f === 2) {

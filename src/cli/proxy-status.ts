@@ -8,14 +8,15 @@ import { outputOption, print, printData, type OutputFormat } from './output.js';
 import { renderTable, type Cell } from './table.js';
 
 /**
- * One row per proxy. VERSION is the proxy's weft version; when the control plane does not
- * report it, `fallbackVersion` (locally every proxy runs the control plane's own build).
+ * One row per proxy. ADS is the variant its stream speaks (delta or sotw). VERSION is the
+ * proxy's weft version; when the control plane does not report it, `fallbackVersion`
+ * (locally every proxy runs the control plane's own build).
  */
 export function proxyStatusRows(proxies: ProxyStatus[], fallbackVersion?: string): Cell[][] {
   return proxies
     .map((p) => {
       const n = parseNodeId(p.id);
-      return [n?.pod ?? p.id, n?.namespace ?? '', ...XDS_SHORT_TYPES.map((t) => p.xds[t]?.status ?? 'NOT SENT'), p.version ?? fallbackVersion];
+      return [n?.pod ?? p.id, n?.namespace ?? '', ...XDS_SHORT_TYPES.map((t) => p.xds[t]?.status ?? 'NOT SENT'), p.protocol ?? '', p.version ?? fallbackVersion];
     })
     .sort((a, b) => String(a[1]).localeCompare(String(b[1])) || String(a[0]).localeCompare(String(b[0])));
 }
@@ -30,7 +31,7 @@ export function proxyStatusCommand(): Command {
       if (printData(flags.output, proxies)) return;
       if (!proxies.length) return print('No proxies are connected.');
       const version = await api.version().catch(() => undefined);
-      print(renderTable(['NAME', 'NAMESPACE', ...XDS_SHORT_TYPES, 'VERSION'], proxyStatusRows(proxies, version)));
+      print(renderTable(['NAME', 'NAMESPACE', ...XDS_SHORT_TYPES, 'ADS', 'VERSION'], proxyStatusRows(proxies, version)));
       const errors = proxies.flatMap((p) => XDS_SHORT_TYPES.filter((t) => p.xds[t]?.lastError).map((t) => `${parseNodeId(p.id)?.pod ?? p.id} ${t}: ${p.xds[t]!.lastError}`));
       if (errors.length) print(`\nRejected by proxies:\n${errors.map((e) => `  ${e}`).join('\n')}`);
     });

@@ -161,14 +161,16 @@ export class DeltaConnection extends AdsConnection {
     // Names (re)subscribed: sent even if held before; those that do not exist are named as removed.
     const extra: SnapshotResource[] = [];
     const absent: string[] = [];
-    if (st.resend || st.check) {
+    if (st.resend?.size) {
       const inDelta = new Set(d.resources.map((r) => r.name));
-      const removed = new Set(d.removed);
-      for (const n of st.resend ?? []) {
+      for (const n of st.resend) {
         const r = set.get(n);
         if (r && !inDelta.has(n)) extra.push(r);
       }
-      for (const n of st.check ?? []) if (!set.get(n) && !removed.has(n)) absent.push(n);
+    }
+    if (st.check?.size) {
+      const removedAlready = d.removed.length > 0 ? new Set(d.removed) : undefined;
+      for (const n of st.check) if (!set.get(n) && !removedAlready?.has(n)) absent.push(n);
     }
     const resources = extra.length > 0 ? [...d.resources, ...extra] : d.resources;
     const removed = absent.length > 0 ? [...d.removed, ...absent] : d.removed;

@@ -29,6 +29,7 @@ interface StatusJson {
 }
 interface ProxyStatusJson {
   id: string;
+  protocol?: string;
   xds: Record<string, { status: string }>;
 }
 
@@ -135,9 +136,10 @@ test('every proxy is SYNCED on every xDS type', async () => {
   assert.equal(proxies.length, pods.length);
   for (const p of proxies) {
     for (const type of ['LDS', 'CDS', 'EDS', 'RDS', 'SDS']) assert.ok(inSync(p, type), `${p.id} ${type}: ${p.xds[type]?.status}`);
+    assert.equal(p.protocol, 'delta', `${p.id} speaks delta xDS`);
   }
   const table = await mesh.weft(['proxy-status']);
-  assert.match(table.stdout, /NAME\s+NAMESPACE\s+CDS\s+LDS\s+EDS\s+RDS\s+SDS/);
+  assert.match(table.stdout, /NAME\s+NAMESPACE\s+CDS\s+LDS\s+EDS\s+RDS\s+SDS\s+ADS\s+VERSION/);
 });
 
 test('each sidecar holds a SPIFFE certificate for its own service account, chaining to the mesh root', async () => {

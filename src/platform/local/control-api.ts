@@ -38,6 +38,8 @@ export interface ProxyStatus {
   id: string;
   /** The proxy's own version, when the control plane reports it. */
   version?: string;
+  /** The ADS variant its stream speaks (delta or sotw), when the control plane reports it. */
+  protocol?: string;
   xds: Partial<Record<XdsShortType, XdsTypeStatus>>;
 }
 
@@ -96,7 +98,8 @@ export function normalizeProxies(body: unknown): ProxyStatus[] {
       }
     }
     const version = typeof p.version === 'string' ? p.version : typeof p.proxyVersion === 'string' ? p.proxyVersion : undefined;
-    out.push({ id, xds, ...(version ? { version } : {}) });
+    const protocol = typeof p.protocol === 'string' ? p.protocol : undefined;
+    out.push({ id, xds, ...(version ? { version } : {}), ...(protocol ? { protocol } : {}) });
   }
   return out;
 }
