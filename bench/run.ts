@@ -278,18 +278,21 @@ async function main(): Promise<void> {
   }
 
   if (!flag('skip-control')) {
-    const sizes = QUICK ? [{ services: 100, clients: 100 }] : [{ services: 100, clients: 2000 }, { services: 1000, clients: 2000 }, { services: 5000, clients: 2000 }];
+    // Clients speak delta xDS, as weft's proxies do; the state-of-the-world row at 1,000 services is the reference for what delta buys.
+    const sizes: { services: number; clients: number; protocol?: 'sotw' }[] = QUICK
+      ? [{ services: 100, clients: 100 }]
+      : [{ services: 100, clients: 2000 }, { services: 1000, clients: 2000 }, { services: 1000, clients: 2000, protocol: 'sotw' }, { services: 5000, clients: 2000 }];
     results.controlPlane = [];
     for (const sz of sizes) {
-      log(`control plane: ${sz.services} services, ${sz.services * 5} endpoints, ${sz.clients} ADS clients ...`);
+      log(`control plane: ${sz.services} services, ${sz.services * 5} endpoints, ${sz.clients} ADS clients (${sz.protocol ?? 'delta'}) ...`);
       const limitS = QUICK ? 60 : 300;
-      const r = await run(process.execPath, [path.join(here, 'control-scale.js'), '--services', String(sz.services), '--clients', String(sz.clients), '--time-limit', String(limitS)], {}, (limitS + 120) * 1000);
+      const r = await run(process.execPath, [path.join(here, 'control-scale.js'), '--services', String(sz.services), '--clients', String(sz.clients), '--time-limit', String(limitS), ...(sz.protocol ? ['--protocol', sz.protocol] : [])], {}, (limitS + 120) * 1000);
       try {
         const parsed = JSON.parse(r.out.trim().split('\n').pop() ?? '');
         results.controlPlane.push(parsed);
         log(`control plane ${sz.services}: ${JSON.stringify(parsed.change ?? parsed.error ?? {})}`);
       } catch {
-        results.controlPlane.push({ services: sz.services, clients: sz.clients, error: `control-scale failed (${r.code}): ${r.err.trim().split('\n').slice(-5).join(' | ')}` });
+        results.controlPlane.push({ services: sz.services, clients: sz.clients, protocol: sz.protocol ?? 'delta', error: `control-scale failed (${r.code}): ${r.err.trim().split('\n').slice(-5).join(' | ')}` });
         log(`control plane ${sz.services}: failed: ${r.err.trim().split('\n').slice(-3).join(' | ')}`);
       }
     }
