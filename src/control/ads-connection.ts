@@ -5,9 +5,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { encodeDiscoveryResponse, markShared, resourcesField, type WireDiscoveryRequest } from './ads-wire.js';
-import { SubscriptionTable, sameNames, type Subscription } from './ads-subscriptions.js';
-import { AdsConnection, typeStatusOf, type ConnectionDeps, type ProxyNode, type TypeStatus } from './ads-stream.js';
-import { TYPE_URL, XDS_TYPES, changedResources, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
+import { SubscriptionTable, sameNames } from './ads-subscriptions.js';
+import { AdsConnection, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
+import { TYPE_URL, changedResources, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 /** Responses are written already encoded (ads-wire.ts ADS_SERVER_SERVICE). */
 export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
@@ -19,16 +19,10 @@ export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
  */
 const PARTIAL_TYPES: ReadonlySet<XdsType> = new Set(['EDS']);
 
-interface TypeState {
-  /** What the stream asked for (shared with streams asking the same); undefined until its first request. */
-  sub?: Subscription;
+interface TypeState extends TypeStateBase {
   /** What was last sent (the full selection, even when only changes were written). */
   sentSelection?: Selection;
-  sentVersion?: string;
   sentNonce?: string;
-  sentResources: SnapshotResource[];
-  ackedVersion?: string;
-  lastError?: string;
 }
 
 /** Streams of every server in the process share equal subscriptions (they are immutable). */
@@ -78,22 +72,17 @@ function namesBytesOf(req: DiscoveryRequest): Buffer | undefined {
 }
 
 /** A proxy's state-of-the-world ADS stream. */
-export class ProxyConnection extends AdsConnection {
+export class ProxyConnection extends AdsConnection<TypeState> {
   readonly protocol = 'sotw';
-  readonly #subs: SubscriptionTable;
-  readonly #types = new Map<XdsType, TypeState>();
-
   constructor(node: ProxyNode, stream: AdsStream, deps: ConnectionDeps & { subscriptions?: SubscriptionTable }) {
-    super(node, stream, deps);
-    this.#subs = deps.subscriptions ?? sharedSubscriptions;
-    for (const t of XDS_TYPES) this.#types.set(t, { sentResources: [] });
+    super(node, stream, deps, deps.subscriptions ?? sharedSubscriptions, () => ({ sentResources: [] }));
   }
 
   handleRequest(req: DiscoveryRequest): void {
     if (this.closed) return;
     const type = this.typeOf(req.typeUrl);
     if (!type) return;
-    const st = this.#types.get(type)!;
+    const st = this.types.get(type)!;
     if (req.responseNonce) {
       if (req.responseNonce !== st.sentNonce) return; // stale: answers an older response
       if (req.errorDetail) {
@@ -123,16 +112,13 @@ export class ProxyConnection extends AdsConnection {
   /** Points the type at the (shared) subscription of this request's names. */
   #subscribe(st: TypeState, type: XdsType, req: DiscoveryRequest): void {
     const prev = st.sub;
-    st.sub = this.#subs.acquire(type, namesBytesOf(req), () => req.resourceNames);
-    if (prev) this.#subs.release(prev);
+    st.sub = this.subs.acquire(type, namesBytesOf(req), () => req.resourceNames);
+    if (prev) this.subs.release(prev);
   }
 
-  protected subscribed(type: XdsType): boolean {
-    return this.#types.get(type)!.sub !== undefined;
-  }
 
   protected writeType(type: XdsType, snapshot: ProxySnapshot, force: boolean): boolean {
-    const st = this.#types.get(type)!;
+    const st = this.types.get(type)!;
     const sub = st.sub!;
     // Never open with an empty answer to an empty named subscription.
     if (sub.names !== null && sub.names.length === 0 && st.sentVersion === undefined) return false;
@@ -157,20 +143,6 @@ export class ProxyConnection extends AdsConnection {
     return true;
   }
 
-  protected typeStatus(type: XdsType): TypeStatus {
-    const st = this.#types.get(type)!;
-    return typeStatusOf(st.sentVersion, st.ackedVersion, st.lastError);
-  }
 
-  protected sentResources(type: XdsType): readonly SnapshotResource[] {
-    return this.#types.get(type)!.sentResources;
-  }
 
-  protected released(): void {
-    for (const st of this.#types.values())
-      if (st.sub) {
-        this.#subs.release(st.sub);
-        st.sub = undefined;
-      }
-  }
 }

@@ -18,21 +18,19 @@ import type * as grpc from '@grpc/grpc-js';
 import type { DeltaDiscoveryRequest } from '../xds/ads-service.js';
 import { markShared } from './ads-wire.js';
 import { deltaGroupBody, deltaResourcesField, encodeDeltaResponse } from './ads-delta-wire.js';
-import { WILDCARD_TYPES, type SubscriptionTable, type Subscription } from './ads-subscriptions.js';
-import { AdsConnection, typeStatusOf, type ConnectionDeps, type ProxyNode, type TypeStatus } from './ads-stream.js';
+import { WILDCARD_TYPES, type SubscriptionTable } from './ads-subscriptions.js';
+import { AdsConnection, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
 import { nextNonce, sharedSubscriptions } from './ads-connection.js';
-import { TYPE_URL, XDS_TYPES, deltaBetween, deltaFromVersions, type Delta, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
+import { TYPE_URL, deltaBetween, deltaFromVersions, type Delta, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 export type DeltaStream = grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>;
 
 /** What the proxy holds: the selection last sent, or (reconnected) the versions it said it has, or nothing. */
 type Held = Selection | ReadonlyMap<string, string> | undefined;
 
-interface DeltaTypeState {
+interface DeltaTypeState extends TypeStateBase {
   /** Asked for at least once on this stream. */
   started: boolean;
-  /** What the stream subscribes to (shared with equal ones); null names = wildcard. */
-  sub?: Subscription;
   held: Held;
   /** The response awaiting its ACK, and what the proxy held before it (a NACK returns there). */
   pending?: { nonce: string; before: Held; sel: Selection };
@@ -43,10 +41,6 @@ interface DeltaTypeState {
   /** Names newly subscribed since the last response: the proxy is told of those that do not exist. */
   check?: Set<string>;
   lastNonce?: string;
-  sentVersion?: string;
-  ackedVersion?: string;
-  lastError?: string;
-  sentResources: readonly SnapshotResource[];
 }
 
 interface Encoded {
@@ -57,22 +51,17 @@ interface Encoded {
 /** Responses for shared deltas (every proxy moving between the same two selections), encoded once. */
 const sharedResponses = new WeakMap<Delta, Encoded>();
 
-export class DeltaConnection extends AdsConnection {
+export class DeltaConnection extends AdsConnection<DeltaTypeState> {
   readonly protocol = 'delta';
-  readonly #subs: SubscriptionTable;
-  readonly #types = new Map<XdsType, DeltaTypeState>();
-
   constructor(node: ProxyNode, stream: DeltaStream, deps: ConnectionDeps & { subscriptions?: SubscriptionTable }) {
-    super(node, stream, deps);
-    this.#subs = deps.subscriptions ?? sharedSubscriptions;
-    for (const t of XDS_TYPES) this.#types.set(t, { started: false, held: undefined, sentResources: [] });
+    super(node, stream, deps, deps.subscriptions ?? sharedSubscriptions, () => ({ started: false, held: undefined, sentResources: [] }));
   }
 
   handleRequest(req: DeltaDiscoveryRequest): void {
     if (this.closed) return;
     const type = this.typeOf(req.typeUrl);
     if (!type) return;
-    const st = this.#types.get(type)!;
+    const st = this.types.get(type)!;
     if (req.responseNonce) this.#answered(type, st, req);
     const first = !st.started;
     st.started = true;
@@ -123,8 +112,8 @@ export class DeltaConnection extends AdsConnection {
       for (const n of named) set.add(n);
       names = [...set].filter((n) => !drop.has(n)).sort();
     }
-    st.sub = this.#subs.acquireNames(type, names);
-    if (prev) this.#subs.release(prev);
+    st.sub = this.subs.acquireNames(type, names);
+    if (prev) this.subs.release(prev);
     for (const n of unsubscribe) {
       st.resend?.delete(n);
       st.check?.delete(n);
@@ -141,12 +130,9 @@ export class DeltaConnection extends AdsConnection {
     }
   }
 
-  protected subscribed(type: XdsType): boolean {
-    return this.#types.get(type)!.sub !== undefined;
-  }
 
   protected writeType(type: XdsType, snapshot: ProxySnapshot, force: boolean): boolean {
-    const st = this.#types.get(type)!;
+    const st = this.types.get(type)!;
     const sub = st.sub!;
     if (sub.names !== null && sub.names.length === 0 && st.sentVersion === undefined && !st.check) return false; // nothing asked yet
     if (st.pending) {
@@ -210,20 +196,6 @@ export class DeltaConnection extends AdsConnection {
     return e;
   }
 
-  protected typeStatus(type: XdsType): TypeStatus {
-    const st = this.#types.get(type)!;
-    return typeStatusOf(st.sentVersion, st.ackedVersion, st.lastError);
-  }
 
-  protected sentResources(type: XdsType): readonly SnapshotResource[] {
-    return this.#types.get(type)!.sentResources;
-  }
 
-  protected released(): void {
-    for (const st of this.#types.values())
-      if (st.sub) {
-        this.#subs.release(st.sub);
-        st.sub = undefined;
-      }
-  }
 }

@@ -13,6 +13,7 @@ import type { WriteBudget } from './ads-flow.js';
 import type { ProxyType } from '../xds/names.js';
 import { withoutPrivateKeys } from '../xds/secrets.js';
 import type { ControlMetrics } from './metrics.js';
+import type { Subscription, SubscriptionTable } from './ads-subscriptions.js';
 import type { Logger } from './log.js';
 import { PUSH_ORDER, XDS_TYPES, type ProxySnapshot, type SnapshotResource, type XdsType } from './snapshot.js';
 
@@ -55,6 +56,17 @@ export interface ResponseStream {
   end(): void;
 }
 
+/** Per type, what both variants keep: the subscription, what was sent and ACKed, the last NACK. */
+export interface TypeStateBase {
+  /** What the stream asked for (shared with streams asking the same); undefined until its first request. */
+  sub?: Subscription;
+  sentVersion?: string;
+  ackedVersion?: string;
+  lastError?: string;
+  /** What the proxy was last sent (its whole state, however little went on the wire). */
+  sentResources: readonly SnapshotResource[];
+}
+
 export interface ConnectionDeps {
   metrics: ControlMetrics;
   log: Logger;
@@ -65,7 +77,7 @@ export interface ConnectionDeps {
 
 let connectionSeq = 0;
 
-export abstract class AdsConnection {
+export abstract class AdsConnection<S extends TypeStateBase = TypeStateBase> {
   readonly seq = ++connectionSeq;
   abstract readonly protocol: AdsProtocol;
   /** Set at stream start: a router or sidecar authenticated as its workload gets its credential secrets. */
@@ -73,6 +85,8 @@ export abstract class AdsConnection {
   readonly connectedAt = new Date();
   protected readonly metrics: ControlMetrics;
   protected readonly log: Logger;
+  protected readonly types = new Map<XdsType, S>();
+  protected readonly subs: SubscriptionTable;
   readonly #stream: ResponseStream;
   readonly #budget: WriteBudget;
   readonly #encoding: AdsEncoding | undefined;
@@ -92,7 +106,11 @@ export abstract class AdsConnection {
     readonly node: ProxyNode,
     stream: ResponseStream,
     deps: ConnectionDeps,
+    subscriptions: SubscriptionTable,
+    initial: () => S,
   ) {
+    this.subs = subscriptions;
+    for (const t of XDS_TYPES) this.types.set(t, initial());
     this.#stream = stream;
     this.metrics = deps.metrics;
     this.log = deps.log;
@@ -102,15 +120,8 @@ export abstract class AdsConnection {
 
   /** Handles one request off the stream (already decoded). */
   abstract handleRequest(req: unknown): void;
-  /** Whether the type has been asked for (only those are pushed). */
-  protected abstract subscribed(type: XdsType): boolean;
-  /** Sends one type if there is something to send (or `force`); false when nothing was written. */
+  /** Sends one subscribed type if there is something to send (or `force`); false when nothing was written. */
   protected abstract writeType(type: XdsType, snapshot: ProxySnapshot, force: boolean): boolean;
-  protected abstract typeStatus(type: XdsType): TypeStatus;
-  /** The resources the proxy was last sent (its whole state, however little went on the wire). */
-  protected abstract sentResources(type: XdsType): readonly SnapshotResource[];
-  /** The stream is gone: release what it holds (shared subscriptions). */
-  protected abstract released(): void;
 
   get hasSnapshot(): boolean {
     return this.#snapshot !== undefined;
@@ -144,7 +155,7 @@ export abstract class AdsConnection {
   /** New generated config: sends, in make-before-break order, each subscribed type whose content changed. */
   setSnapshot(snapshot: ProxySnapshot): void {
     this.#snapshot = snapshot;
-    for (const type of PUSH_ORDER) if (this.subscribed(type) && !this.#want.has(type)) this.#want.set(type, false);
+    for (const type of PUSH_ORDER) if (this.types.get(type)!.sub && !this.#want.has(type)) this.#want.set(type, false);
     this.#flush();
   }
 
@@ -194,13 +205,16 @@ export abstract class AdsConnection {
       const force = this.#want.get(type);
       if (force === undefined) continue;
       this.#want.delete(type);
-      if (this.subscribed(type) && this.writeType(type, snapshot, force)) return;
+      if (this.types.get(type)!.sub && this.writeType(type, snapshot, force)) return;
     }
   }
 
   status(workloadKnown: boolean): ProxyStatus {
     const types = {} as Record<XdsType, TypeStatus>;
-    for (const t of XDS_TYPES) types[t] = this.typeStatus(t);
+    for (const t of XDS_TYPES) {
+      const st = this.types.get(t)!;
+      types[t] = typeStatusOf(st.sentVersion, st.ackedVersion, st.lastError);
+    }
     return {
       id: this.node.id,
       pod: this.node.pod,
@@ -216,7 +230,7 @@ export abstract class AdsConnection {
   /** The resources last sent, by type; secrets without their private keys. */
   config(): Record<XdsType, Record<string, unknown>[]> {
     const out = {} as Record<XdsType, Record<string, unknown>[]>;
-    for (const t of XDS_TYPES) out[t] = this.sentResources(t).map((r) => (t === 'SDS' ? withoutPrivateKeys(r.object) : r.object));
+    for (const t of XDS_TYPES) out[t] = this.types.get(t)!.sentResources.map((r) => (t === 'SDS' ? withoutPrivateKeys(r.object) : r.object));
     return out;
   }
 
@@ -233,7 +247,12 @@ export abstract class AdsConnection {
 
   /** The stream is gone: give back its place in the budget (a cancelled write never reports flushed). */
   markClosed(): void {
-    if (!this.#closed) this.released();
+    if (!this.#closed)
+      for (const st of this.types.values())
+        if (st.sub) {
+          this.subs.release(st.sub);
+          st.sub = undefined;
+        }
     this.#closed = true;
     this.#want.clear();
     if (this.#waiting) this.#budget.cancel(this.#turn);
@@ -244,8 +263,8 @@ export abstract class AdsConnection {
   }
 }
 
-/** A status from what was sent and acknowledged. */
-export function typeStatusOf(sentVersion: string | undefined, ackedVersion: string | undefined, lastError: string | undefined): TypeStatus {
+/** A type's status from what was sent and acknowledged. */
+function typeStatusOf(sentVersion: string | undefined, ackedVersion: string | undefined, lastError: string | undefined): TypeStatus {
   const status: SyncStatus = sentVersion === undefined ? 'NOT SENT' : ackedVersion === sentVersion && !lastError ? 'SYNCED' : 'STALE';
   return {
     ...(sentVersion !== undefined ? { sentVersion } : {}),
