@@ -18,7 +18,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { DeltaDiscoveryRequest } from '../xds/ads-service.js';
 import { markShared } from './ads-wire.js';
 import { deltaGroupBody, deltaResourcesField, encodeDeltaResponse } from './ads-delta-wire.js';
-import { WILDCARD_TYPES, type SubscriptionTable } from './ads-subscriptions.js';
+import { WILDCARD_TYPES, updatedNames, type SubscriptionTable } from './ads-subscriptions.js';
 import { AdsConnection, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
 import { nextNonce, sharedSubscriptions } from './ads-connection.js';
 import { TYPE_URL, deltaBetween, deltaFromVersions, type Delta, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
@@ -105,14 +105,7 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
     if (subscribe.includes('*')) wildcard = true;
     if (unsubscribe.includes('*')) wildcard = false;
     const named = subscribe.filter((n) => n !== '*');
-    let names: string[] | null = null;
-    if (!wildcard) {
-      const drop = new Set(unsubscribe);
-      const set = new Set(prev?.names ?? []);
-      for (const n of named) set.add(n);
-      names = [...set].filter((n) => !drop.has(n)).sort();
-    }
-    st.sub = this.subs.acquireNames(type, names);
+    st.sub = this.subs.acquireNames(type, wildcard ? null : updatedNames(prev?.names ?? [], named, unsubscribe));
     if (prev) this.subs.release(prev);
     for (const n of unsubscribe) {
       st.resend?.delete(n);
@@ -154,7 +147,8 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
         if (r && !inDelta.has(n)) extra.push(r);
       }
     }
-    if (st.check?.size) {
+    // When every subscribed name exists (the usual case), none is absent: no lookups.
+    if (st.check?.size && !(sub.names !== null && sel.resources.length === sub.names.length)) {
       const removedAlready = d.removed.length > 0 ? new Set(d.removed) : undefined;
       for (const n of st.check) if (!set.get(n) && !removedAlready?.has(n)) absent.push(n);
     }

@@ -25,11 +25,42 @@ interface Entry extends Subscription {
 export function normalizeNames(type: XdsType, names: readonly string[] | undefined): string[] | null {
   const list = names ?? [];
   if (WILDCARD_TYPES.has(type) && (list.length === 0 || list.includes('*'))) return null;
-  // Fast path: clients usually send names sorted and unique (EDS ACKs carry every cluster).
+  return sortedUnique(list);
+}
+
+/** The names sorted and unique; clients usually send them so (EDS ACKs carry every cluster): then a copy, no sort. */
+function sortedUnique(list: readonly string[]): string[] {
   let sorted = true;
   for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1]! < list[i]!;
   if (sorted) return [...list];
   return [...new Set(list)].sort();
+}
+
+/**
+ * A delta subscription's names after a request: `held` (sorted, unique) with `add` merged
+ * in and `drop` taken out, sorted and unique. Linear in the names (a proxy's first EDS
+ * request subscribes ~1,000 at 1,000 services).
+ */
+export function updatedNames(held: readonly string[], add: readonly string[], drop: readonly string[]): string[] {
+  const added = sortedUnique(add);
+  const dropped = drop.length > 0 ? new Set(drop) : undefined;
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < held.length || j < added.length) {
+    const a = held[i];
+    const b = added[j];
+    let n: string;
+    if (b === undefined || (a !== undefined && a < b)) n = held[i++]!;
+    else if (a === undefined || b < a) n = added[j++]!;
+    else {
+      n = a;
+      i++;
+      j++;
+    }
+    if (!dropped?.has(n)) out.push(n);
+  }
+  return out;
 }
 
 export function sameNames(a: readonly string[] | null, b: readonly string[] | null): boolean {

@@ -350,10 +350,16 @@ export class AdsServer {
   #mayHaveCredentials(node: ProxyNode, metadata: grpc.Metadata | undefined): boolean {
     const verify = this.#opts.verifyToken;
     if (proxylessClientOf(node) || !verify) return false;
-    let token: string;
-    try {
-      token = bearer(metadata ?? new grpc.Metadata());
-    } catch {
+    let token: string | undefined;
+    // Most sidecars send no token (they need no credentials): no error is made for them.
+    if (metadata?.get('authorization').length) {
+      try {
+        token = bearer(metadata);
+      } catch {
+        // malformed: as none
+      }
+    }
+    if (token === undefined) {
       if (node.type === 'router') this.#opts.log('warn', `router ${node.id} sent no bootstrap token on its ADS stream: its credentials are not sent, its TLS servers have no certificate`);
       return false;
     }

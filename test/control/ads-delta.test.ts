@@ -8,6 +8,7 @@ import { createMemoryLogger } from '../../src/control/log.js';
 import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
 import { buildSnapshotFromGroups, deltaBetween, deltaFromVersions } from '../../src/control/snapshot.js';
 import type { DeltaDiscoveryResponse } from '../../src/xds/ads-service.js';
+import { updatedNames } from '../../src/control/ads-subscriptions.js';
 import { DeltaTestClient, T, fakePipeline, serviceResource, tmpStateDir, waitFor, workload } from './helpers.js';
 
 /** A control plane with the test pipeline, or (`real`) the real model and generator (which share resources between proxies). */
@@ -221,4 +222,11 @@ test('delta: deltas between selections are memoized per pair; a proxy\'s own set
   const fromVersions = deltaFromVersions(new Map([['x', s2.resources.find((r) => r.name === 'x')!.version], ['gone', 'v']]), s2);
   assert.deepEqual(fromVersions.resources.map((r) => r.name), ['inbound', 'y', 'z']);
   assert.deepEqual(fromVersions.removed, ['gone']);
+});
+
+test('delta: a subscription\'s names after a request are merged in order, unique, without the unsubscribed', () => {
+  assert.deepEqual(updatedNames([], ['c', 'a', 'b', 'a'], []), ['a', 'b', 'c']);
+  assert.deepEqual(updatedNames(['a', 'c', 'e'], ['b', 'c', 'f'], ['e', 'x']), ['a', 'b', 'c', 'f']);
+  assert.deepEqual(updatedNames(['a', 'b'], [], ['a', 'b']), []);
+  assert.deepEqual(updatedNames(['b'], ['b'], ['b']), [], 'subscribed and unsubscribed in one request: gone');
 });
