@@ -193,8 +193,8 @@ function startDeltaClient(idx: number, session: http2.ClientHttp2Session, n: Nod
     call.write(deltaRequest({ typeUrl: r.typeUrl, nonce: r.nonce }));
     if (r.typeUrl === TYPE.cluster) {
       for (const name of r.removed) edsClusters.delete(name);
-      for (const res of r.resources) {
-        const c = readCluster(res.value);
+      for (const value of r.resources) {
+        const c = readCluster(value);
         if (c.eds) edsClusters.add(c.name);
         else edsClusters.delete(c.name);
       }

@@ -58,12 +58,12 @@ export function discoveryRequest(p: { versionInfo?: string; node?: Buffer; names
 export interface RawDeltaResponse {
   typeUrl: string;
   nonce: string;
-  /** Each Resource's name and its Any.value. */
-  resources: { name: string; value: Buffer }[];
+  /** Each Resource's Any.value (its name is the resource's own: not decoded here, as a SotW response's are not). */
+  resources: Buffer[];
   removed: string[];
 }
 
-/** DeltaDiscoveryResponse {resources 2 (Resource {resource 2 (Any), name 3}), type_url 4, nonce 5, removed_resources 6}. */
+/** DeltaDiscoveryResponse {resources 2 (Resource {resource 2 (Any)}), type_url 4, nonce 5, removed_resources 6}. */
 export function readDeltaResponse(buf: Buffer): RawDeltaResponse {
   const r: RawDeltaResponse = { typeUrl: '', nonce: '', resources: [], removed: [] };
   forEachField(buf, (no, start, end) => {
@@ -72,16 +72,11 @@ export function readDeltaResponse(buf: Buffer): RawDeltaResponse {
     else if (no === 6) r.removed.push(buf.toString('utf8', start, end));
     else if (no === 2) {
       const res = buf.subarray(start, end);
-      let name = '';
-      let value: Buffer = Buffer.alloc(0);
       forEachField(res, (f, s, e) => {
-        if (f === 3) name = res.toString('utf8', s, e);
-        else if (f === 2) {
-          const any = res.subarray(s, e);
-          forEachField(any, (a, as, ae) => void (a === 2 && (value = any.subarray(as, ae))));
-        }
+        if (f !== 2) return;
+        const any = res.subarray(s, e);
+        forEachField(any, (a, as, ae) => void (a === 2 && r.resources.push(any.subarray(as, ae))));
       });
-      r.resources.push({ name, value });
     }
   });
   return r;
