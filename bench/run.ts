@@ -44,7 +44,7 @@ const SCENARIOS: Scenario[] = [
 ];
 const byId = (id: string): Scenario => SCENARIOS.find((s) => s.id === id)!;
 const PLAN = QUICK
-  ? { max: ['h1-1k', 'h2-1k'], maxS: 2, warmMaxS: 1, open: [['h1-1k', [1000]], ['grpc-1k', [1000]]] as [string, number[]][], openS: 2, warmS: 0.5 }
+  ? { max: ['h1-1k', 'h2-1k'], maxS: 2, warmMaxS: 1, open: [['h1-1k', [1000]], ['grpc-1k', [1000]]] as [string, number[]][], openS: 2, warmS: 0.5, steadyS: 2 }
   : {
       max: SCENARIOS.map((s) => s.id),
       maxS: 10,
@@ -53,6 +53,8 @@ const PLAN = QUICK
       open: SCENARIOS.map((s) => [s.id, [500, 1000, 2000]]) as [string, number[]][],
       openS: 10,
       warmS: 2,
+      /** The steady 1,000 rps run before the max runs (memory; its latency is not reported). */
+      steadyS: 8,
     };
 const H1_CONNS = 16;
 const H2_CONNS = 4;
@@ -137,6 +139,13 @@ async function measureTopology(name: string, endpoints: Endpoints, procs: ProcRe
   await openLoop(byId('h1-1k'), endpoints.http1, 200, 1, 0.2);
   await new Promise((r) => setTimeout(r, 500));
   t.idle = procs.map((p) => ({ role: p.role, rssMB: sample(p).rssMB }));
+  // Memory at a steady 1,000 rps, before the max runs grow the heaps of the runtimes that have one.
+  {
+    const meter = new Meter(procs);
+    const r = await openLoop(byId('h1-1k'), endpoints.http1, 1000, PLAN.steadyS, PLAN.warmS);
+    t.steady1k = usage(meter, 'error' in r ? 0 : r.completed);
+    log(`${name} steady 1000 rps RSS: ${t.steady1k.map((p) => `${p.role} ${p.peakRssMB.toFixed(0)} MB`).join(', ')}`);
+  }
   // Then one discarded closed-loop run per max scenario: the numbers are steady state. A JIT
   // runtime (weft, the Node floor) needs thousands of requests to optimise its hot paths;
   // 200 left weft's first 2 s run at half its steady throughput. Every topology gets the same.

@@ -5,8 +5,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { encodeDiscoveryResponse, markShared, resourcesField, type WireDiscoveryRequest } from './ads-wire.js';
-import { SubscriptionTable, sameNames } from './ads-subscriptions.js';
-import { AdsConnection, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
+import { sameNames, type SubscriptionTable } from './ads-subscriptions.js';
+import { AdsConnection, nextNonce, sharedSubscriptions, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
 import { TYPE_URL, changedResources, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 /** Responses are written already encoded (ads-wire.ts ADS_SERVER_SERVICE). */
@@ -24,14 +24,6 @@ interface TypeState extends TypeStateBase {
   sentSelection?: Selection;
   sentNonce?: string;
 }
-
-/** Streams of every server in the process share equal subscriptions (they are immutable). */
-export const sharedSubscriptions = new SubscriptionTable();
-
-/** Nonces are unique in the process: a response encoded once for many streams carries one. */
-let nonceSeq = 0;
-/** The next nonce (shared with the delta streams: ads-delta.ts). */
-export const nextNonce = (): string => String(++nonceSeq);
 
 interface Encoded {
   version: string;
@@ -116,7 +108,6 @@ export class ProxyConnection extends AdsConnection<TypeState> {
     if (prev) this.subs.release(prev);
   }
 
-
   protected writeType(type: XdsType, snapshot: ProxySnapshot, force: boolean): boolean {
     const st = this.types.get(type)!;
     const sub = st.sub!;
@@ -142,7 +133,4 @@ export class ProxyConnection extends AdsConnection<TypeState> {
     this.send(type, buf);
     return true;
   }
-
-
-
 }

@@ -12,15 +12,14 @@
 //
 // One response per type awaits its ACK at a time: what changes meanwhile waits and
 // coalesces (the newest config is sent on the ACK). A NACK leaves the proxy where it
-// was, so it is held to hold what it held before; the rejected config is not sent
-// again until the config changes (as SotW).
+// was: the server takes it to hold what it held before, and the rejected config is
+// not sent again until the config changes (as SotW).
 import type * as grpc from '@grpc/grpc-js';
 import type { DeltaDiscoveryRequest } from '../xds/ads-service.js';
 import { markShared } from './ads-wire.js';
 import { deltaGroupBody, deltaResourcesField, encodeDeltaResponse } from './ads-delta-wire.js';
 import { WILDCARD_TYPES, updatedNames, type SubscriptionTable } from './ads-subscriptions.js';
-import { AdsConnection, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
-import { nextNonce, sharedSubscriptions } from './ads-connection.js';
+import { AdsConnection, nextNonce, sharedSubscriptions, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
 import { TYPE_URL, deltaBetween, deltaFromVersions, type Delta, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 export type DeltaStream = grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>;
@@ -123,7 +122,6 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
     }
   }
 
-
   protected writeType(type: XdsType, snapshot: ProxySnapshot, force: boolean): boolean {
     const st = this.types.get(type)!;
     const sub = st.sub!;
@@ -189,7 +187,4 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
     }
     return e;
   }
-
-
-
 }

@@ -13,7 +13,7 @@ import type { WriteBudget } from './ads-flow.js';
 import type { ProxyType } from '../xds/names.js';
 import { withoutPrivateKeys } from '../xds/secrets.js';
 import type { ControlMetrics } from './metrics.js';
-import type { Subscription, SubscriptionTable } from './ads-subscriptions.js';
+import { SubscriptionTable, type Subscription } from './ads-subscriptions.js';
 import type { Logger } from './log.js';
 import { PUSH_ORDER, XDS_TYPES, type ProxySnapshot, type SnapshotResource, type XdsType } from './snapshot.js';
 
@@ -76,6 +76,13 @@ export interface ConnectionDeps {
 }
 
 let connectionSeq = 0;
+
+/** Streams of every server in the process share equal subscriptions (they are immutable). */
+export const sharedSubscriptions = new SubscriptionTable();
+
+/** Nonces are unique in the process: a response encoded once for many streams carries one. */
+let nonceSeq = 0;
+export const nextNonce = (): string => String(++nonceSeq);
 
 export abstract class AdsConnection<S extends TypeStateBase = TypeStateBase> {
   readonly seq = ++connectionSeq;

@@ -61,3 +61,27 @@ test('bench targets: measured against the HAProxy pair, the nginx pair given bes
   assert.match(throughput!.detail, /^8000 vs 32000 rps = 0\.25x; the nginx pair does 16000 rps = 0\.50x, weft is 0\.50x of it$/);
   assert.match(latency!.detail, /; HAProxy pair \+0\.150 \/ \+1\.000 ms; nginx pair \+0\.200 \/ \+2\.000 ms$/);
 });
+
+test('bench targets: sidecar memory is judged at a steady 1,000 rps, with the RSS after the max runs beside it', () => {
+  const mesh = res.topologies['weft-mesh']!;
+  const after = mesh.open['h1-1k']!['1000']!;
+  const withBurst: Results = {
+    ...res,
+    topologies: {
+      ...res.topologies,
+      'weft-mesh': {
+        ...mesh,
+        steady1k: after.procs.map((p) => ({ ...p, peakRssMB: 55 })),
+        open: { 'h1-1k': { '1000': { ...after, procs: after.procs.map((p) => ({ ...p, peakRssMB: 90 })) } } },
+      },
+    },
+  };
+  const sidecar = evaluateTargets(withBurst)[2]!;
+  assert.equal(sidecar.status, 'MET', sidecar.detail);
+  assert.match(sidecar.detail, /weft sidecar \(client\): 0\.100 vCPU\/1000 rps, 55 MB \(90 MB after the max runs\)/);
+  const md = renderMarkdown(withBurst);
+  assert.match(md, /\| weft-mesh \| weft sidecar \(client\) \| 15\.0 \| 55\.0 \| 90\.0 \|/);
+  // Without the steady run (older results) the open-loop RSS is what is judged.
+  const old = evaluateTargets({ ...withBurst, topologies: { ...withBurst.topologies, 'weft-mesh': { ...withBurst.topologies['weft-mesh']!, steady1k: undefined } } })[2]!;
+  assert.equal(old.status, 'NOT MET');
+});

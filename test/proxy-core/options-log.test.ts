@@ -16,6 +16,7 @@ test('defaults: plaintext xDS on 15010, CA on 15012 of the same host, admin 1500
   assert.equal(o.adminPort, 15000);
   assert.equal(o.drainSeconds, 5);
   assert.equal(o.identity, 'spiffe://cluster.local/ns/default/sa/default');
+  assert.equal(o.xdsProtocol, 'delta');
 });
 
 test('a root file turns on TLS for xDS (15012); the CA follows the xDS host', () => {
@@ -34,6 +35,9 @@ test('bad settings name the field', () => {
   assert.throws(() => loadProxyOptionsFromEnv({ WEFT_POD_IP: '127.0.0.1' }), /WEFT_POD_NAME/);
   assert.throws(() => loadProxyOptionsFromEnv({ WEFT_POD_NAME: 'p', WEFT_POD_IP: '127.0.0.1', WEFT_ADMIN_PORT: 'x' }), /WEFT_ADMIN_PORT/);
   assert.throws(() => loadProxyOptionsFromEnv({ WEFT_POD_NAME: 'p', WEFT_POD_IP: '127.0.0.1', WEFT_PROXY_TYPE: 'gateway' }), /WEFT_PROXY_TYPE/);
+  assert.throws(() => loadProxyOptionsFromEnv({ WEFT_POD_NAME: 'p', WEFT_POD_IP: '127.0.0.1', WEFT_XDS_PROTOCOL: 'incremental' }), /WEFT_XDS_PROTOCOL: expected delta or sotw, got "incremental"/);
+  assert.equal(loadProxyOptionsFromEnv({ WEFT_POD_NAME: 'p', WEFT_POD_IP: '127.0.0.1', WEFT_XDS_PROTOCOL: 'sotw' }).xdsProtocol, 'sotw');
+  assert.throws(() => resolveProxyOptions({ pod: 'p', ip: '127.0.0.1', xdsProtocol: 'x' as 'sotw' }), /xdsProtocol/);
 });
 
 test('loadProxyOptionsFromEnv reads the WEFT_* variables', () => {

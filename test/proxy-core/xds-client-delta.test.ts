@@ -28,7 +28,10 @@ function appliedLog(lines: string[]): { kind: string; resources: number; removed
     .map((l) => JSON.parse(l) as { kind: string; resources: number; removed: number });
 }
 
-async function withMesh(fn: (cp: () => ControlPlane, dp: RecordingDataPlane, c: XdsClient, logs: () => Promise<string[]>, restart: () => Promise<void>) => Promise<void>): Promise<void> {
+async function withMesh(
+  fn: (cp: () => ControlPlane, dp: RecordingDataPlane, c: XdsClient, logs: () => Promise<string[]>, restart: () => Promise<void>) => Promise<void>,
+  protocol?: 'sotw',
+): Promise<void> {
   const stateDir = await tmpStateDir();
   let cp = await control(stateDir);
   await cp.store.apply([serviceResource(NS, 'reviews', 9080), serviceResource(NS, 'ratings', 9080)]);
@@ -45,6 +48,7 @@ async function withMesh(fn: (cp: () => ControlPlane, dp: RecordingDataPlane, c: 
     backoffInitialMs: 50,
     backoffMaxMs: 200,
     logger,
+    ...(protocol ? { protocol } : {}),
   });
   const restart = async (): Promise<void> => {
     const port = cp.ports.xds;
@@ -129,4 +133,14 @@ test('xds client (delta): after the control plane restarts, the proxy says what 
     assert.deepEqual([...dp.current!.clusters.keys()], [...before.clusters.keys()]);
     assert.deepEqual([...dp.current!.endpoints.keys()], [...before.endpoints.keys()]);
   });
+});
+
+test('xds client: told to speak state of the world (WEFT_XDS_PROTOCOL=sotw), it does, and the control plane says so', async () => {
+  await withMesh(async (cp, dp, c) => {
+    c.start();
+    await until(() => (['CDS', 'LDS', 'EDS', 'RDS', 'SDS'] as const).every((k) => c.status().types[k].accepted > 0), 'every type accepted');
+    assert.equal(c.status().protocol, 'sotw');
+    assert.equal(cp().ads.proxies()[0]!.protocol, 'sotw');
+    assert.deepEqual(endpointsOf(dp, reviews), ['127.10.0.7']);
+  }, 'sotw');
 });

@@ -94,6 +94,7 @@ export async function runProxy(input: ProxyOptions, deps: RunProxyDeps = {}): Pr
     dataPlane,
     tokenFile: opts.xdsTls ? opts.tokenFile : undefined,
     backoffMaxMs: opts.xdsBackoffMaxMs,
+    protocol: opts.xdsProtocol,
     logger,
   });
 

@@ -10,6 +10,7 @@
 //   WEFT_POD_LABELS          labels: JSON object or k=v,k=v            (default none)
 //   WEFT_TRUST_DOMAIN        SPIFFE trust domain                       (default cluster.local)
 //   WEFT_XDS_ADDRESS         control plane ADS host:port               (default 127.0.0.1:15010, or :15012 with a root file)
+//   WEFT_XDS_PROTOCOL        delta | sotw: the ADS variant to speak     (default delta; sotw anyway where the control plane has no delta)
 //   WEFT_CA_ADDRESS          control plane CA host:port (TLS)          (default <xds host>:15012)
 //   WEFT_CA_ROOT_FILE        PEM root(s) of the mesh; turns on TLS for ADS and enables the workload certificate
 //   WEFT_TOKEN_FILE          bootstrap token (JWT) for the CA
@@ -22,6 +23,7 @@ import { DEFAULT_TRUST_DOMAIN, PORTS, spiffeId, type ProxyType } from '../../xds
 import { splitHostPort } from './control-channel.js';
 import { ProxyOptionsError } from './errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
+import type { XdsProtocol } from './xds-client.js';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +40,8 @@ export interface ProxyOptions {
   trustDomain?: string;
   /** host:port; plaintext unless caRootFile is set. */
   xdsAddress?: string;
+  /** delta (default) or sotw. */
+  xdsProtocol?: XdsProtocol;
   /** host:port of the CA (TLS). */
   caAddress?: string;
   caRootFile?: string;
@@ -77,6 +81,7 @@ export const PROXY_DEFAULTS = {
   logLevel: 'info' as LogLevel,
   certValiditySeconds: 86_400,
   xdsBackoffMaxMs: 5000,
+  xdsProtocol: 'delta' as XdsProtocol,
   profileDir: path.join(os.tmpdir(), 'weft-profiles'),
   caRetryInitialMs: 1000,
   caRetryMaxMs: 30_000,
@@ -114,6 +119,8 @@ export function resolveProxyOptions(o: ProxyOptions): ResolvedProxyOptions {
   if (!/^[a-z0-9.-]+$/.test(trustDomain)) throw new ProxyOptionsError(`trustDomain: invalid "${trustDomain}"`);
   const logLevel = o.logLevel ?? PROXY_DEFAULTS.logLevel;
   if (!isLogLevel(logLevel)) throw new ProxyOptionsError(`logLevel: expected debug, info, warn or error, got "${String(logLevel)}"`);
+  const xdsProtocol = o.xdsProtocol ?? PROXY_DEFAULTS.xdsProtocol;
+  if (xdsProtocol !== 'delta' && xdsProtocol !== 'sotw') throw new ProxyOptionsError(`xdsProtocol: expected delta or sotw, got "${String(xdsProtocol)}"`);
   return {
     type,
     pod: o.pod,
@@ -125,6 +132,7 @@ export function resolveProxyOptions(o: ProxyOptions): ResolvedProxyOptions {
     trustDomain,
     identity: spiffeId(namespace, serviceAccount, trustDomain),
     xdsAddress,
+    xdsProtocol,
     xdsTls,
     caAddress,
     caRootFile: o.caRootFile,
@@ -187,6 +195,8 @@ export function loadProxyOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): P
   if (type !== undefined && type !== 'sidecar' && type !== 'router') throw new ProxyOptionsError(`WEFT_PROXY_TYPE: expected sidecar or router, got "${type}"`);
   const logLevel = s('WEFT_LOG_LEVEL');
   if (logLevel !== undefined && !isLogLevel(logLevel)) throw new ProxyOptionsError(`WEFT_LOG_LEVEL: expected debug, info, warn or error, got "${logLevel}"`);
+  const xdsProtocol = s('WEFT_XDS_PROTOCOL');
+  if (xdsProtocol !== undefined && xdsProtocol !== 'delta' && xdsProtocol !== 'sotw') throw new ProxyOptionsError(`WEFT_XDS_PROTOCOL: expected delta or sotw, got "${xdsProtocol}"`);
   return {
     type,
     pod,
@@ -197,6 +207,7 @@ export function loadProxyOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): P
     labels: parseLabels(env['WEFT_POD_LABELS'] ?? ''),
     trustDomain: s('WEFT_TRUST_DOMAIN'),
     xdsAddress: s('WEFT_XDS_ADDRESS'),
+    xdsProtocol,
     caAddress: s('WEFT_CA_ADDRESS'),
     caRootFile: s('WEFT_CA_ROOT_FILE'),
     tokenFile: s('WEFT_TOKEN_FILE'),
