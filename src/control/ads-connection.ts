@@ -20,8 +20,6 @@ export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
 const PARTIAL_TYPES: ReadonlySet<XdsType> = new Set(['EDS']);
 
 interface TypeState extends TypeStateBase {
-  /** What was last sent (the full selection, even when only changes were written). */
-  sentSelection?: Selection;
   sentNonce?: string;
 }
 
@@ -40,19 +38,22 @@ interface Encoded {
  */
 const sharedResponses = new WeakMap<readonly SnapshotResource[], Encoded>();
 
-function response(type: XdsType, sel: Selection, resources: SnapshotResource[], shared: boolean, lastNonce: string | undefined): Encoded {
+/** A response of the whole selection, or (`part`) of the resources that changed in it. */
+function response(type: XdsType, sel: Selection, part: SnapshotResource[] | undefined, shared: boolean, lastNonce: string | undefined): Encoded {
   const version = sel.version;
-  if (shared) {
-    const hit = sharedResponses.get(resources);
+  // A shared selection is one group: its resources are a plain list, the key its responses are kept by.
+  const key = part ?? (shared ? sel.resources : undefined);
+  if (shared && key) {
+    const hit = sharedResponses.get(key);
     // Never the same nonce twice in a row on a stream (a re-request of an unchanged version).
     if (hit && hit.version === version && hit.nonce !== lastNonce) return hit;
   }
   const nonce = nextNonce();
   // Whole groups (a proxy's CDS: its own inbound group and its namespace's): their runs, each made once.
-  const body = resources === sel.resources && sel.groups ? sel.groups.map((g) => g.body) : [resourcesField(resources)];
+  const body = !part && sel.groups ? sel.groups.map((g) => g.body) : [resourcesField(part ?? sel.resources)];
   const e = { version, nonce, buf: encodeDiscoveryResponse(version, TYPE_URL[type], nonce, body) };
-  if (shared) {
-    sharedResponses.set(resources, e);
+  if (shared && key) {
+    sharedResponses.set(key, e);
     markShared(e.buf); // worth compressing once for every stream that reads gzip
   }
   return e;
@@ -67,7 +68,7 @@ function namesBytesOf(req: DiscoveryRequest): Buffer | undefined {
 export class ProxyConnection extends AdsConnection<TypeState> {
   readonly protocol = 'sotw';
   constructor(node: ProxyNode, stream: AdsStream, deps: ConnectionDeps & { subscriptions?: SubscriptionTable }) {
-    super(node, stream, deps, deps.subscriptions ?? sharedSubscriptions, () => ({ sentResources: [] }));
+    super(node, stream, deps, deps.subscriptions ?? sharedSubscriptions, () => ({}));
   }
 
   handleRequest(req: DiscoveryRequest): void {
@@ -91,7 +92,7 @@ export class ProxyConnection extends AdsConnection<TypeState> {
       const prev = st.sub;
       this.#subscribe(st, type, req);
       if (!prev || !sameNames(prev.names, st.sub!.names)) {
-        st.sentSelection = undefined; // the subscription changed: answer with all of it
+        st.sent = undefined; // the subscription changed: answer with all of it
         this.enqueue(type, false);
       }
       return;
@@ -115,21 +116,20 @@ export class ProxyConnection extends AdsConnection<TypeState> {
     if (sub.names !== null && sub.names.length === 0 && st.sentVersion === undefined) return false;
     const sel = snapshot[type].select(sub.names, sub.key);
     if (!force && sel.version === st.sentVersion) return false;
-    let resources: SnapshotResource[] = sel.resources;
+    let part: SnapshotResource[] | undefined; // undefined: the whole selection
     let shared = sel.shared;
-    if (!force && PARTIAL_TYPES.has(type) && st.sentSelection) {
-      const changed = changedResources(st.sentSelection, sel);
+    if (!force && PARTIAL_TYPES.has(type) && st.sent) {
+      const changed = changedResources(st.sent, sel);
       if (changed && changed.length > 0) {
-        resources = changed;
-        shared &&= st.sentSelection.shared; // the diff is memoized per pair of selections
+        part = changed;
+        shared &&= st.sent.shared; // the diff is memoized per pair of selections
       }
     }
     // The resources' Any bytes are encoded once (shared by every proxy); the envelope too when the list is shared.
-    const { buf, nonce } = response(type, sel, resources, shared, st.sentNonce);
+    const { buf, nonce } = response(type, sel, part, shared, st.sentNonce);
     st.sentVersion = sel.version;
     st.sentNonce = nonce;
-    st.sentSelection = sel;
-    st.sentResources = sel.resources;
+    st.sent = sel;
     this.send(type, buf);
     return true;
   }

@@ -53,7 +53,7 @@ const sharedResponses = new WeakMap<Delta, Encoded>();
 export class DeltaConnection extends AdsConnection<DeltaTypeState> {
   readonly protocol = 'delta';
   constructor(node: ProxyNode, stream: DeltaStream, deps: ConnectionDeps & { subscriptions?: SubscriptionTable }) {
-    super(node, stream, deps, deps.subscriptions ?? sharedSubscriptions, () => ({ started: false, held: undefined, sentResources: [] }));
+    super(node, stream, deps, deps.subscriptions ?? sharedSubscriptions, () => ({ started: false, held: undefined }));
   }
 
   handleRequest(req: DeltaDiscoveryRequest): void {
@@ -146,40 +146,43 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
       }
     }
     // When every subscribed name exists (the usual case), none is absent: no lookups.
-    if (st.check?.size && !(sub.names !== null && sel.resources.length === sub.names.length)) {
+    if (st.check?.size && !(sub.names !== null && sel.size === sub.names.length)) {
       const removedAlready = d.removed.length > 0 ? new Set(d.removed) : undefined;
       for (const n of st.check) if (!set.get(n) && !removedAlready?.has(n)) absent.push(n);
     }
-    const resources = extra.length > 0 ? [...d.resources, ...extra] : d.resources;
+    // The delta as memoized, or with resent names added (then this stream's own).
+    const resources = extra.length > 0 ? [...d.resources, ...extra] : undefined;
+    const count = d.count + extra.length;
     const removed = absent.length > 0 ? [...d.removed, ...absent] : d.removed;
     st.resend = undefined;
     st.check = undefined;
-    if (!force && resources.length === 0 && removed.length === 0) {
+    if (!force && count === 0 && removed.length === 0) {
       // The proxy already holds this selection: nothing on the wire.
       if (st.ackedVersion === st.sentVersion) st.ackedVersion = sel.version;
       st.held = sel;
       st.sentVersion = sel.version;
-      st.sentResources = sel.resources;
+      st.sent = sel;
       return false;
     }
-    const shareable = d.shared && resources === d.resources && removed === d.removed && !(held instanceof Map) && (resources.length > 0 || removed.length > 0);
+    const shareable = d.shared && !resources && absent.length === 0 && !(held instanceof Map) && (count > 0 || removed.length > 0);
     const { nonce, buf } = this.#encode(type, sel, d, resources, removed, shareable, st.lastNonce);
     st.pending = { nonce, before: held, sel };
     st.held = sel;
     st.lastNonce = nonce;
     st.sentVersion = sel.version;
-    st.sentResources = sel.resources;
+    st.sent = sel;
     this.send(type, buf);
     return true;
   }
 
-  #encode(type: XdsType, sel: Selection, d: Delta, resources: readonly SnapshotResource[], removed: readonly string[], shareable: boolean, lastNonce: string | undefined): Encoded {
+  /** `resources`: the delta's with resent names added; undefined: the delta's own (its groups' runs when it is a whole selection). */
+  #encode(type: XdsType, sel: Selection, d: Delta, resources: readonly SnapshotResource[] | undefined, removed: readonly string[], shareable: boolean, lastNonce: string | undefined): Encoded {
     if (shareable) {
       const hit = sharedResponses.get(d);
       if (hit && hit.nonce !== lastNonce) return hit;
     }
     const nonce = nextNonce();
-    const body = resources === d.resources && d.groups ? d.groups.map(deltaGroupBody) : [deltaResourcesField(resources)];
+    const body = !resources && d.groups ? d.groups.map(deltaGroupBody) : [deltaResourcesField(resources ?? d.resources)];
     const e = { nonce, buf: encodeDeltaResponse(sel.version, TYPE_URL[type], nonce, body, removed) };
     if (shareable) {
       sharedResponses.set(d, e);

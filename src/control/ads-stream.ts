@@ -15,7 +15,7 @@ import { withoutPrivateKeys } from '../xds/secrets.js';
 import type { ControlMetrics } from './metrics.js';
 import { SubscriptionTable, type Subscription } from './ads-subscriptions.js';
 import type { Logger } from './log.js';
-import { PUSH_ORDER, XDS_TYPES, type ProxySnapshot, type SnapshotResource, type XdsType } from './snapshot.js';
+import { PUSH_ORDER, XDS_TYPES, type ProxySnapshot, type Selection, type XdsType } from './snapshot.js';
 
 export type SyncStatus = 'SYNCED' | 'STALE' | 'NOT SENT';
 
@@ -64,7 +64,7 @@ export interface TypeStateBase {
   ackedVersion?: string;
   lastError?: string;
   /** What the proxy was last sent (its whole state, however little went on the wire). */
-  sentResources: readonly SnapshotResource[];
+  sent?: Selection;
 }
 
 export interface ConnectionDeps {
@@ -237,7 +237,7 @@ export abstract class AdsConnection<S extends TypeStateBase = TypeStateBase> {
   /** The resources last sent, by type; secrets without their private keys. */
   config(): Record<XdsType, Record<string, unknown>[]> {
     const out = {} as Record<XdsType, Record<string, unknown>[]>;
-    for (const t of XDS_TYPES) out[t] = this.types.get(t)!.sentResources.map((r) => (t === 'SDS' ? withoutPrivateKeys(r.object) : r.object));
+    for (const t of XDS_TYPES) out[t] = (this.types.get(t)!.sent?.resources ?? []).map((r) => (t === 'SDS' ? withoutPrivateKeys(r.object) : r.object));
     return out;
   }
 

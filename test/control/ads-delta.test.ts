@@ -230,3 +230,37 @@ test('delta: a subscription\'s names after a request are merged in order, unique
   assert.deepEqual(updatedNames(['a', 'b'], [], ['a', 'b']), []);
   assert.deepEqual(updatedNames(['b'], ['b'], ['b']), [], 'subscribed and unsubscribed in one request: gone');
 });
+
+test('delta ads: "*" subscribes a type to everything and unsubscribing it ends that; a type weft does not serve is ignored and logged once', async () => {
+  const log = createMemoryLogger();
+  const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, pipeline: fakePipeline, debounceMs: 30, log });
+  const c = new DeltaTestClient(target(cp), { namespace: 'default', pod: 'p-1', ip: '127.0.0.8' });
+  const a = cluster('default', 'a', 80);
+  const b = cluster('default', 'b', 80);
+  try {
+    await cp.store.apply([serviceResource('default', 'a', 80), serviceResource('default', 'b', 80)]);
+    await cp.registry.put(workload('default', 'p-1', '127.0.0.8', { app: 'p' }));
+    cp.ads.rebuild();
+    // EDS is a named type: '*' asks for every assignment there is.
+    c.request(T.endpoint, { resourceNamesSubscribe: ['*'] });
+    const all = await c.next(T.endpoint);
+    assert.deepEqual(names(all).sort(), [a, b]);
+    c.ack(all);
+    // Unsubscribing '*' while naming one: from then on that one only.
+    c.request(T.endpoint, { resourceNamesSubscribe: [a], resourceNamesUnsubscribe: ['*'] });
+    const one = await c.next(T.endpoint);
+    assert.deepEqual(names(one), [a]);
+    c.ack(one);
+    await cp.registry.put(workload('default', 'b-1', '127.0.0.9', { app: 'b' }));
+    assert.deepEqual(await c.drain(200), [], 'a change to b is not sent: b is no longer subscribed');
+
+    c.request('type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration', { resourceNamesSubscribe: ['x'] });
+    c.request('type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration', { resourceNamesSubscribe: ['y'] });
+    await waitFor(() => log.lines.some((l) => l.includes('ScopedRouteConfiguration')), 3000, 'the unsupported type logged');
+    assert.equal(log.lines.filter((l) => l.includes('ScopedRouteConfiguration')).length, 1, 'logged once');
+    assert.deepEqual(await c.drain(100), []);
+  } finally {
+    c.close();
+    await cp.close();
+  }
+});
