@@ -12,8 +12,8 @@ import { updatedNames } from '../../src/control/ads-subscriptions.js';
 import { DeltaTestClient, T, fakePipeline, serviceResource, tmpStateDir, waitFor, workload } from './helpers.js';
 
 /** A control plane with the test pipeline, or (`real`) the real model and generator (which share resources between proxies). */
-async function start(real = false): Promise<ControlPlane> {
-  return runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, ...(real ? {} : { pipeline: fakePipeline }), debounceMs: 30, log: createMemoryLogger() });
+async function start(real = false, log = createMemoryLogger()): Promise<ControlPlane> {
+  return runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, ...(real ? {} : { pipeline: fakePipeline }), debounceMs: 30, log });
 }
 
 const target = (cp: ControlPlane) => `127.0.0.1:${cp.ports.xds}`;
@@ -233,7 +233,7 @@ test('delta: a subscription\'s names after a request are merged in order, unique
 
 test('delta ads: "*" subscribes a type to everything and unsubscribing it ends that; a type weft does not serve is ignored and logged once', async () => {
   const log = createMemoryLogger();
-  const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, pipeline: fakePipeline, debounceMs: 30, log });
+  const cp = await start(false, log);
   const c = new DeltaTestClient(target(cp), { namespace: 'default', pod: 'p-1', ip: '127.0.0.8' });
   const a = cluster('default', 'a', 80);
   const b = cluster('default', 'b', 80);

@@ -105,53 +105,22 @@ export const fakeGenerate: GenerateFn = (model: MeshModel, proxy, ctx) => {
 
 export const fakePipeline = { buildModel: fakeBuildModel, generate: fakeGenerate };
 
-/** A raw ADS client stream with a queue of received responses. */
-export class AdsTestClient {
-  readonly client: grpc.Client;
-  readonly stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
-  readonly received: DiscoveryResponse[] = [];
+/** Responses received on a test stream, taken in order (of a type, when given), waiting for them when needed. */
+class ResponseQueue<R extends { typeUrl?: string }> {
+  readonly received: R[] = [];
   #waiters: (() => void)[] = [];
-  status: grpc.StatusObject | undefined;
-  readonly node: { id: string };
 
-  constructor(
-    target: string,
-    node: { namespace: string; pod: string; ip: string; type?: 'sidecar' | 'router' },
-    creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-    options: grpc.ChannelOptions = {},
-    metadata: grpc.Metadata = new grpc.Metadata(),
-  ) {
-    this.node = { id: nodeId(node.type ?? 'sidecar', node.ip, node.pod, node.namespace) };
-    this.client = new grpc.Client(target, creds, options);
-    const m = ADS_SERVICE.streamAggregatedResources;
-    this.stream = this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, metadata);
-    this.stream.on('data', (r: DiscoveryResponse) => {
-      this.received.push(r);
-      this.#wake();
-    });
-    this.stream.on('status', (s: grpc.StatusObject) => {
-      this.status = s;
-      this.#wake();
-    });
-    this.stream.on('error', () => this.#wake());
+  push(r: R): void {
+    this.received.push(r);
+    this.wake();
   }
 
-  #wake(): void {
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
-  }
-
-  request(typeUrl: string, opts: { resourceNames?: string[]; versionInfo?: string; responseNonce?: string; errorDetail?: { code: number; message: string } } = {}): void {
-    this.stream.write({ node: this.node, typeUrl, ...opts });
-  }
-
-  ack(res: DiscoveryResponse, resourceNames?: string[]): void {
-    this.request(res.typeUrl, { versionInfo: res.versionInfo, responseNonce: res.nonce, ...(resourceNames ? { resourceNames } : {}) });
+  wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
   }
 
   /** The next response (of a type, when given) not yet taken; fails after timeoutMs. */
-  async next(typeUrl?: string, timeoutMs = 3000): Promise<DiscoveryResponse> {
+  async next(typeUrl: string | undefined, timeoutMs: number): Promise<R> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const i = this.received.findIndex((r) => !typeUrl || r.typeUrl === typeUrl);
@@ -169,9 +138,59 @@ export class AdsTestClient {
   }
 
   /** Waits `ms` and returns whatever arrived meanwhile (taking it). */
-  async drain(ms: number): Promise<DiscoveryResponse[]> {
+  async drain(ms: number): Promise<R[]> {
     await new Promise((r) => setTimeout(r, ms));
     return this.received.splice(0);
+  }
+}
+
+/** A raw ADS client stream with a queue of received responses. */
+export class AdsTestClient {
+  readonly client: grpc.Client;
+  readonly stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  readonly #queue = new ResponseQueue<DiscoveryResponse>();
+  status: grpc.StatusObject | undefined;
+  readonly node: { id: string };
+
+  constructor(
+    target: string,
+    node: { namespace: string; pod: string; ip: string; type?: 'sidecar' | 'router' },
+    creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    options: grpc.ChannelOptions = {},
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ) {
+    this.node = { id: nodeId(node.type ?? 'sidecar', node.ip, node.pod, node.namespace) };
+    this.client = new grpc.Client(target, creds, options);
+    const m = ADS_SERVICE.streamAggregatedResources;
+    this.stream = this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, metadata);
+    this.stream.on('data', (r: DiscoveryResponse) => this.#queue.push(r));
+    this.stream.on('status', (s: grpc.StatusObject) => {
+      this.status = s;
+      this.#queue.wake();
+    });
+    this.stream.on('error', () => this.#queue.wake());
+  }
+
+  get received(): DiscoveryResponse[] {
+    return this.#queue.received;
+  }
+
+  request(typeUrl: string, opts: { resourceNames?: string[]; versionInfo?: string; responseNonce?: string; errorDetail?: { code: number; message: string } } = {}): void {
+    this.stream.write({ node: this.node, typeUrl, ...opts });
+  }
+
+  ack(res: DiscoveryResponse, resourceNames?: string[]): void {
+    this.request(res.typeUrl, { versionInfo: res.versionInfo, responseNonce: res.nonce, ...(resourceNames ? { resourceNames } : {}) });
+  }
+
+  /** The next response (of a type, when given) not yet taken; fails after timeoutMs. */
+  next(typeUrl?: string, timeoutMs = 3000): Promise<DiscoveryResponse> {
+    return this.#queue.next(typeUrl, timeoutMs);
+  }
+
+  /** Waits `ms` and returns whatever arrived meanwhile (taking it). */
+  drain(ms: number): Promise<DiscoveryResponse[]> {
+    return this.#queue.drain(ms);
   }
 
   close(): void {
@@ -206,21 +225,17 @@ export async function makeCsr(uris: string[], curve: 'P-256' | 'P-384' = 'P-256'
 export class DeltaTestClient {
   readonly client: grpc.Client;
   readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-  readonly received: DeltaDiscoveryResponse[] = [];
   readonly node: { id: string };
+  readonly #queue = new ResponseQueue<DeltaDiscoveryResponse>();
   #first = true;
-  #waiters: (() => void)[] = [];
 
   constructor(target: string, node: { namespace: string; pod: string; ip: string }) {
     this.node = { id: nodeId('sidecar', node.ip, node.pod, node.namespace) };
     this.client = new grpc.Client(target, grpc.credentials.createInsecure());
     const m = ADS_SERVICE.deltaAggregatedResources;
     this.stream = this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata());
-    this.stream.on('data', (r: DeltaDiscoveryResponse) => {
-      this.received.push(r);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-    this.stream.on('error', () => {});
+    this.stream.on('data', (r: DeltaDiscoveryResponse) => this.#queue.push(r));
+    this.stream.on('error', () => this.#queue.wake());
   }
 
   /** Sends a request; the node goes in the stream's first one only. */
@@ -234,27 +249,13 @@ export class DeltaTestClient {
   }
 
   /** The next response of a type not yet taken; fails after timeoutMs. */
-  async next(typeUrl: string, timeoutMs = 3000): Promise<DeltaDiscoveryResponse> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.received.findIndex((r) => r.typeUrl === typeUrl);
-      if (i >= 0) return this.received.splice(i, 1)[0]!;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no delta ${typeUrl} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  next(typeUrl: string, timeoutMs = 3000): Promise<DeltaDiscoveryResponse> {
+    return this.#queue.next(typeUrl, timeoutMs);
   }
 
   /** Waits `ms` and returns whatever arrived meanwhile (taking it). */
-  async drain(ms: number): Promise<DeltaDiscoveryResponse[]> {
-    await new Promise((r) => setTimeout(r, ms));
-    return this.received.splice(0);
+  drain(ms: number): Promise<DeltaDiscoveryResponse[]> {
+    return this.#queue.drain(ms);
   }
 
   close(): void {
