@@ -11,7 +11,7 @@ import { canonicalModel, isHttpProtocol } from '../../src/xds/mesh.js';
 import { generateGroupsForProxy, generateForProxy } from '../../src/xds/generate.js';
 import { buildSnapshotFromGroups, snapshotStats } from '../../src/control/snapshot.js';
 import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
-import { AdsTestClient, T, serviceResource, tmpStateDir, workload } from './helpers.js';
+import { AdsTestClient, DeltaTestClient, T, serviceResource, tmpStateDir, workload } from './helpers.js';
 
 const reviews = outboundClusterName(9080, serviceFqdn('reviews', 'default'));
 const ratings = outboundClusterName(9080, serviceFqdn('ratings', 'default'));
@@ -180,6 +180,37 @@ test('sharing: an endpoint-only change (readiness) pushes only EDS, with only th
     assert.deepEqual(rest.map((r) => r.typeUrl), [T.endpoint], 'CDS, then EDS (the endpoint metadata names the identity); no LDS, RDS or SDS');
   } finally {
     c.close();
+    await cp.close();
+  }
+});
+
+test('sharing: a proxy\'s own CDS list (its inbound group and its namespace\'s) is not merged to push it, SotW or delta; the config view merges it once', async () => {
+  const cp = await runControl({ stateDir: await tmpStateDir(), ports: { xds: 0, xdsTls: 0, api: 0, monitoring: 0 }, debounceMs: 20, log: createMemoryLogger() });
+  const sotw = new AdsTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: 'default', pod: 'reviews-1', ip: '127.0.0.2' });
+  const delta = new DeltaTestClient(`127.0.0.1:${cp.ports.xds}`, { namespace: 'default', pod: 'ratings-1', ip: '127.0.0.3' });
+  try {
+    await cp.store.apply([serviceResource('default', 'reviews', 9080), serviceResource('default', 'ratings', 9080)]);
+    await cp.registry.put(workload('default', 'reviews-1', '127.0.0.2', { app: 'reviews' }));
+    await cp.registry.put(workload('default', 'ratings-1', '127.0.0.3', { app: 'ratings' }));
+    cp.ads.rebuildNow();
+    const before = snapshotStats.merges;
+    sotw.request(T.cluster);
+    delta.request(T.cluster);
+    const a = await sotw.next(T.cluster);
+    const b = await delta.next(T.cluster);
+    const inbound = (names: string[]) => names.filter((n) => n.startsWith('inbound|'));
+    assert.deepEqual(inbound(a.resources.map((r) => r['name'] as string)), ['inbound|8080||'], 'the proxy\'s own inbound cluster is in it');
+    assert.deepEqual(inbound((b.resources ?? []).map((r) => r.name!)), ['inbound|8080||']);
+    assert.equal(snapshotStats.merges, before, 'pushed from the groups\' runs, no merged list');
+    const view = cp.ads.proxyConfig(sotw.node.id)!.CDS.map((r) => r['name'] as string);
+    assert.deepEqual(view, [...view].sort(), 'the config view is sorted by name');
+    assert.equal(view.length, a.resources.length);
+    assert.equal(snapshotStats.merges, before + 1, 'merged once, when read');
+    cp.ads.proxyConfig(sotw.node.id);
+    assert.equal(snapshotStats.merges, before + 1, 'and kept');
+  } finally {
+    sotw.close();
+    delta.close();
     await cp.close();
   }
 });
