@@ -72,7 +72,8 @@ test('runProxy: ready once LDS+CDS are applied and a certificate is held; admin 
     assert.equal((await get(h.proxy, '/ready')).status, 200);
     // ADS went over TLS with the bearer token.
     assert.equal(h.ads.lastMetadata?.get('authorization')[0], 'Bearer pod-token');
-    await until(() => h.proxy.xds.status().types.EDS.accepted > 0 && h.proxy.xds.status().types.SDS.accepted > 0, 'EDS/SDS');
+    // Ready needs LDS and CDS only: RDS, EDS and SDS follow (their requests go once those are applied).
+    await until(() => (['EDS', 'SDS', 'RDS'] as const).every((k) => h.proxy.xds.status().types[k].accepted > 0), 'EDS/SDS/RDS');
 
     const dump = await get(h.proxy, '/config_dump');
     assert.equal(dump.status, 200);
