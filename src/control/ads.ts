@@ -1,6 +1,8 @@
-// The ADS server (state of the world). Streams are identified by the first
-// request's node id; config is regenerated after store or registry changes
-// (debounced), and each proxy gets only the types whose content changed.
+// The ADS server: state of the world (StreamAggregatedResources, ads-connection.ts)
+// and delta (DeltaAggregatedResources, ads-delta.ts) over the same snapshots.
+// Streams are identified by the first request's node id; config is regenerated
+// after store or registry changes (debounced), and each proxy gets only the types
+// whose content changed.
 //
 // At scale: generation is shared between proxies (the generator's groups, encoded
 // once: see snapshot.ts); what changed in the store/registry decides which types
@@ -9,8 +11,8 @@
 // pushes run in time-sliced batches (setImmediate between them) so the event loop
 // keeps writing. Each stream has at most one response in flight and later ones
 // coalesce to the newest config; the bytes in flight across streams are bounded
-// (ads-connection.ts, ads-flow.ts). Responses are encoded by hand from the shared
-// resource bytes and ACKs repeating a subscription are not decoded (ads-wire.ts).
+// (ads-stream.ts, ads-flow.ts). Responses are encoded by hand from the shared
+// resource bytes and SotW ACKs repeating a subscription are not decoded (ads-wire.ts).
 import * as grpc from '@grpc/grpc-js';
 import type { MeshModel, Workload } from '../model/types.js';
 import { formatFinding, type Finding } from '../resources/types.js';

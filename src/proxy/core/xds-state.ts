@@ -5,8 +5,9 @@
 // Semantics (xDS SotW): LDS and CDS responses carry the full state (the type is
 // replaced); RDS, EDS and SDS responses carry the named resources they hold
 // (merged by name; names not subscribed to are ignored). Delta xDS: every
-// response adds, replaces and removes by name, and each resource has a version. When an accepted LDS/CDS stops referencing a route config,
-// cluster load assignment or secret, it is dropped in that same candidate.
+// response adds, replaces and removes by name, and each resource has a version.
+// When an accepted LDS/CDS stops referencing a route config, cluster load
+// assignment or secret, it is dropped in that same candidate.
 import { TYPE, type TypeUrl } from '../../xds/codec.js';
 import { SECRET } from '../../xds/names.js';
 import type { EnvoyObject, XdsSnapshot } from '../types.js';
