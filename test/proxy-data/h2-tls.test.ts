@@ -131,9 +131,11 @@ test('h2c: a client reset cancels the upstream request; HEAD ends at its head; a
   await once(cont, 'end');
   assert.equal(continued, true);
   assert.deepEqual(JSON.parse(counted), { bytes: 1000 });
+  const before = dp.stats()['http.test.downstream_rq_4xx'] ?? 0;
   const odd = session.request({ ':path': '/x', expect: 'something-else' });
   const [oddHeaders] = (await once(odd, 'response')) as [http2.IncomingHttpHeaders];
   assert.equal(oddHeaders[':status'], 417);
+  assert.equal(dp.stats()['http.test.downstream_rq_4xx']! - before, 1, 'the 417 is counted');
   odd.resume();
   session.close();
 });

@@ -107,6 +107,17 @@ test('plaintext HTTP/1.1 through an inline route: forwarding headers, hop-by-hop
   assert.ok(s['cluster.inbound|9080||.upstream_rq_total']! >= 1);
 });
 
+test('an expectation other than 100-continue is answered 417 and counted as a request with a 4xx', async () => {
+  const before = dp.stats();
+  const res = await get(proxy, '/x', { expect: 'something-else' });
+  assert.equal(res.status, 417);
+  const after = dp.stats();
+  assert.equal(after['http.test.downstream_rq_4xx']! - (before['http.test.downstream_rq_4xx'] ?? 0), 1);
+  assert.equal(after['http.test.downstream_rq_total']! - before['http.test.downstream_rq_total']!, 1);
+  const ok = await get(proxy, '/hello', { expect: '100-continue' });
+  assert.equal(ok.status, 200, '100-continue still goes through');
+});
+
 test('10 MB streamed both ways, chunked upload, keep-alive, trailers', async () => {
   const size = 10 * 1024 * 1024;
   const chunk = Buffer.alloc(256 * 1024, 0x62);

@@ -115,19 +115,40 @@ interface Flight {
   upBody: Readable | undefined;
 }
 
+/** Counts a downstream request: in total and by whether it came over mTLS. */
+function countRequest(env: HttpEnv, conn: ConnInfo): void {
+  const names = conn.hcm.names;
+  env.counters.inc(names.rqTotal);
+  env.counters.inc(conn.peerIdentity !== undefined ? names.rqMtls : names.rqPlaintext);
+}
+
+/** Counts a response's class (1xx..5xx). */
+export function countStatus(env: HttpEnv, conn: ConnInfo, status: number): void {
+  const cls = (status / 100) | 0;
+  if (cls >= 1 && cls <= 5) env.counters.inc(conn.hcm.names.rqClass[cls]!);
+}
+
+/**
+ * Answers a request before it is routed, counted as every request is: an expectation other
+ * than 100-continue gets 417 (as node's own servers answer it), HTTP/1.1 or HTTP/2.
+ */
+export function replyBeforeRouting(env: HttpEnv, conn: ConnInfo, ds: Downstream, status: number): void {
+  countRequest(env, conn);
+  countStatus(env, conn, status);
+  ds.reply(status, { 'content-length': 0 });
+}
+
 /** Handle one downstream request (HTTP/1.1 or HTTP/2). */
 export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, authority: string, path: string): void {
   const counters = env.counters;
   const names = conn.hcm.names;
-  counters.inc(names.rqTotal);
-  counters.inc(conn.peerIdentity !== undefined ? names.rqMtls : names.rqPlaintext);
+  countRequest(env, conn);
   env.requestStarted();
   const h2 = ds.h2;
   const fl: Flight = { env, conn, ds, cancel: new Cancel(), done: false, flags: undefined, extraHeaders: undefined, clearTimer: ignore, upBody: undefined };
   // Count the response class once, whoever answers; add what the stages ask for.
   ds.onHead = (status, headers) => {
-    const cls = (status / 100) | 0;
-    if (cls >= 1 && cls <= 5) counters.inc(names.rqClass[cls]!);
+    countStatus(env, conn, status);
     if (fl.extraHeaders) Object.assign(headers, fl.extraHeaders);
     if (fl.flags) {
       const prev = headers['x-weft-flags'];

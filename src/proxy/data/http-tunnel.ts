@@ -5,7 +5,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { splice } from './splice.js';
 import { applyMutations, downstreamResponseHeaders, rawResponseHead, routedRequestHeaders } from './headers.js';
-import { decide, type ConnInfo, type HttpEnv, localReply } from './http-handler.js';
+import { countStatus, decide, type ConnInfo, type HttpEnv, localReply } from './http-handler.js';
 import type { H2Downstream } from './downstream.js';
 import { UpstreamError } from './upstream/types.js';
 
@@ -17,11 +17,6 @@ function rawReply(socket: Duplex, status: number, flag: string | undefined, body
   const h: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close' };
   if (flag) h['x-weft-flags'] = flag;
   socket.end(rawResponseHead(status, STATUS_CODES[status] ?? '', h) + body);
-}
-
-function countStatus(env: HttpEnv, conn: ConnInfo, status: number): void {
-  const cls = (status / 100) | 0;
-  if (cls >= 1 && cls <= 5) env.counters.inc(conn.hcm.names.rqClass[cls]!);
 }
 
 function flagOf(err: unknown): string {

@@ -5,7 +5,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { handleHttpRequest, requestTarget, type ConnInfo, type HttpEnv } from './http-handler.js';
+import { handleHttpRequest, replyBeforeRouting, requestTarget, type ConnInfo, type HttpEnv } from './http-handler.js';
 import { H1Downstream, H2Downstream, ignore } from './downstream.js';
 import { handleConnect1, handleConnect2, handleUpgrade1 } from './http-tunnel.js';
 import { HTTP_DEFAULTS } from './hcm-config.js';
@@ -32,6 +32,12 @@ export class HttpEngine {
     this.h1 = http.createServer({ requestTimeout: 0, headersTimeout: 0, keepAliveTimeout: HTTP_DEFAULTS.keepAliveTimeoutMs, noDelay: true });
     this.h1.timeout = 0;
     this.h1.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onH1Request(req, res));
+    // An expectation other than 100-continue: 417, as node answers it, but counted.
+    this.h1.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const st = this.h1State(req.socket);
+      if (st) replyBeforeRouting(this.env, st.conn, new H1Downstream(req, res), 417);
+      else res.destroy();
+    });
     this.h1.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       const st = this.h1State(req.socket);
       if (!st) return socket.destroy();
@@ -139,7 +145,7 @@ export class HttpEngine {
     const expect = h.expect;
     if (expect !== undefined) {
       if (expect !== '100-continue') {
-        ds.reply(417, { 'content-length': 0 });
+        replyBeforeRouting(this.env, conn, ds, 417);
         return;
       }
       stream.additionalHeaders({ ':status': 100 });
