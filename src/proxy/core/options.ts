@@ -10,7 +10,7 @@
 //   WEFT_POD_LABELS          labels: JSON object or k=v,k=v            (default none)
 //   WEFT_TRUST_DOMAIN        SPIFFE trust domain                       (default cluster.local)
 //   WEFT_XDS_ADDRESS         control plane ADS host:port               (default 127.0.0.1:15010, or :15012 with a root file)
-//   WEFT_XDS_PROTOCOL        delta | sotw: the ADS variant to speak     (default delta; sotw anyway where the control plane has no delta)
+//   WEFT_XDS_PROTOCOL        delta | sotw: the ADS variant to speak    (default delta; sotw anyway where the control plane has no delta)
 //   WEFT_CA_ADDRESS          control plane CA host:port (TLS)          (default <xds host>:15012)
 //   WEFT_CA_ROOT_FILE        PEM root(s) of the mesh; turns on TLS for ADS and enables the workload certificate
 //   WEFT_TOKEN_FILE          bootstrap token (JWT) for the CA
