@@ -353,21 +353,54 @@ export class XdsClient {
   }
 
   private async handleDelta(gen: number, res: DeltaDiscoveryResponse): Promise<void> {
+    const resources = (res.resources ?? []) as { name?: string; version?: string; resource?: EnvoyObject }[];
+    const removed = res.removedResources ?? [];
+    await this.applyResponse(gen, res.typeUrl ?? '', res.nonce ?? '', res.systemVersionInfo ?? '', {
+      candidate: (kind) => this.state.deltaCandidate(kind, resources, removed),
+      ack: (kind, nonce) => this.sendDelta(kind, { nonce }),
+      nack: (kind, nonce, errorDetail) => this.sendDelta(kind, { nonce, errorDetail }),
+      logged: { resources: resources.length, removed: removed.length },
+    });
+  }
+
+  private async handle(gen: number, res: DiscoveryResponse): Promise<void> {
+    const resources = (res.resources ?? []) as EnvoyObject[];
+    await this.applyResponse(gen, res.typeUrl, res.nonce ?? '', res.versionInfo ?? '', {
+      candidate: (kind) => ({ snapshot: this.state.candidate(kind, resources) }),
+      ack: (kind) => this.send(kind),
+      nack: (kind, _nonce, errorDetail) => this.send(kind, { versionInfo: this.state.type(kind).version, errorDetail }),
+      logged: { resources: resources.length },
+    });
+  }
+
+  /**
+   * One response of either variant: the candidate snapshot goes to the data plane; applied,
+   * it is committed and ACKed (a listener or cluster change updates the subscriptions);
+   * rejected, it is NACKed and the last accepted config stays. A type weft does not know is NACKed.
+   */
+  private async applyResponse(
+    gen: number,
+    typeUrl: string,
+    nonce: string,
+    version: string,
+    v: {
+      candidate: (kind: XdsKind) => { snapshot: XdsSnapshot; versions?: Map<string, string> };
+      ack: (kind: XdsKind, nonce: string) => void;
+      nack: (kind: XdsKind, nonce: string, errorDetail: { code: number; message: string }) => void;
+      logged: Record<string, number>;
+    },
+  ): Promise<void> {
     if (gen !== this.gen) return; // from a stream that is gone; the new stream resyncs
-    const kind = kindOf(res.typeUrl ?? '');
-    const nonce = res.nonce ?? '';
+    const kind = kindOf(typeUrl);
     if (!kind) {
-      this.log.warn('ADS response of unknown type', { typeUrl: res.typeUrl });
-      this.call?.write({ typeUrl: res.typeUrl, responseNonce: nonce, errorDetail: { code: INVALID_ARGUMENT, message: `type ${res.typeUrl} is not supported` } });
+      this.log.warn('ADS response of unknown type', { typeUrl });
+      this.call?.write({ typeUrl, responseNonce: nonce, errorDetail: { code: INVALID_ARGUMENT, message: `type ${typeUrl} is not supported` } });
       this.counters.nack++;
       return;
     }
-    const t = this.state.type(kind);
-    t.nonce = nonce;
-    const version = res.systemVersionInfo ?? '';
-    const resources = (res.resources ?? []) as { name?: string; version?: string; resource?: EnvoyObject }[];
+    this.state.type(kind).nonce = nonce;
     try {
-      const { snapshot, versions } = this.state.deltaCandidate(kind, resources, res.removedResources ?? []);
+      const { snapshot, versions } = v.candidate(kind);
       await this.opts.dataPlane.apply(snapshot);
       this.state.commit(kind, snapshot, version, undefined, versions);
     } catch (err) {
@@ -375,49 +408,14 @@ export class XdsClient {
       this.state.reject(kind, message);
       this.counters.nack++;
       this.log.warn('xDS update rejected; keeping the last accepted config', { kind, version, nonce, error: message });
-      if (gen === this.gen) this.sendDelta(kind, { nonce, errorDetail: { code: INVALID_ARGUMENT, message } });
+      if (gen === this.gen) v.nack(kind, nonce, { code: INVALID_ARGUMENT, message });
       this.emit({ type: 'nack', kind, nonce, message });
       return;
     }
     this.counters.ack++;
-    this.log.debug('xDS update applied', { kind, version, resources: resources.length, removed: (res.removedResources ?? []).length });
+    this.log.debug('xDS update applied', { kind, version, ...v.logged });
     if (gen === this.gen) {
-      this.sendDelta(kind, { nonce });
-      if (kind === 'LDS' || kind === 'CDS') this.updateSubscriptions(false);
-    }
-    this.emit({ type: 'ack', kind, version, nonce });
-  }
-
-  private async handle(gen: number, res: DiscoveryResponse): Promise<void> {
-    if (gen !== this.gen) return; // from a stream that is gone; the new stream resyncs
-    const kind = kindOf(res.typeUrl);
-    const nonce = res.nonce ?? '';
-    if (!kind) {
-      this.log.warn('ADS response of unknown type', { typeUrl: res.typeUrl });
-      this.call?.write({ versionInfo: '', typeUrl: res.typeUrl, responseNonce: nonce, errorDetail: { code: INVALID_ARGUMENT, message: `type ${res.typeUrl} is not supported` } });
-      this.counters.nack++;
-      return;
-    }
-    const t = this.state.type(kind);
-    t.nonce = nonce;
-    const version = res.versionInfo ?? '';
-    try {
-      const candidate = this.state.candidate(kind, (res.resources ?? []) as EnvoyObject[]);
-      await this.opts.dataPlane.apply(candidate);
-      this.state.commit(kind, candidate, version);
-    } catch (err) {
-      const message = errorMessage(err);
-      this.state.reject(kind, message);
-      this.counters.nack++;
-      this.log.warn('xDS update rejected; keeping the last accepted config', { kind, version, nonce, error: message });
-      if (gen === this.gen) this.send(kind, { versionInfo: t.version, errorDetail: { code: INVALID_ARGUMENT, message } });
-      this.emit({ type: 'nack', kind, nonce, message });
-      return;
-    }
-    this.counters.ack++;
-    this.log.debug('xDS update applied', { kind, version, resources: (res.resources ?? []).length });
-    if (gen === this.gen) {
-      this.send(kind);
+      v.ack(kind, nonce);
       if (kind === 'LDS' || kind === 'CDS') this.updateSubscriptions(false);
     }
     this.emit({ type: 'ack', kind, version, nonce });
