@@ -3,6 +3,7 @@
 // deltas between selections (snapshot.ts deltaBetween) on their own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { runControl, type ControlPlane } from '../../src/control/main.js';
 import { createMemoryLogger } from '../../src/control/log.js';
 import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
@@ -261,6 +262,41 @@ test('delta ads: "*" subscribes a type to everything and unsubscribing it ends t
     assert.deepEqual(await c.drain(100), []);
   } finally {
     c.close();
+    await cp.close();
+  }
+});
+
+test('ads: garbage on either ADS method ends that stream with an error status; the control plane keeps serving', async () => {
+  const cp = await start();
+  try {
+    await cp.store.apply([serviceResource('default', 'a', 80)]);
+    await cp.registry.put(workload('default', 'p-1', '127.0.0.10', { app: 'p' }));
+    cp.ads.rebuild();
+    const session = http2.connect(`http://${target(cp)}`);
+    session.on('error', () => {});
+    for (const method of ['StreamAggregatedResources', 'DeltaAggregatedResources']) {
+      const stream = session.request({ ':method': 'POST', ':path': `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+        stream.on('trailers', resolve);
+        stream.on('response', (h) => h['grpc-status'] !== undefined && resolve(h)); // trailers-only
+      });
+      stream.on('error', () => {});
+      stream.resume();
+      const junk = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02]); // a length-delimited field longer than the message
+      const frame = Buffer.alloc(5 + junk.length);
+      frame.writeUInt32BE(junk.length, 1);
+      junk.copy(frame, 5);
+      stream.end(frame);
+      const t = await trailers;
+      assert.notEqual(String(t['grpc-status']), '0', `${method}: an error status, not OK`);
+    }
+    session.close();
+    // A good client still gets its config.
+    const c = new DeltaTestClient(target(cp), { namespace: 'default', pod: 'p-1', ip: '127.0.0.10' });
+    c.request(T.cluster);
+    assert.deepEqual(names(await c.next(T.cluster)), [cluster('default', 'a', 80)]);
+    c.close();
+  } finally {
     await cp.close();
   }
 });
