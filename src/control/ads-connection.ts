@@ -5,9 +5,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest } from '../xds/ads-service.js';
 import { encodeDiscoveryResponse, markShared, resourcesField, type WireDiscoveryRequest } from './ads-wire.js';
-import { sameNames, type SubscriptionTable } from './ads-subscriptions.js';
-import { AdsConnection, nextNonce, sharedSubscriptions, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
-import { TYPE_URL, changedResources, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
+import { sameNames } from './ads-subscriptions.js';
+import { AdsConnection, nextNonce, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
+import { TYPE_URL, deltaBetween, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 /** Responses are written already encoded (ads-wire.ts ADS_SERVER_SERVICE). */
 export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequest, Buffer>;
@@ -67,8 +67,8 @@ function namesBytesOf(req: DiscoveryRequest): Buffer | undefined {
 /** A proxy's state-of-the-world ADS stream. */
 export class ProxyConnection extends AdsConnection<TypeState> {
   readonly protocol = 'sotw';
-  constructor(node: ProxyNode, stream: AdsStream, deps: ConnectionDeps & { subscriptions?: SubscriptionTable }) {
-    super(node, stream, deps, deps.subscriptions ?? sharedSubscriptions, () => ({}));
+  constructor(node: ProxyNode, stream: AdsStream, deps: ConnectionDeps) {
+    super(node, stream, deps, () => ({}));
   }
 
   handleRequest(req: DiscoveryRequest): void {
@@ -119,10 +119,11 @@ export class ProxyConnection extends AdsConnection<TypeState> {
     let part: SnapshotResource[] | undefined; // undefined: the whole selection
     let shared = sel.shared;
     if (!force && PARTIAL_TYPES.has(type) && st.sent) {
-      const changed = changedResources(st.sent, sel);
-      if (changed && changed.length > 0) {
-        part = changed;
-        shared &&= st.sent.shared; // the diff is memoized per pair of selections
+      // Only what changed, unless something was removed (then all of it: SotW has no removal).
+      const d = deltaBetween(st.sent, sel);
+      if (d.count > 0 && d.removed.length === 0) {
+        part = d.resources as SnapshotResource[];
+        shared = d.shared; // memoized per pair of shared selections: the same list for every proxy
       }
     }
     // The resources' Any bytes are encoded once (shared by every proxy); the envelope too when the list is shared.

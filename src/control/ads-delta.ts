@@ -18,8 +18,8 @@ import type * as grpc from '@grpc/grpc-js';
 import type { DeltaDiscoveryRequest } from '../xds/ads-service.js';
 import { markShared } from './ads-wire.js';
 import { deltaGroupBody, deltaResourcesField, encodeDeltaResponse } from './ads-delta-wire.js';
-import { WILDCARD_TYPES, updatedNames, type SubscriptionTable } from './ads-subscriptions.js';
-import { AdsConnection, nextNonce, sharedSubscriptions, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
+import { WILDCARD_TYPES, updatedNames } from './ads-subscriptions.js';
+import { AdsConnection, nextNonce, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
 import { TYPE_URL, deltaBetween, deltaFromVersions, type Delta, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 export type DeltaStream = grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>;
@@ -52,8 +52,8 @@ const sharedResponses = new WeakMap<Delta, Encoded>();
 
 export class DeltaConnection extends AdsConnection<DeltaTypeState> {
   readonly protocol = 'delta';
-  constructor(node: ProxyNode, stream: DeltaStream, deps: ConnectionDeps & { subscriptions?: SubscriptionTable }) {
-    super(node, stream, deps, deps.subscriptions ?? sharedSubscriptions, () => ({ started: false, held: undefined }));
+  constructor(node: ProxyNode, stream: DeltaStream, deps: ConnectionDeps) {
+    super(node, stream, deps, () => ({ started: false, held: undefined }));
   }
 
   handleRequest(req: DeltaDiscoveryRequest): void {
@@ -164,7 +164,8 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
       st.sent = sel;
       return false;
     }
-    const shareable = d.shared && !resources && absent.length === 0 && !(held instanceof Map) && (count > 0 || removed.length > 0);
+    // A memoized delta as it is (a reconnect's own is never shared); not the empty one every pair shares.
+    const shareable = d.shared && !resources && absent.length === 0 && (count > 0 || removed.length > 0);
     const { nonce, buf } = this.#encode(type, sel, d, resources, removed, shareable, st.lastNonce);
     st.pending = { nonce, before: held, sel };
     st.held = sel;

@@ -73,6 +73,8 @@ export interface ConnectionDeps {
   budget: WriteBudget;
   /** The encoding this stream's client reads (ads-wire.ts encodingFor), when the framed-write hook is in place. */
   encoding?: AdsEncoding | undefined;
+  /** Where equal subscriptions are shared (default: the process's). */
+  subscriptions?: SubscriptionTable;
 }
 
 let connectionSeq = 0;
@@ -113,10 +115,9 @@ export abstract class AdsConnection<S extends TypeStateBase = TypeStateBase> {
     readonly node: ProxyNode,
     stream: ResponseStream,
     deps: ConnectionDeps,
-    subscriptions: SubscriptionTable,
     initial: () => S,
   ) {
-    this.subs = subscriptions;
+    this.subs = deps.subscriptions ?? sharedSubscriptions;
     for (const t of XDS_TYPES) this.types.set(t, initial());
     this.#stream = stream;
     this.metrics = deps.metrics;

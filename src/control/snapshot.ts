@@ -34,7 +34,7 @@ export interface SnapshotResource {
   object: Record<string, unknown>;
   /** sha256 of the resource's protobuf encoding. */
   hash: string;
-  /** The resource's version in delta xDS: the hash's first 64 bits. */
+  /** The resource's version (delta xDS, and what deltas compare): the hash's first 64 bits. */
   version: string;
   /** The resource as google.protobuf.Any in protobufjs message form: encoded once, shared by every proxy. */
   any: { type_url: string; value: Uint8Array };
@@ -286,31 +286,6 @@ export function buildSnapshotFromGroups(gen: GeneratedGroups): ProxySnapshot {
   return out;
 }
 
-const diffMemo = new WeakMap<Selection, WeakMap<Selection, SnapshotResource[] | null>>();
-
-/**
- * The resources of `next` that are new or changed since `prev` (same subscription),
- * or null when something was removed (then the whole selection must be sent).
- * Memoized: every proxy moving between the same two selections shares the answer.
- */
-export function changedResources(prev: Selection, next: Selection): SnapshotResource[] | null {
-  let m = diffMemo.get(prev);
-  if (!m) diffMemo.set(prev, (m = new WeakMap()));
-  const hit = m.get(next);
-  if (hit !== undefined) return hit;
-  const before = new Map(prev.resources.map((r) => [r.name, r.hash]));
-  const changed: SnapshotResource[] = [];
-  let kept = 0;
-  for (const r of next.resources) {
-    const h = before.get(r.name);
-    if (h !== undefined) kept++;
-    if (h !== r.hash) changed.push(r);
-  }
-  const out = kept === before.size ? changed : null;
-  m.set(next, out);
-  return out;
-}
-
 /** What a delta (incremental) response carries to move a proxy from what it holds to a selection. */
 export interface Delta {
   /** New or changed resources, sorted by name (of a whole multi-group selection: merged when first read). */
@@ -365,11 +340,7 @@ export function deltaBetween(held: Selection | undefined, next: Selection): Delt
 function computeDelta(held: Selection, next: Selection): Delta {
   const hg = held.groups;
   const ng = next.groups;
-  if (!hg || !ng || hg.length !== ng.length || ng.length < 2) {
-    const versions = new Map<string, string>();
-    for (const r of held.resources) versions.set(r.name, r.hash);
-    return { ...diffAgainst(versions, next.resources), shared: held.shared && next.shared };
-  }
+  if (!hg || !ng || hg.length !== ng.length || ng.length < 2) return { ...diffAgainst(versionsOf(held.resources), next.resources), shared: held.shared && next.shared };
   const parts = ng.map((g, i) => groupDelta(hg[i]!, g));
   // A resource may have moved between groups: it is removed from one and added to another.
   const removed = parts.flatMap((p) => p.removed).filter((n) => !ng.some((g) => g.byName.has(n)));
@@ -382,22 +353,24 @@ function groupDelta(a: EncodedGroup, b: EncodedGroup): Delta {
   let m = groupDeltaMemo.get(a);
   if (!m) groupDeltaMemo.set(a, (m = new WeakMap()));
   let d = m.get(b);
-  if (!d) {
-    const versions = new Map<string, string>();
-    for (const r of a.resources) versions.set(r.name, r.hash);
-    m.set(b, (d = { ...diffAgainst(versions, b.resources), shared: true }));
-  }
+  if (!d) m.set(b, (d = { ...diffAgainst(versionsOf(a.resources), b.resources), shared: true }));
   return d;
 }
 
-/** `next`'s resources whose hash differs from `held` (name -> hash), and the held names `next` lacks. */
+function versionsOf(resources: readonly SnapshotResource[]): Map<string, string> {
+  const versions = new Map<string, string>();
+  for (const r of resources) versions.set(r.name, r.version);
+  return versions;
+}
+
+/** `next`'s resources whose version differs from `held` (name -> version), and the held names `next` lacks. */
 function diffAgainst(held: ReadonlyMap<string, string>, next: readonly SnapshotResource[]): { resources: SnapshotResource[]; count: number; removed: string[] } {
   const resources: SnapshotResource[] = [];
   const kept = new Set<string>();
   for (const r of next) {
-    const h = held.get(r.name);
-    if (h !== undefined) kept.add(r.name);
-    if (h !== r.hash) resources.push(r);
+    const v = held.get(r.name);
+    if (v !== undefined) kept.add(r.name);
+    if (v !== r.version) resources.push(r);
   }
   const removed: string[] = [];
   if (kept.size < held.size) for (const n of held.keys()) if (!kept.has(n)) removed.push(n);
@@ -409,14 +382,5 @@ function diffAgainst(held: ReadonlyMap<string, string>, next: readonly SnapshotR
  * name -> the version it was sent) to `next`: made for that one stream.
  */
 export function deltaFromVersions(held: ReadonlyMap<string, string>, next: Selection): Delta {
-  const resources: SnapshotResource[] = [];
-  const kept = new Set<string>();
-  for (const r of next.resources) {
-    const v = held.get(r.name);
-    if (v !== undefined) kept.add(r.name);
-    if (v !== r.version) resources.push(r);
-  }
-  const removed: string[] = [];
-  for (const n of held.keys()) if (!kept.has(n)) removed.push(n);
-  return { resources, count: resources.length, removed, shared: false };
+  return { ...diffAgainst(held, next.resources), shared: false };
 }
