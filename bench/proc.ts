@@ -1,5 +1,9 @@
 // Per-process CPU and memory from /proc (Linux): CPU = utime + stime of every
-// process in a process group (a proxy and any children), RSS = their VmRSS sum.
+// process in a process group (a proxy and any children), RSS = their VmRSS sum,
+// private = their pages no other process maps (smaps_rollup's Private_*). RSS also
+// counts the program's binary and libraries, which every process running the same
+// program shares: 30-42 MB of a Node process's RSS is node's own binary. Private
+// memory is what one more such process adds to a machine.
 import fs from 'node:fs';
 
 const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux x86-64 and arm64
@@ -15,6 +19,7 @@ export interface ProcRef {
 export interface ProcSample {
   cpuS: number;
   rssMB: number;
+  privateMB: number;
   alive: boolean;
 }
 
@@ -38,6 +43,17 @@ function rssOf(pid: number): number {
   }
 }
 
+function privateOf(pid: number): number {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    let kb = 0;
+    for (const m of text.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) kb += Number(m[1]);
+    return kb / 1024;
+  } catch {
+    return 0;
+  }
+}
+
 function pidsOf(ref: ProcRef): number[] {
   if (!ref.group) return [ref.pid];
   const out: number[] = [];
@@ -53,6 +69,7 @@ function pidsOf(ref: ProcRef): number[] {
 export function sample(ref: ProcRef): ProcSample {
   let ticks = 0;
   let rss = 0;
+  let priv = 0;
   let alive = false;
   for (const pid of pidsOf(ref)) {
     const st = statOf(pid);
@@ -60,15 +77,17 @@ export function sample(ref: ProcRef): ProcSample {
     alive = true;
     ticks += st.cpuTicks;
     rss += rssOf(pid);
+    priv += privateOf(pid);
   }
-  return { cpuS: ticks / CLK_TCK, rssMB: rss, alive };
+  return { cpuS: ticks / CLK_TCK, rssMB: rss, privateMB: priv, alive };
 }
 
-/** Samples RSS every `everyMs` while running; `stop()` gives CPU used and peak RSS per process. */
+/** Samples memory every `everyMs` while running; `stop()` gives CPU used and peak RSS and private memory per process. */
 export class Meter {
   readonly #refs: ProcRef[];
   readonly #start: ProcSample[];
   readonly #peak: number[];
+  readonly #peakPrivate: number[];
   readonly #timer: NodeJS.Timeout;
   readonly #t0 = performance.now();
 
@@ -76,6 +95,7 @@ export class Meter {
     this.#refs = refs;
     this.#start = refs.map(sample);
     this.#peak = this.#start.map((s) => s.rssMB);
+    this.#peakPrivate = this.#start.map((s) => s.privateMB);
     this.#timer = setInterval(() => this.#tick(), everyMs);
     this.#timer.unref();
   }
@@ -84,13 +104,14 @@ export class Meter {
     this.#refs.forEach((r, i) => {
       const s = sample(r);
       if (s.rssMB > this.#peak[i]!) this.#peak[i] = s.rssMB;
+      if (s.privateMB > this.#peakPrivate[i]!) this.#peakPrivate[i] = s.privateMB;
     });
   }
 
-  stop(): { role: string; cpuS: number; peakRssMB: number; wallS: number }[] {
+  stop(): { role: string; cpuS: number; peakRssMB: number; peakPrivateMB: number; wallS: number }[] {
     clearInterval(this.#timer);
     this.#tick();
     const wallS = (performance.now() - this.#t0) / 1000;
-    return this.#refs.map((r, i) => ({ role: r.role, cpuS: sample(r).cpuS - this.#start[i]!.cpuS, peakRssMB: this.#peak[i]!, wallS }));
+    return this.#refs.map((r, i) => ({ role: r.role, cpuS: sample(r).cpuS - this.#start[i]!.cpuS, peakRssMB: this.#peak[i]!, peakPrivateMB: this.#peakPrivate[i]!, wallS }));
   }
 }

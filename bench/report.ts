@@ -15,6 +15,8 @@ export interface ProcUsage {
   vcpu: number;
   cpuSPer1kReq: number;
   peakRssMB: number;
+  /** Peak private memory (pages no other process maps); absent in results from before it was measured. */
+  peakPrivateMB?: number;
 }
 
 export interface TopologyResult {
@@ -22,7 +24,7 @@ export interface TopologyResult {
   available: boolean;
   error?: string;
   notes: string[];
-  idle: { role: string; rssMB: number }[];
+  idle: { role: string; rssMB: number; privateMB?: number }[];
   /**
    * Each process at a steady 1,000 rps (HTTP/1.1 1 KB, open loop) before any max-throughput
    * run: a runtime with a garbage-collected heap keeps for a while what a burst grew it to,
@@ -120,13 +122,15 @@ export function evaluateTargets(res: Results): Target[] {
       const rate = (run.result as OpenLoopResult).achievedRps || 1000;
       const worst = run.procs.map((p) => {
         const steady = mesh?.steady1k?.find((x) => x.role === p.role);
-        return { ...p, per1k: p.vcpu / (rate / 1000), steadyRssMB: steady?.peakRssMB ?? p.peakRssMB };
+        return { ...p, per1k: p.vcpu / (rate / 1000), steadyRssMB: steady?.peakRssMB ?? p.peakRssMB, steadyPrivateMB: steady?.peakPrivateMB };
       });
       const ok = worst.every((p) => p.per1k <= 0.2 && p.steadyRssMB <= 60);
       out.push({
         target: 'sidecar <= 0.2 vCPU per 1000 rps and <= 60 MB RSS at 1000 rps',
         status: ok ? 'MET' : 'NOT MET',
-        detail: worst.map((p) => `${p.role}: ${p.per1k.toFixed(3)} vCPU/1000 rps, ${p.steadyRssMB.toFixed(0)} MB (${p.peakRssMB.toFixed(0)} MB after the max runs)`).join('; '),
+        detail: worst
+          .map((p) => `${p.role}: ${p.per1k.toFixed(3)} vCPU/1000 rps, ${p.steadyRssMB.toFixed(0)} MB${p.steadyPrivateMB !== undefined ? ` (${p.steadyPrivateMB.toFixed(0)} MB private)` : ''}, ${p.peakRssMB.toFixed(0)} MB after the max runs`)
+          .join('; '),
       });
     }
   }
@@ -243,7 +247,7 @@ export function renderMarkdown(res: Results): string {
   out.push(table(['scenario', 'rps', 'topology', 'p50', 'p90', 'p99', 'max', '+p50', '+p99', '+p99 vs haproxy-pair', 'achieved / errors', 'lag p99'], rows));
 
   out.push('\n## Proxy CPU and memory\n');
-  out.push('CPU s/1k req = CPU seconds per 1,000 requests; vCPU/1k rps = cores busy per 1,000 requests/s. "at 1000 rps" is the open-loop HTTP/1.1 1 KB run; "at max" the closed-loop HTTP/1.1 1 KB run. "steady" is 1,000 rps before any max run; the open-loop runs come after the max runs, and a garbage-collected heap keeps for a while what a burst grew it to.\n');
+  out.push('CPU s/1k req = CPU seconds per 1,000 requests; vCPU/1k rps = cores busy per 1,000 requests/s. "at 1000 rps" is the open-loop HTTP/1.1 1 KB run; "at max" the closed-loop HTTP/1.1 1 KB run. "steady" is 1,000 rps before any max run; the open-loop runs come after the max runs, and a garbage-collected heap keeps for a while what a burst grew it to. "private" is the memory no other process shares (what one more such proxy adds to a machine); RSS also counts the binary and libraries, shared by every process that runs them: 30-42 MB of the RSS of a Node process is the node binary.\n');
   const prow: (string | number)[][] = [];
   for (const t of topo.filter((x) => x.available)) {
     const at1k = t.open['h1-1k']?.['1000'];
@@ -256,8 +260,9 @@ export function renderMarkdown(res: Results): string {
       prow.push([
         t.name,
         idle.role,
-        idle.rssMB.toFixed(1),
+        idle.rssMB.toFixed(1) + (idle.privateMB !== undefined ? ` (${idle.privateMB.toFixed(1)})` : ''),
         steady ? steady.peakRssMB.toFixed(1) : '-',
+        steady?.peakPrivateMB !== undefined ? steady.peakPrivateMB.toFixed(1) : '-',
         a ? a.peakRssMB.toFixed(1) : '-',
         a ? a.cpuSPer1kReq.toFixed(3) : '-',
         a ? (a.vcpu / (rate / 1000)).toFixed(3) : '-',
@@ -267,7 +272,7 @@ export function renderMarkdown(res: Results): string {
       ]);
     }
   }
-  out.push(table(['topology', 'process', 'idle RSS MB', 'RSS MB at 1000 rps, steady', 'RSS MB at 1000 rps, after the max runs', 'CPU s/1k req at 1000 rps', 'vCPU/1k rps', 'RSS MB at max', 'CPU s/1k req at max', 'vCPU at max'], prow));
+  out.push(table(['topology', 'process', 'idle RSS MB (private)', 'RSS MB at 1000 rps, steady', 'private MB at 1000 rps, steady', 'RSS MB at 1000 rps, after the max runs', 'CPU s/1k req at 1000 rps', 'vCPU/1k rps', 'RSS MB at max', 'CPU s/1k req at max', 'vCPU at max'], prow));
 
   if (res.controlPlane?.length) {
     out.push('\n## Control plane at scale (one process; ADS clients in two other processes)\n');

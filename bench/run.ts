@@ -130,7 +130,7 @@ async function openLoop(s: Scenario, e: Entry, rate: number, seconds: number, wa
 }
 
 function usage(m: Meter, requests: number): ProcUsage[] {
-  return m.stop().map((u) => ({ role: u.role, cpuS: u.cpuS, vcpu: u.cpuS / u.wallS, cpuSPer1kReq: requests > 0 ? (u.cpuS / requests) * 1000 : 0, peakRssMB: u.peakRssMB }));
+  return m.stop().map((u) => ({ role: u.role, cpuS: u.cpuS, vcpu: u.cpuS / u.wallS, cpuSPer1kReq: requests > 0 ? (u.cpuS / requests) * 1000 : 0, peakRssMB: u.peakRssMB, peakPrivateMB: u.peakPrivateMB }));
 }
 
 async function measureTopology(name: string, endpoints: Endpoints, procs: ProcRef[], notes: string[]): Promise<TopologyResult> {
@@ -138,13 +138,16 @@ async function measureTopology(name: string, endpoints: Endpoints, procs: ProcRe
   // Warm the path once (connections, JIT) before the idle sample.
   await openLoop(byId('h1-1k'), endpoints.http1, 200, 1, 0.2);
   await new Promise((r) => setTimeout(r, 500));
-  t.idle = procs.map((p) => ({ role: p.role, rssMB: sample(p).rssMB }));
+  t.idle = procs.map((p) => {
+    const s = sample(p);
+    return { role: p.role, rssMB: s.rssMB, privateMB: s.privateMB };
+  });
   // Memory at a steady 1,000 rps, before the max runs grow the heaps of the runtimes that have one.
   {
     const meter = new Meter(procs);
     const r = await openLoop(byId('h1-1k'), endpoints.http1, 1000, PLAN.steadyS, PLAN.warmS);
     t.steady1k = usage(meter, 'error' in r ? 0 : r.completed);
-    log(`${name} steady 1000 rps RSS: ${t.steady1k.map((p) => `${p.role} ${p.peakRssMB.toFixed(0)} MB`).join(', ')}`);
+    log(`${name} steady 1000 rps RSS: ${t.steady1k.map((p) => `${p.role} ${p.peakRssMB.toFixed(0)} MB (${(p.peakPrivateMB ?? 0).toFixed(0)} MB private)`).join(', ')}`);
   }
   // Then one discarded closed-loop run per max scenario: the numbers are steady state. A JIT
   // runtime (weft, the Node floor) needs thousands of requests to optimise its hot paths;

@@ -71,16 +71,16 @@ test('bench targets: sidecar memory is judged at a steady 1,000 rps, with the RS
       ...res.topologies,
       'weft-mesh': {
         ...mesh,
-        steady1k: after.procs.map((p) => ({ ...p, peakRssMB: 55 })),
+        steady1k: after.procs.map((p) => ({ ...p, peakRssMB: 55, peakPrivateMB: 30 })),
         open: { 'h1-1k': { '1000': { ...after, procs: after.procs.map((p) => ({ ...p, peakRssMB: 90 })) } } },
       },
     },
   };
   const sidecar = evaluateTargets(withBurst)[2]!;
   assert.equal(sidecar.status, 'MET', sidecar.detail);
-  assert.match(sidecar.detail, /weft sidecar \(client\): 0\.100 vCPU\/1000 rps, 55 MB \(90 MB after the max runs\)/);
+  assert.match(sidecar.detail, /weft sidecar \(client\): 0\.100 vCPU\/1000 rps, 55 MB \(30 MB private\), 90 MB after the max runs/);
   const md = renderMarkdown(withBurst);
-  assert.match(md, /\| weft-mesh \| weft sidecar \(client\) \| 15\.0 \| 55\.0 \| 90\.0 \|/);
+  assert.match(md, /\| weft-mesh \| weft sidecar \(client\) \| 15\.0 \| 55\.0 \| 30\.0 \| 90\.0 \|/);
   // Without the steady run (older results) the open-loop RSS is what is judged.
   const old = evaluateTargets({ ...withBurst, topologies: { ...withBurst.topologies, 'weft-mesh': { ...withBurst.topologies['weft-mesh']!, steady1k: undefined } } })[2]!;
   assert.equal(old.status, 'NOT MET');
