@@ -140,6 +140,26 @@ test('h2c: a client reset cancels the upstream request; HEAD ends at its head; a
   session.close();
 });
 
+test('an upstream head HTTP/2 cannot carry (a repeated content-type) is a 502 with flag UPE, counted once as 5xx', async () => {
+  const session = http2.connect(`http://${plain}`);
+  session.on('error', () => {});
+  const stats = (): Record<string, number> => dp.stats();
+  const [ok2xx, ok5xx] = [stats()['http.test.downstream_rq_2xx'] ?? 0, stats()['http.test.downstream_rq_5xx'] ?? 0];
+  const r = await h2request(session, '/two-content-types');
+  assert.equal(r.headers[':status'], 502);
+  assert.equal(r.headers['x-weft-flags'], 'UPE');
+  assert.match(r.body, /^upstream protocol error: inbound\|9080\|\|: .*content-type/);
+  assert.equal(stats()['http.test.downstream_rq_5xx']! - ok5xx, 1, 'the 502 is counted');
+  assert.equal((stats()['http.test.downstream_rq_2xx'] ?? 0) - ok2xx, 0, 'the head that was never written is not');
+  // The session carries on.
+  assert.equal((await h2request(session, '/after')).headers[':status'], 200);
+  session.close();
+  // HTTP/1.1 carries the same head as it came.
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(`http://${plain}/two-content-types`, resolve).on('error', reject));
+  res.resume();
+  assert.equal(res.statusCode, 200);
+});
+
 test('plaintext on the inbound listener takes the raw_buffer chain (PERMISSIVE)', async () => {
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get({ host: '127.0.0.1', port: portOf(mtls), path: '/p', agent: false }, resolve).on('error', reject));
   let body = '';

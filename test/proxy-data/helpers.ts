@@ -9,6 +9,16 @@ import type { ClusterManager, HeaderMap, RequestOptions, UpstreamRequest, Upstre
 import { UpstreamError } from '../../src/proxy/data/upstream/types.js';
 
 /** Test double for ClusterManager: cluster name -> "host:port" of a local server. */
+/** Response headers as the proxy's undici pools give them: a repeated header is an array, whatever its name (node's client joins or drops repeats). */
+function asUndiciHeaders(distinct: Record<string, string[]>): HeaderMap {
+  const out: HeaderMap = {};
+  for (const k in distinct) {
+    const v = distinct[k]!;
+    out[k] = v.length === 1 ? v[0]! : v;
+  }
+  return out;
+}
+
 export class TestClusterManager implements ClusterManager {
   readonly targets = new Map<string, string>();
   readonly counts: Record<string, number> = {};
@@ -67,7 +77,7 @@ export class TestClusterManager implements ClusterManager {
       r.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ECONNREFUSED' ? new UpstreamError('UF', err.message) : err.name === 'AbortError' ? new UpstreamError('UT', 'aborted') : new UpstreamError('UR', err.message)));
       r.on('response', (res) => {
         const trailers = new Promise<HeaderMap>((ok) => res.once('end', () => ok(res.trailers as HeaderMap)));
-        resolve({ status: res.statusCode ?? 502, headers: res.headers as HeaderMap, body: res, trailers, endpoint: `${host}:${port}` });
+        resolve({ status: res.statusCode ?? 502, headers: asUndiciHeaders(res.headersDistinct), body: res, trailers, endpoint: `${host}:${port}` });
       });
       r.on('upgrade', (res, socket: Duplex, head: Buffer) => {
         if (head.length > 0) socket.unshift(head);
@@ -168,6 +178,12 @@ export function testApp(): http.Server {
         res.end();
       };
       write();
+      return;
+    }
+    if (url.pathname === '/two-content-types') {
+      // Valid HTTP/1.1 on the wire; HTTP/2 forbids a repeated content-type.
+      res.writeHead(200, { 'content-type': ['text/plain', 'text/html'] });
+      res.end('two');
       return;
     }
     if (url.pathname === '/trailers') {

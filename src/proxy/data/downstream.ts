@@ -20,8 +20,10 @@ export interface Downstream {
   readonly headersSent: boolean;
   /** The whole response has been written. */
   readonly ended: boolean;
-  /** Called with every response head before it goes (stats, flags); may change the headers. */
+  /** Called with every response head before it goes (flags, added headers); may change the headers. */
   onHead: ((status: number, headers: OutgoingHttpHeaders) => void) | undefined;
+  /** Called once a response head has been written (stats): a head the protocol rejected is not an answer. */
+  onHeadWritten: ((status: number) => void) | undefined;
   /** A complete answer: head and an optional body. */
   reply(status: number, headers: OutgoingHttpHeaders, body?: string): void;
   /** The head of a streamed answer: the body goes to `sink`, then `finish()`. Throws on headers the protocol rejects. */
@@ -57,6 +59,7 @@ export class H1Downstream implements Downstream {
   readonly h2 = false;
   readonly body: Readable | null;
   onHead: Downstream['onHead'] = undefined;
+  onHeadWritten: Downstream['onHeadWritten'] = undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -96,6 +99,7 @@ export class H1Downstream implements Downstream {
   respond(status: number, headers: OutgoingHttpHeaders): void {
     this.onHead?.(status, headers);
     this.res.writeHead(status, headers);
+    this.onHeadWritten?.(status);
   }
 
   finish(trailers: HeaderMap): void {
@@ -136,6 +140,7 @@ export class H2Downstream implements Downstream {
   readonly method: string;
   readonly body: Readable | null;
   onHead: Downstream['onHead'] = undefined;
+  onHeadWritten: Downstream['onHeadWritten'] = undefined;
   headersSent = false;
   ended = false;
   /** respond() asked node to wait for trailers: finish() must send them. */
@@ -166,6 +171,7 @@ export class H2Downstream implements Downstream {
     headers[':status'] = status;
     this.stream.respond(headers, { endStream, waitForTrailers });
     this.headersSent = true;
+    this.onHeadWritten?.(status);
   }
 
   /** node ends HEAD answers and 204, 205 and 304 at their head: no body, no trailers. */

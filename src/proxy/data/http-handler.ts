@@ -146,9 +146,8 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, 
   env.requestStarted();
   const h2 = ds.h2;
   const fl: Flight = { env, conn, ds, cancel: new Cancel(), done: false, flags: undefined, extraHeaders: undefined, clearTimer: ignore, upBody: undefined };
-  // Count the response class once, whoever answers; add what the stages ask for.
+  // Add what the stages ask for to whichever head answers; count its class once it is written.
   ds.onHead = (status, headers) => {
-    countStatus(env, conn, status);
     if (fl.extraHeaders) Object.assign(headers, fl.extraHeaders);
     if (fl.flags) {
       const prev = headers['x-weft-flags'];
@@ -156,6 +155,7 @@ export function handleHttpRequest(env: HttpEnv, conn: ConnInfo, ds: Downstream, 
     }
     if (!h2 && env.draining()) headers.connection = 'close';
   };
+  ds.onHeadWritten = (status) => countStatus(env, conn, status);
   // Only HTTP/1.1 (idle timeout, conn.current) and a request timeout need the timeout hook.
   const requestTimeoutMs = conn.hcm.requestTimeoutMs;
   const active: ActiveRequest | undefined =
@@ -300,7 +300,7 @@ function route(fl: Flight, decision: Extract<RouteDecision, { kind: 'route' }>):
         return;
       }
       if (hashed?.setCookie) addSetCookie(up.headers, hashed.setCookie);
-      writeResponse(fl, up, decision.route);
+      writeResponse(fl, up, decision.route, decision.cluster);
     },
     (err: unknown) => {
       fl.clearTimer();
@@ -333,7 +333,7 @@ function mirror(fl: Flight, cm: ClusterManager, clusters: string[], base: Upstre
   return tee;
 }
 
-function writeResponse(fl: Flight, up: UpstreamResponse, route: CompiledRoute): void {
+function writeResponse(fl: Flight, up: UpstreamResponse, route: CompiledRoute, cluster: string): void {
   const ds = fl.ds;
   const headers = downstreamResponseHeaders(up.headers);
   applyMutations(headers, route.responseHeaders);
@@ -349,9 +349,13 @@ function writeResponse(fl: Flight, up: UpstreamResponse, route: CompiledRoute): 
       return;
     }
     ds.respond(up.status, headers);
-  } catch {
+  } catch (err) {
+    // The upstream's head cannot be carried downstream (e.g. a repeated content-type, which
+    // HTTP/2 forbids): nothing was written, so the client gets a 502 saying why (Envoy's UPE).
     src.destroy();
-    ds.destroy();
+    fl.clearTimer();
+    if (ds.headersSent) ds.destroy();
+    else localReply(ds, 502, `upstream protocol error: ${cluster}: ${err instanceof Error ? err.message : String(err)}\n`, { 'x-weft-flags': 'UPE' });
     return;
   }
   fl.upBody = src;
