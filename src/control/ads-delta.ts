@@ -131,7 +131,7 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
       return false;
     }
     const set = snapshot[type];
-    const sel = set.select(sub.names, sub.key);
+    const sel = type === 'VHDS' && sub.names !== null ? set.selectVirtualHosts(sub.names, sub.key) : set.select(sub.names, sub.key);
     if (!force && !st.resend && !st.check && sel.version === st.sentVersion) return false;
     const held = st.held;
     const d = held instanceof Map ? deltaFromVersions(held, sel) : deltaBetween(held as Selection | undefined, sel);
@@ -148,7 +148,8 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
     // When every subscribed name exists (the usual case), none is absent: no lookups.
     if (st.check?.size && !(sub.names !== null && sel.size === sub.names.length)) {
       const removedAlready = d.removed.length > 0 ? new Set(d.removed) : undefined;
-      for (const n of st.check) if (!set.get(n) && !removedAlready?.has(n)) absent.push(n);
+      // A VHDS route config name is not a resource: its virtual hosts are.
+      for (const n of st.check) if (!set.get(n) && !removedAlready?.has(n) && !(type === 'VHDS' && !n.includes('/'))) absent.push(n);
     }
     // The delta as memoized, or with resent names added (then this stream's own).
     const resources = extra.length > 0 ? [...d.resources, ...extra] : undefined;

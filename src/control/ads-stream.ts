@@ -8,6 +8,7 @@
 // newest version, never the ones in between. A shared WriteBudget (ads-flow.ts)
 // bounds the bytes in flight across all streams.
 import { TYPE_SHORT, type TypeUrl } from '../xds/codec.js';
+import { virtualHostsByRouteConfig, withVirtualHosts } from '../xds/vhds.js';
 import { framedResponse, type AdsEncoding } from './ads-wire.js';
 import type { WriteBudget } from './ads-flow.js';
 import type { ProxyType } from '../xds/names.js';
@@ -91,6 +92,8 @@ export abstract class AdsConnection<S extends TypeStateBase = TypeStateBase> {
   abstract readonly protocol: AdsProtocol;
   /** Set at stream start: a router or sidecar authenticated as its workload gets its credential secrets. */
   credentials = false;
+  /** The proxy reads VHDS (a delta stream whose node lists VHDS_FEATURE): its sidecar routes go that way. */
+  vhds = false;
   readonly connectedAt = new Date();
   protected readonly metrics: ControlMetrics;
   protected readonly log: Logger;
@@ -239,6 +242,11 @@ export abstract class AdsConnection<S extends TypeStateBase = TypeStateBase> {
   config(): Record<XdsType, Record<string, unknown>[]> {
     const out = {} as Record<XdsType, Record<string, unknown>[]>;
     for (const t of XDS_TYPES) out[t] = (this.types.get(t)!.sent?.resources ?? []).map((r) => (t === 'SDS' ? withoutPrivateKeys(r.object) : r.object));
+    // Route configs as the proxy routes on them: with the virtual hosts sent over VHDS.
+    if (out.VHDS.length > 0) {
+      const byConfig = virtualHostsByRouteConfig(out.VHDS.map((v) => [String(v['name']), v]));
+      out.RDS = out.RDS.map((rc) => (rc['vhds'] ? withVirtualHosts(rc, byConfig.get(String(rc['name']))) : rc));
+    }
     return out;
   }
 

@@ -33,6 +33,7 @@ import { buildSnapshot, buildSnapshotFromGroups, XDS_TYPES, type ProxySnapshot, 
 import { selects } from '../xds/mesh.js';
 import { errorMessage } from './errors.js';
 import { encodingFor, writeFramedResponses } from './ads-wire.js';
+import { VHDS_FEATURE } from '../xds/ads-service.js';
 import { classifyNode, configForNode, nodeServable, proxylessClientOf, type ProxylessGenerateFn } from './proxyless-node.js';
 
 export const ADS_DEFAULTS = {
@@ -306,7 +307,7 @@ export class AdsServer {
   /** One node's snapshot from the model, by the generator its kind needs (shared groups for weft proxies when available). */
   #snapshotFor(model: MeshModel, conn: AdsConnection, workload: Workload | undefined): ProxySnapshot | undefined {
     const { generate, generateGroups, generateProxyless, rootCertsPem } = this.#opts;
-    const ctx = { rootCertsPem, credentials: conn.credentials };
+    const ctx = { rootCertsPem, credentials: conn.credentials, vhds: conn.vhds };
     if (generateGroups && workload && !proxylessClientOf(conn.node)) return buildSnapshotFromGroups(generateGroups(model, workload, ctx));
     const gen = configForNode(model, conn.node, workload, { generate, ...(generateProxyless ? { generateProxyless } : {}) }, ctx);
     return gen ? buildSnapshot(gen) : undefined;
@@ -407,6 +408,7 @@ export class AdsServer {
         const deps = { metrics: this.#opts.metrics, log: this.#opts.log, budget: this.#budget, encoding: framed ? encoding : undefined };
         conn = protocol === 'delta' ? new DeltaConnection(classified.node, call as DeltaStream, deps) : new ProxyConnection(classified.node, call as AdsStream, deps);
         conn.credentials = this.#mayHaveCredentials(conn.node, call.metadata);
+        conn.vhds = protocol === 'delta' && (req.node?.clientFeatures?.includes(VHDS_FEATURE) ?? false);
         this.#conns.add(conn);
         this.#refresh(conn);
       }

@@ -11,6 +11,8 @@ export type EnvoyObject = object;
 export interface GeneratedConfig {
   listeners: EnvoyObject[];
   routes: EnvoyObject[];
+  /** VHDS: the virtual hosts of route configs sent with `vhds` (delta proxies that read it), named "<route config>/<virtual host>". */
+  virtualHosts?: EnvoyObject[];
   clusters: EnvoyObject[];
   endpoints: EnvoyObject[];
   secrets: EnvoyObject[];
@@ -24,6 +26,7 @@ export interface GeneratedConfig {
 export interface GeneratedGroups {
   listeners: EnvoyObject[][];
   routes: EnvoyObject[][];
+  virtualHosts?: EnvoyObject[][];
   clusters: EnvoyObject[][];
   endpoints: EnvoyObject[][];
   secrets: EnvoyObject[][];
@@ -35,6 +38,8 @@ export type BuildModelFn = (resources: Resource[], workloads: Workload[], opts?:
 export interface GenerateCtx {
   rootCertsPem: string[];
   credentials?: boolean;
+  /** The proxy reads VHDS (generate.ts GenerateContext.vhds). */
+  vhds?: boolean;
 }
 export type GenerateFn = (model: MeshModel, proxy: Workload, ctx: GenerateCtx) => GeneratedConfig;
 export type GenerateGroupsFn = (model: MeshModel, proxy: Workload, ctx: GenerateCtx) => GeneratedGroups;

@@ -12,21 +12,22 @@ import { TYPE, encode, type TypeUrl } from '../xds/codec.js';
 import type { EnvoyObject, GeneratedConfig, GeneratedGroups } from './pipeline.js';
 import { resourcesField } from './ads-wire.js';
 
-export type XdsType = 'LDS' | 'CDS' | 'EDS' | 'RDS' | 'SDS';
-export const XDS_TYPES: readonly XdsType[] = ['LDS', 'CDS', 'EDS', 'RDS', 'SDS'];
+export type XdsType = 'LDS' | 'CDS' | 'EDS' | 'RDS' | 'VHDS' | 'SDS';
+export const XDS_TYPES: readonly XdsType[] = ['LDS', 'CDS', 'EDS', 'RDS', 'VHDS', 'SDS'];
 
 export const TYPE_URL: Record<XdsType, TypeUrl> = {
   LDS: TYPE.listener,
   CDS: TYPE.cluster,
   EDS: TYPE.endpoint,
   RDS: TYPE.route,
+  VHDS: TYPE.virtualHost,
   SDS: TYPE.secret,
 };
 
-/** Make-before-break (as Istio): clusters before their endpoints, listeners before their routes. */
-export const PUSH_ORDER: readonly XdsType[] = ['CDS', 'EDS', 'LDS', 'RDS', 'SDS'];
+/** Make-before-break (as Istio): clusters before their endpoints, listeners before their routes (and a route config before its VHDS virtual hosts). */
+export const PUSH_ORDER: readonly XdsType[] = ['CDS', 'EDS', 'LDS', 'RDS', 'VHDS', 'SDS'];
 
-const FIELD: Record<XdsType, keyof GeneratedConfig> = { LDS: 'listeners', CDS: 'clusters', EDS: 'endpoints', RDS: 'routes', SDS: 'secrets' };
+const FIELD: Record<XdsType, keyof GeneratedConfig> = { LDS: 'listeners', CDS: 'clusters', EDS: 'endpoints', RDS: 'routes', VHDS: 'virtualHosts', SDS: 'secrets' };
 
 export interface SnapshotResource {
   name: string;
@@ -213,6 +214,25 @@ export class ResourceSet {
     });
   }
 
+  /**
+   * VHDS: a name without a slash is a route config (all of its virtual hosts, named
+   * "<route config>/<virtual host>"), any other one virtual host. Every resource
+   * subscribed (the usual case: a proxy subscribes its route config) is the whole set.
+   */
+  selectVirtualHosts(names: readonly string[], key: string): Selection {
+    const k = `vhds\u0000${key}`;
+    let s = this.#named.get(k);
+    if (!s) {
+      const all = this.all();
+      const configs = new Set(names.filter((n) => !n.includes('/')));
+      const exact = new Set(names);
+      const resources = all.resources.filter((r) => exact.has(r.name) || configs.has(r.name.slice(0, r.name.lastIndexOf('/'))));
+      s = resources.length === all.size ? all : { resources, size: resources.length, version: digest(resources), shared: this.#shared };
+      this.#named.set(k, s);
+    }
+    return s;
+  }
+
   /** `names` sorted and unique; `key` identifies them (e.g. their join), so equal subscriptions share the result. */
   select(names: readonly string[] | null, key?: string): Selection {
     if (names === null) return this.all();
@@ -237,7 +257,7 @@ export type ProxySnapshot = Record<XdsType, ResourceSet>;
 /** Encodes every resource (throws SnapshotError naming the resource when one does not fit its proto). */
 export function buildSnapshot(gen: GeneratedConfig): ProxySnapshot {
   const out = {} as ProxySnapshot;
-  for (const type of XDS_TYPES) out[type] = resourceSet(type, [gen[FIELD[type]]]);
+  for (const type of XDS_TYPES) out[type] = resourceSet(type, [gen[FIELD[type]] ?? []]);
   return out;
 }
 
@@ -282,7 +302,7 @@ function resourceSet(type: XdsType, items: readonly (readonly EnvoyObject[])[]):
 /** The same from groups the generator shares between proxies (src/xds/generate.ts generateGroupsForProxy). */
 export function buildSnapshotFromGroups(gen: GeneratedGroups): ProxySnapshot {
   const out = {} as ProxySnapshot;
-  for (const type of XDS_TYPES) out[type] = resourceSet(type, gen[FIELD[type]]);
+  for (const type of XDS_TYPES) out[type] = resourceSet(type, gen[FIELD[type]] ?? []);
   return out;
 }
 

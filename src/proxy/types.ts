@@ -8,6 +8,11 @@ export type EnvoyObject = Record<string, unknown>;
 export interface XdsSnapshot {
   listeners: Map<string, EnvoyObject>;
   routes: Map<string, EnvoyObject>;
+  /**
+   * VHDS virtual hosts by resource name ("<route config>/<virtual host>", also their
+   * `name`): added to the route config of that name when it is sent with `vhds`.
+   */
+  virtualHosts?: Map<string, EnvoyObject>;
   clusters: Map<string, EnvoyObject>;
   /** ClusterLoadAssignment by cluster name. */
   endpoints: Map<string, EnvoyObject>;

@@ -14,14 +14,16 @@ const require = createRequire(import.meta.url);
 export const TYPE = {
   listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  virtualHost: 'type.googleapis.com/envoy.config.route.v3.VirtualHost',
   cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
 } as const;
 export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
-export const TYPE_SHORT: Record<TypeUrl, 'LDS' | 'RDS' | 'CDS' | 'EDS' | 'SDS'> = {
+export const TYPE_SHORT: Record<TypeUrl, 'LDS' | 'RDS' | 'VHDS' | 'CDS' | 'EDS' | 'SDS'> = {
   [TYPE.listener]: 'LDS',
   [TYPE.route]: 'RDS',
+  [TYPE.virtualHost]: 'VHDS',
   [TYPE.cluster]: 'CDS',
   [TYPE.endpoint]: 'EDS',
   [TYPE.secret]: 'SDS',

@@ -23,6 +23,16 @@ export function inboundClusterName(port: number): string {
   return `inbound|${port}||`;
 }
 
+/** A VHDS virtual host's resource name (and its \`name\`): "<route config>/<virtual host>" (Envoy's convention). */
+export function vhdsResourceName(routeConfig: string, virtualHost: string): string {
+  return `${routeConfig}/${virtualHost}`;
+}
+
+/** The route config a VHDS virtual host belongs to: up to the last slash (a route config name may hold slashes, a host not). */
+export function vhdsRouteConfig(resourceName: string): string {
+  return resourceName.slice(0, Math.max(0, resourceName.lastIndexOf('/')));
+}
+
 export function parseClusterName(name: string): { direction: 'inbound' | 'outbound'; port: number; subset: string; host: string } | undefined {
   const parts = name.split('|');
   if (parts.length !== 4 || (parts[0] !== 'inbound' && parts[0] !== 'outbound')) return undefined;

@@ -150,16 +150,16 @@ export class AdsTestClient {
   readonly stream: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
   readonly #queue = new ResponseQueue<DiscoveryResponse>();
   status: grpc.StatusObject | undefined;
-  readonly node: { id: string };
+  readonly node: { id: string; clientFeatures?: string[] };
 
   constructor(
     target: string,
-    node: { namespace: string; pod: string; ip: string; type?: 'sidecar' | 'router' },
+    node: { namespace: string; pod: string; ip: string; type?: 'sidecar' | 'router'; clientFeatures?: string[] },
     creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
     options: grpc.ChannelOptions = {},
     metadata: grpc.Metadata = new grpc.Metadata(),
   ) {
-    this.node = { id: nodeId(node.type ?? 'sidecar', node.ip, node.pod, node.namespace) };
+    this.node = { id: nodeId(node.type ?? 'sidecar', node.ip, node.pod, node.namespace), ...(node.clientFeatures ? { clientFeatures: node.clientFeatures } : {}) };
     this.client = new grpc.Client(target, creds, options);
     const m = ADS_SERVICE.streamAggregatedResources;
     this.stream = this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, metadata);
@@ -225,12 +225,12 @@ export async function makeCsr(uris: string[], curve: 'P-256' | 'P-384' = 'P-256'
 export class DeltaTestClient {
   readonly client: grpc.Client;
   readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-  readonly node: { id: string };
+  readonly node: { id: string; clientFeatures?: string[] };
   readonly #queue = new ResponseQueue<DeltaDiscoveryResponse>();
   #first = true;
 
-  constructor(target: string, node: { namespace: string; pod: string; ip: string }) {
-    this.node = { id: nodeId('sidecar', node.ip, node.pod, node.namespace) };
+  constructor(target: string, node: { namespace: string; pod: string; ip: string; clientFeatures?: string[] }) {
+    this.node = { id: nodeId('sidecar', node.ip, node.pod, node.namespace), ...(node.clientFeatures ? { clientFeatures: node.clientFeatures } : {}) };
     this.client = new grpc.Client(target, grpc.credentials.createInsecure());
     const m = ADS_SERVICE.deltaAggregatedResources;
     this.stream = this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata());

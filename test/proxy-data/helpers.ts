@@ -10,7 +10,7 @@ import { UpstreamError } from '../../src/proxy/data/upstream/types.js';
 
 /** Test double for ClusterManager: cluster name -> "host:port" of a local server. */
 /** Response headers as the proxy's undici pools give them: a repeated header is an array, whatever its name (node's client joins or drops repeats). */
-function asUndiciHeaders(distinct: Record<string, string[]>): HeaderMap {
+function asUndiciHeaders(distinct: NodeJS.Dict<string[]>): HeaderMap {
   const out: HeaderMap = {};
   for (const k in distinct) {
     const v = distinct[k]!;

@@ -75,7 +75,7 @@ function assertSurvives(sent: unknown, back: unknown, path: string): void {
 function gen(m: MeshModel, proxy = 'client-1'): ProxyResources {
   const res = generateForProxy(m, m.workloads.find((w) => w.name === proxy)!, { rootCertsPem: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'] });
   for (const [kind, type] of Object.entries(KINDS)) {
-    for (const obj of res[kind as keyof ProxyResources]) {
+    for (const obj of (res[kind as keyof ProxyResources] ?? [])) {
       const name = String(obj.name ?? obj.clusterName);
       assertSurvives(obj, decode(type, encode(type, obj)), `${kind} ${name}`);
     }

@@ -63,7 +63,7 @@ function model(): MeshModel {
 function gen(m: MeshModel, proxy: Workload): ProxyResources {
   const res = generateForProxy(m, proxy, { rootCertsPem: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'] });
   for (const [kind, type] of Object.entries(KINDS)) {
-    for (const r of res[kind as keyof ProxyResources]) assert.deepEqual(decode(type, encode(type, r)), r, `${kind} ${String(r.name ?? r.clusterName)}`);
+    for (const r of (res[kind as keyof ProxyResources] ?? [])) assert.deepEqual(decode(type, encode(type, r)), r, `${kind} ${String(r.name ?? r.clusterName)}`);
   }
   return res;
 }

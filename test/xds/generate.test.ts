@@ -59,7 +59,7 @@ for (const owner of PROXIES) {
   test(`every resource of ${owner} round-trips through the codec unchanged`, () => {
     const res = gen(bookinfo(), owner);
     for (const [kind, type] of Object.entries(KINDS)) {
-      for (const o of res[kind as keyof ProxyResources]) {
+      for (const o of (res[kind as keyof ProxyResources] ?? [])) {
         const back = decode(type, encode(type, o));
         assert.deepStrictEqual(back, o, `${kind} ${String(o.name ?? o.clusterName)} changed in a round trip`);
       }

@@ -127,7 +127,7 @@ function model(): MeshModel {
 function gen(m: MeshModel, proxy: string): ProxyResources {
   const res = generateForProxy(m, m.workloads.find((w) => w.name === proxy)!, { rootCertsPem: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'] });
   for (const [kind, type] of Object.entries(KINDS)) {
-    for (const o of res[kind as keyof ProxyResources]) {
+    for (const o of (res[kind as keyof ProxyResources] ?? [])) {
       assert.deepStrictEqual(decode(type, encode(type, o)), o, `${kind} ${String(o.name ?? o.clusterName)} changed in a codec round trip`);
     }
   }

@@ -194,6 +194,8 @@ export class AdminServer {
       node: { id: st.nodeId },
       listeners: mapToObject(snap.listeners),
       routes: mapToObject(snap.routes),
+      // VHDS: the virtual hosts of the route configs sent with `vhds`, by resource name.
+      virtualHosts: mapToObject(snap.virtualHosts ?? new Map()),
       clusters: mapToObject(snap.clusters),
       endpoints: mapToObject(snap.endpoints),
       // ROOTCA and, on gateways, their credentials: never a private key.

@@ -1,5 +1,6 @@
 // The ADS client: one stream to the control plane, wildcard LDS and CDS, then
-// RDS/EDS/SDS by name as accepted resources refer to them. Each response becomes
+// RDS/EDS/SDS by name as accepted resources refer to them, and (delta) VHDS by the
+// name of each route config sent with `vhds`. Each response becomes
 // a candidate snapshot for the data plane: applied -> ACK and commit; rejected ->
 // NACK and the old config stays. The stream reconnects forever with backoff;
 // meanwhile the last good config keeps serving.
@@ -328,9 +329,10 @@ export class XdsClient {
     }
   }
 
-  /** Subscribes RDS/EDS/SDS to what the accepted config references; `initial` also (re)sends unchanged non-empty ones. */
+  /** Subscribes RDS/VHDS/EDS/SDS to what the accepted config references; `initial` also (re)sends unchanged non-empty ones. */
   private updateSubscriptions(initial: boolean): void {
-    for (const kind of ['SDS', 'EDS', 'RDS'] as const) {
+    for (const kind of ['SDS', 'EDS', 'RDS', 'VHDS'] as const) {
+      if (kind === 'VHDS' && this.protocol !== 'delta') continue; // VHDS is delta xDS only
       const before = this.state.type(kind).subscribed;
       const changed = this.state.subscribe(kind, this.state.desired(kind));
       if (this.protocol === 'delta') {
@@ -416,7 +418,7 @@ export class XdsClient {
     this.log.debug('xDS update applied', { kind, version, ...v.logged });
     if (gen === this.gen) {
       v.ack(kind, nonce);
-      if (kind === 'LDS' || kind === 'CDS') this.updateSubscriptions(false);
+      if (kind === 'LDS' || kind === 'CDS' || kind === 'RDS') this.updateSubscriptions(false);
     }
     this.emit({ type: 'ack', kind, version, nonce });
   }

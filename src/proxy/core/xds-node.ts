@@ -2,7 +2,7 @@
 // google.protobuf.Struct in protobufjs object form ({fields: {K: {stringValue}}}):
 // a plain object would be dropped silently by the codec.
 import { nodeId, type ProxyType } from '../../xds/names.js';
-import { ADS_GZIP_FEATURE } from '../../xds/ads-service.js';
+import { ADS_GZIP_FEATURE, VHDS_FEATURE } from '../../xds/ads-service.js';
 
 export interface NodeInfo {
   type: ProxyType;
@@ -40,7 +40,7 @@ export function buildNode(info: NodeInfo): XdsNode {
     id: nodeId(info.type, info.ip, info.pod, info.namespace),
     cluster: `${info.pod}.${info.namespace}`,
     userAgentName: 'weft-proxy',
-    clientFeatures: [ADS_GZIP_FEATURE],
+    clientFeatures: [ADS_GZIP_FEATURE, VHDS_FEATURE],
     metadata: {
       fields: {
         NAMESPACE: { stringValue: info.namespace },

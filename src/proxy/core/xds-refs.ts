@@ -35,6 +35,16 @@ export function rdsNames(listeners: Iterable<EnvoyObject>): Set<string> {
   return out;
 }
 
+/** Route configurations sent with \`vhds\`: their virtual hosts are fetched over VHDS (named after them). */
+export function vhdsNames(routes: Iterable<EnvoyObject>): Set<string> {
+  const out = new Set<string>();
+  for (const r of routes) {
+    const name = str(r['name']);
+    if (name && obj(r['vhds'])) out.add(name);
+  }
+  return out;
+}
+
 /** Names of clusters fetched over EDS (service name if set, else the cluster name). */
 export function edsNames(clusters: Iterable<EnvoyObject>): Set<string> {
   const out = new Set<string>();

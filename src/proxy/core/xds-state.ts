@@ -7,18 +7,22 @@
 // (merged by name; names not subscribed to are ignored). Delta xDS: every
 // response adds, replaces and removes by name, and each resource has a version.
 // When an accepted LDS/CDS stops referencing a route config, cluster load
-// assignment or secret, it is dropped in that same candidate.
+// assignment or secret, it is dropped in that same candidate; so are the VHDS
+// virtual hosts of a route config that is gone or no longer sent with `vhds`.
+// VHDS (delta only) subscribes by route config name: the virtual hosts it holds are
+// named "<route config>/<virtual host>".
 import { TYPE, type TypeUrl } from '../../xds/codec.js';
-import { SECRET } from '../../xds/names.js';
+import { SECRET, vhdsRouteConfig } from '../../xds/names.js';
 import type { EnvoyObject, XdsSnapshot } from '../types.js';
 import { XdsResponseError } from './errors.js';
-import { edsNames, rdsNames, sdsNames } from './xds-refs.js';
+import { edsNames, rdsNames, sdsNames, vhdsNames } from './xds-refs.js';
 
-export type XdsKind = 'LDS' | 'RDS' | 'CDS' | 'EDS' | 'SDS';
-export const KINDS: readonly XdsKind[] = ['CDS', 'LDS', 'SDS', 'EDS', 'RDS'];
+export type XdsKind = 'LDS' | 'RDS' | 'VHDS' | 'CDS' | 'EDS' | 'SDS';
+export const KINDS: readonly XdsKind[] = ['CDS', 'LDS', 'SDS', 'EDS', 'RDS', 'VHDS'];
 export const KIND_URL: Record<XdsKind, TypeUrl> = {
   LDS: TYPE.listener,
   RDS: TYPE.route,
+  VHDS: TYPE.virtualHost,
   CDS: TYPE.cluster,
   EDS: TYPE.endpoint,
   SDS: TYPE.secret,
@@ -44,17 +48,35 @@ export interface TypeStatus {
 }
 
 type SnapshotKey = keyof XdsSnapshot;
-const KIND_KEY: Record<XdsKind, SnapshotKey> = { LDS: 'listeners', RDS: 'routes', CDS: 'clusters', EDS: 'endpoints', SDS: 'secrets' };
+const KIND_KEY: Record<XdsKind, SnapshotKey> = { LDS: 'listeners', RDS: 'routes', VHDS: 'virtualHosts', CDS: 'clusters', EDS: 'endpoints', SDS: 'secrets' };
+
+/** What a snapshot holds of a kind (an older snapshot may have no virtual hosts at all). */
+function held(s: XdsSnapshot, kind: XdsKind): Map<string, EnvoyObject> {
+  return s[KIND_KEY[kind]] ?? EMPTY_MAP;
+}
+const EMPTY_MAP: Map<string, EnvoyObject> = new Map();
 
 function resourceName(kind: XdsKind, r: EnvoyObject): unknown {
   return kind === 'EDS' ? r['clusterName'] : r['name'];
 }
 
 export function emptySnapshot(): XdsSnapshot {
-  return { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map(), secrets: new Map() };
+  return { listeners: new Map(), routes: new Map(), virtualHosts: new Map(), clusters: new Map(), endpoints: new Map(), secrets: new Map() };
 }
 
 const EMPTY_VERSIONS: ReadonlyMap<string, string> = new Map();
+
+/** The kinds subscribed by name (as the accepted config refers to them). */
+export type NamedKind = 'RDS' | 'VHDS' | 'EDS' | 'SDS';
+
+/** The virtual hosts whose route config is still held and sent with \`vhds\`. */
+function vhostsOf(vhosts: Map<string, EnvoyObject>, routes: Map<string, EnvoyObject>): Map<string, EnvoyObject> {
+  if (vhosts.size === 0) return vhosts;
+  const configs = vhdsNames(routes.values());
+  const out = new Map<string, EnvoyObject>();
+  for (const [n, v] of vhosts) if (configs.has(vhdsRouteConfig(n))) out.set(n, v);
+  return out.size === vhosts.size ? vhosts : out;
+}
 
 function pick<V>(m: Map<string, V>, keep: Set<string>): Map<string, V> {
   const out = new Map<string, V>();
@@ -135,9 +157,11 @@ export class XdsState {
   private merged(kind: XdsKind, incoming: Map<string, EnvoyObject>, removed: readonly string[]): Map<string, EnvoyObject> {
     const sub = this.type(kind).subscribed;
     const wanted = sub === '*' ? undefined : new Set(sub);
-    const merged = new Map(this.committed[KIND_KEY[kind]]);
+    const merged = new Map(held(this.committed, kind));
     for (const n of removed) merged.delete(n);
-    for (const [n, r] of incoming) if (!wanted || wanted.has(n)) merged.set(n, r);
+    // A virtual host is subscribed by its route config's name (or by its own).
+    const isWanted = kind === 'VHDS' ? (n: string) => wanted!.has(vhdsRouteConfig(n)) || wanted!.has(n) : (n: string) => !wanted || wanted.has(n);
+    for (const [n, r] of incoming) if (isWanted(n)) merged.set(n, r);
     return merged;
   }
 
@@ -149,7 +173,12 @@ export class XdsState {
       case 'LDS':
         next.listeners = resources;
         next.routes = pick(s.routes, rdsNames(resources.values()));
+        next.virtualHosts = vhostsOf(held(s, 'VHDS'), next.routes);
         next.secrets = pick(s.secrets, this.secretNames(resources, s.clusters));
+        break;
+      case 'RDS':
+        next.routes = resources;
+        next.virtualHosts = vhostsOf(held(s, 'VHDS'), resources);
         break;
       case 'CDS':
         next.clusters = resources;
@@ -180,8 +209,8 @@ export class XdsState {
     if (versions) this.resourceVersions.set(kind, versions);
     // A cluster or listener change may have dropped resources of other kinds: their versions go too.
     for (const [k, vs] of this.resourceVersions) {
-      const held = snapshot[KIND_KEY[k]];
-      for (const n of [...vs.keys()]) if (!held.has(n)) vs.delete(n);
+      const has = held(snapshot, k);
+      for (const n of [...vs.keys()]) if (!has.has(n)) vs.delete(n);
     }
     const st = this.type(kind);
     st.version = version;
@@ -189,7 +218,7 @@ export class XdsState {
     st.lastAttempt = now;
     st.accepted++;
     st.lastError = undefined;
-    for (const k of KINDS) this.type(k).resources = snapshot[KIND_KEY[k]].size;
+    for (const k of KINDS) this.type(k).resources = held(snapshot, k).size;
   }
 
   reject(kind: XdsKind, message: string, now = new Date()): void {
@@ -199,16 +228,17 @@ export class XdsState {
     st.lastError = message;
   }
 
-  /** Names to subscribe to for RDS, EDS, SDS given the accepted snapshot. */
-  desired(kind: 'RDS' | 'EDS' | 'SDS'): Set<string> {
+  /** Names to subscribe to for RDS, VHDS, EDS, SDS given the accepted snapshot. */
+  desired(kind: NamedKind): Set<string> {
     const s = this.committed;
     if (kind === 'RDS') return rdsNames(s.listeners.values());
+    if (kind === 'VHDS') return vhdsNames(s.routes.values());
     if (kind === 'EDS') return edsNames(s.clusters.values());
     return this.secretNames(s.listeners, s.clusters);
   }
 
   /** Sets the subscription for a named type; true when it changed. */
-  subscribe(kind: 'RDS' | 'EDS' | 'SDS', names: Set<string>): boolean {
+  subscribe(kind: NamedKind, names: Set<string>): boolean {
     const st = this.type(kind);
     const cur = st.subscribed === '*' ? [] : st.subscribed;
     if (sameSet(cur, names)) return false;

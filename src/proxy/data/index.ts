@@ -5,7 +5,8 @@ import type { ClusterStatus, DataPlane, IdentityProvider, ProxyIdentityInfo, Xds
 import { ConfigRejectedError } from '../types.js';
 import type { ClusterManager, InternalConnector } from './upstream/types.js';
 import { Counters } from './stats.js';
-import { compileRouteConfig, type CompiledRouteConfig } from './router.js';
+import type { CompiledRouteConfig } from './router.js';
+import { compileRouteConfigs } from './route-configs.js';
 import { compileListener, type CompiledListener } from './listener-config.js';
 import { DownstreamTls } from './tls.js';
 import { readSecrets, type SecretMaterial } from './secrets.js';
@@ -102,13 +103,13 @@ class WeftDataPlane implements DataPlane {
     if (this.draining) throw new ConfigRejectedError('data plane is draining');
     // 1. Compile and validate everything before touching anything.
     const listeners = new Map<string, CompiledListener>();
-    const routes = new Map<string, CompiledRouteConfig>();
+    let routes: Map<string, CompiledRouteConfig>;
     let budgets;
     let secrets: Map<string, SecretMaterial>;
     try {
       secrets = readSecrets(snapshot.secrets);
       for (const [name, l] of snapshot.listeners) listeners.set(name, compileListener(name, l));
-      for (const [name, r] of snapshot.routes) routes.set(name, compileRouteConfig(r));
+      routes = compileRouteConfigs(snapshot.routes, snapshot.virtualHosts);
       budgets = this.retryBudgets.prepare(snapshot.clusters);
     } catch (err) {
       throw new ConfigRejectedError((err as Error).message);
