@@ -2,10 +2,11 @@
 // does not count as control-plane CPU). Each client subscribes like a weft proxy:
 // node id per docs/architecture.md, LDS and CDS wildcard, EDS for the EDS clusters
 // CDS names, RDS http_proxy, ACKs every response; it reads gzip (client_features, as
-// a proxy says) and inflates what comes compressed. The gRPC stream is node:http2 with
+// a proxy says) and inflates what comes compressed. A delta client also says it reads
+// VHDS (as a proxy does) and subscribes http_proxy's virtual hosts. The gRPC stream is node:http2 with
 // the 5-byte message framing done here (RawAdsStream) and responses are read with a
 // tiny wire reader, not decoded. Driven by its parent over IPC:
-//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}], protocol} -> {type:'synced', ms, count, cpuS} when all have CDS, EDS, LDS and RDS
+//   {type:'start', target, nodes:[{id, pod, ns, sa, ip}], protocol} -> {type:'synced', ms, count, cpuS} when all have CDS, EDS, LDS and RDS (and delta: VHDS)
 // protocol 'delta' (as weft's proxies speak by default: subscriptions by name, ACKs by
 // nonce, responses of what changed) or 'sotw' (state of the world).
 //   {type:'watch', marker, t0Us, profile?} -> {type:'watching', cpuS}, then {type:'changed', latenciesMs[], missing, cpuS}
@@ -17,7 +18,7 @@ import http2 from 'node:http2';
 import inspector from 'node:inspector/promises';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { ADS_GZIP_FEATURE, ADS_SERVICE } from '../src/xds/ads-service.js';
+import { ADS_GZIP_FEATURE, ADS_SERVICE, VHDS_FEATURE } from '../src/xds/ads-service.js';
 import { CONTROL_FLOW_WINDOW_BYTES } from '../src/proxy/core/control-channel.js';
 import { TYPE, messageType } from '../src/xds/codec.js';
 import { deltaRequest, discoveryRequest, namesField, readCluster, readDeltaResponse, readDiscoveryResponse } from './pbwire.js';
@@ -130,14 +131,14 @@ function gunzipWhole(gz: Buffer): Buffer {
   return zlib.gunzipSync(gz, { chunkSize: Math.max(64, Math.min(size, 64 * 1024 * 1024)) });
 }
 
-/** The time a client first saw the watched marker (one change's latency), and whether it now has all four types. */
-function seen(idx: number, buf: Buffer, got: Set<string>, typeUrl: string): void {
+/** The time a client first saw the watched marker (one change's latency), and whether it now has the `types` types it asks for. */
+function seen(idx: number, buf: Buffer, got: Set<string>, typeUrl: string, types: number): void {
   if (marker && !changedAt.has(idx) && buf.indexOf(marker) >= 0) {
     changedAt.set(idx, nowUs());
     maybeReportChange();
   }
-  // Synced once it has every type it asked for (CDS, EDS, LDS and RDS).
-  if (!syncedAt.has(idx) && got.add(typeUrl).size === 4) {
+  // Synced once it has every type it asked for.
+  if (!syncedAt.has(idx) && got.add(typeUrl).size === types) {
     syncedAt.set(idx, nowUs());
     if (syncedAt.size === total) send({ type: 'synced', ms: (nowUs() - startUs) / 1000, count: total });
   }
@@ -162,7 +163,7 @@ function startClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec
     } else if (r.typeUrl === TYPE.endpoint) {
       names = edsField;
     } else if (r.typeUrl === TYPE.route) names = rdsField;
-    seen(idx, buf, got, r.typeUrl);
+    seen(idx, buf, got, r.typeUrl, 4);
     call.write(discoveryRequest({ versionInfo: r.versionInfo, typeUrl: r.typeUrl, nonce: r.nonce, ...(names ? { names } : {}) }));
     if (r.typeUrl === TYPE.cluster && edsNames.length && (!edsSubscribed || edsChanged)) {
       edsSubscribed = true;
@@ -179,17 +180,19 @@ function startClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec
 
 /**
  * A delta client: CDS and LDS wildcard, EDS by the EDS clusters it holds (subscribing and
- * unsubscribing the difference as CDS changes), RDS http_proxy; an ACK is the nonce.
+ * unsubscribing the difference as CDS changes), RDS http_proxy, then VHDS http_proxy (its
+ * virtual hosts); an ACK is the nonce.
  */
 function startDeltaClient(idx: number, session: http2.ClientHttp2Session, n: NodeSpec): void {
   const call = new RawAdsStream(session, ADS_SERVICE.deltaAggregatedResources.path, (buf) => onData(buf));
   const edsClusters = new Set<string>();
   const subscribed = new Set<string>();
   let rdsSubscribed = false;
+  let vhdsSubscribed = false;
   const got = new Set<string>();
   const onData = (buf: Buffer): void => {
     const r = readDeltaResponse(buf);
-    seen(idx, buf, got, r.typeUrl);
+    seen(idx, buf, got, r.typeUrl, 5);
     call.write(deltaRequest({ typeUrl: r.typeUrl, nonce: r.nonce }));
     if (r.typeUrl === TYPE.cluster) {
       for (const name of r.removed) edsClusters.delete(name);
@@ -208,17 +211,22 @@ function startDeltaClient(idx: number, session: http2.ClientHttp2Session, n: Nod
       rdsSubscribed = true;
       call.write(deltaRequest({ typeUrl: TYPE.route, subscribe: ['http_proxy'] }));
     }
+    // The route config comes with vhds (this client says it reads VHDS): its virtual hosts by its name.
+    if (r.typeUrl === TYPE.route && !vhdsSubscribed) {
+      vhdsSubscribed = true;
+      call.write(deltaRequest({ typeUrl: TYPE.virtualHost, subscribe: ['http_proxy'] }));
+    }
   };
-  call.write(deltaRequest({ node: encodedNode(n), typeUrl: TYPE.cluster }));
+  call.write(deltaRequest({ node: encodedNode(n, [VHDS_FEATURE]), typeUrl: TYPE.cluster }));
   call.write(deltaRequest({ typeUrl: TYPE.listener }));
 }
 
-function encodedNode(n: NodeSpec): Buffer {
+function encodedNode(n: NodeSpec, features: string[] = []): Buffer {
   const node = {
     id: n.id,
     cluster: `${n.pod}.${n.ns}`,
     userAgentName: 'weft-bench',
-    clientFeatures: [ADS_GZIP_FEATURE],
+    clientFeatures: [ADS_GZIP_FEATURE, ...features],
     metadata: {
       fields: {
         NAMESPACE: { stringValue: n.ns },

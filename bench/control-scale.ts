@@ -3,7 +3,8 @@
 // its registry), M ADS clients (bench/ads-clients, in other processes so their work
 // is not counted here; their CPU is reported), then two config changes and the
 // time until every client has each: a sixth endpoint for svc-0 (every proxy's EDS
-// changes) and a VirtualService for svc-0 (every proxy's RDS changes).
+// changes) and a VirtualService for svc-0 (every proxy's routes change: with delta,
+// svc-0's VHDS virtual host; with SotW, the whole RDS route config).
 //
 // Usage: node dist/bench/control-scale.js --services 1000 --clients 2000 [--time-limit 300]
 //   [--client-procs 2] [--max-sync-gb 5] [--protocol delta|sotw] [--profile DIR [--heap-snapshot]]
@@ -340,8 +341,9 @@ async function main(): Promise<void> {
     const ep = await measureChange('change', '10.250.250.250', () => cp.registry.put(workload(0, 5, 0, '10.250.250.250')).then(() => {}));
     out['change'] = ep.result;
     out['process'] = ep.proc;
-    // A routing change: a VirtualService for svc-0 with a header match (every proxy's RDS, ~300 B
-    // per service, changes and goes out whole; no CDS, EDS or LDS).
+    // A routing change: a VirtualService for svc-0 with a header match. Delta clients read VHDS:
+    // svc-0's virtual host goes to each; SotW clients get the whole RDS route config (~300 B per
+    // service). No CDS, EDS or LDS.
     await new Promise((r) => setTimeout(r, 1000));
     const routeMarker = 'x-bench-route-marker';
     const vs = parseYaml(

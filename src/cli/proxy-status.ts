@@ -8,7 +8,7 @@ import { outputOption, print, printData, type OutputFormat } from './output.js';
 import { renderTable, type Cell } from './table.js';
 
 /**
- * One row per proxy. ADS is the variant its stream speaks (delta or sotw). VERSION is the
+ * One row per proxy. VHDS is '-' for a proxy whose routes come whole in RDS. ADS is the variant its stream speaks (delta or sotw). VERSION is the
  * proxy's weft version; when the control plane does not report it, `fallbackVersion`
  * (locally every proxy runs the control plane's own build).
  */
@@ -16,7 +16,8 @@ export function proxyStatusRows(proxies: ProxyStatus[], fallbackVersion?: string
   return proxies
     .map((p) => {
       const n = parseNodeId(p.id);
-      return [n?.pod ?? p.id, n?.namespace ?? '', ...XDS_SHORT_TYPES.map((t) => p.xds[t]?.status ?? 'NOT SENT'), p.protocol ?? '', p.version ?? fallbackVersion];
+      // VHDS only where the proxy was sent route configs with vhds (delta sidecars that read it); '-' elsewhere.
+      return [n?.pod ?? p.id, n?.namespace ?? '', ...XDS_SHORT_TYPES.map((t) => p.xds[t]?.status ?? (t === 'VHDS' ? '-' : 'NOT SENT')), p.protocol ?? '', p.version ?? fallbackVersion];
     })
     .sort((a, b) => String(a[1]).localeCompare(String(b[1])) || String(a[0]).localeCompare(String(b[0])));
 }

@@ -37,7 +37,8 @@ export interface ProxyStatus {
   connectedAt: string;
   /** False while the proxy's workload is not in the registry (nothing is sent until it is). */
   workloadKnown: boolean;
-  types: Record<XdsType, TypeStatus>;
+  /** Every type but VHDS always; VHDS once the proxy asked for it (only a proxy sent route configs with vhds does). */
+  types: Record<Exclude<XdsType, 'VHDS'>, TypeStatus> & { VHDS?: TypeStatus };
 }
 
 export interface ProxyNode {
@@ -224,6 +225,7 @@ export abstract class AdsConnection<S extends TypeStateBase = TypeStateBase> {
     const types = {} as Record<XdsType, TypeStatus>;
     for (const t of XDS_TYPES) {
       const st = this.types.get(t)!;
+      if (t === 'VHDS' && !st.sub && st.sentVersion === undefined) continue;
       types[t] = typeStatusOf(st.sentVersion, st.ackedVersion, st.lastError);
     }
     return {

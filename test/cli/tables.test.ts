@@ -52,13 +52,13 @@ test('kinds: every kind the parser accepts resolves by name and plural; a group 
 test('proxy-status rows from the control plane answer', () => {
   const proxies = normalizeProxies({
     proxies: [
-      { id: 'sidecar~127.9.1.1~reviews-v1-abc.default~default.svc.cluster.local', protocol: 'delta', types: { CDS: { status: 'SYNCED', sentVersion: 'a', ackedVersion: 'a' }, LDS: { status: 'STALE', sentVersion: 'b' }, EDS: { status: 'NOT SENT' } } },
+      { id: 'sidecar~127.9.1.1~reviews-v1-abc.default~default.svc.cluster.local', protocol: 'delta', types: { CDS: { status: 'SYNCED', sentVersion: 'a', ackedVersion: 'a' }, LDS: { status: 'STALE', sentVersion: 'b' }, EDS: { status: 'NOT SENT' }, VHDS: { status: 'SYNCED', sentVersion: 'c', ackedVersion: 'c' } } },
       { id: 'sidecar~127.9.1.2~ratings-v1-abc.default~default.svc.cluster.local', types: {} },
     ],
   });
   assert.deepEqual(proxyStatusRows(proxies, '0.1.0'), [
-    ['ratings-v1-abc', 'default', 'NOT SENT', 'NOT SENT', 'NOT SENT', 'NOT SENT', 'NOT SENT', '', '0.1.0'],
-    ['reviews-v1-abc', 'default', 'SYNCED', 'STALE', 'NOT SENT', 'NOT SENT', 'NOT SENT', 'delta', '0.1.0'],
+    ['ratings-v1-abc', 'default', 'NOT SENT', 'NOT SENT', 'NOT SENT', 'NOT SENT', '-', 'NOT SENT', '', '0.1.0'],
+    ['reviews-v1-abc', 'default', 'SYNCED', 'STALE', 'NOT SENT', 'NOT SENT', 'SYNCED', 'NOT SENT', 'delta', '0.1.0'],
   ]);
 });
 

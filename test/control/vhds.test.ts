@@ -67,7 +67,7 @@ test('vhds: http_proxy goes with vhds and its virtual hosts as resources; a rout
     assert.deepEqual(vhds.removedResources ?? [], []);
     c.ack(vhds);
     const total = vhds.resources!.length;
-    await waitFor(() => ['RDS', 'VHDS'].every((t) => cp.ads.proxies()[0]?.types[t as 'RDS'].status === 'SYNCED'), 3000, 'RDS and VHDS SYNCED');
+    await waitFor(() => (['RDS', 'VHDS'] as const).every((t) => cp.ads.proxies()[0]?.types[t]?.status === 'SYNCED'), 3000, 'RDS and VHDS SYNCED');
 
     // A VirtualService for ratings: that virtual host alone, and no RDS (the route config did not change).
     await cp.store.apply(canary);
@@ -87,7 +87,7 @@ test('vhds: http_proxy goes with vhds and its virtual hosts as resources; a rout
     c.ack(gone);
 
     // What the API shows of the proxy: the route config with the virtual hosts it was sent over VHDS.
-    await waitFor(() => cp.ads.proxies()[0]?.types.VHDS.status === 'SYNCED', 3000, 'VHDS SYNCED');
+    await waitFor(() => cp.ads.proxies()[0]?.types.VHDS?.status === 'SYNCED', 3000, 'VHDS SYNCED');
     const view = cp.ads.proxyConfig(cp.ads.proxies()[0]!.id)!;
     const shown = (view.RDS[0]!['virtualHosts'] as Obj[]).map((v) => v['name']);
     assert.equal(shown.length, total - 1);

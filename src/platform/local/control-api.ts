@@ -31,8 +31,8 @@ export interface XdsTypeStatus {
   lastError?: string;
 }
 
-export type XdsShortType = 'CDS' | 'LDS' | 'EDS' | 'RDS' | 'SDS';
-export const XDS_SHORT_TYPES: readonly XdsShortType[] = ['CDS', 'LDS', 'EDS', 'RDS', 'SDS'];
+export type XdsShortType = 'CDS' | 'LDS' | 'EDS' | 'RDS' | 'VHDS' | 'SDS';
+export const XDS_SHORT_TYPES: readonly XdsShortType[] = ['CDS', 'LDS', 'EDS', 'RDS', 'VHDS', 'SDS'];
 
 export interface ProxyStatus {
   id: string;
@@ -63,6 +63,7 @@ export function shortXdsType(key: string): XdsShortType | undefined {
   const k = key.toLowerCase();
   if (k.includes('clusterloadassignment') || k === 'eds' || k === 'endpoints') return 'EDS';
   if (k.includes('routeconfiguration') || k === 'rds' || k === 'routes') return 'RDS';
+  if (k.includes('virtualhost') || k === 'vhds') return 'VHDS';
   if (k.includes('listener') || k === 'lds' || k === 'listeners') return 'LDS';
   if (k.includes('secret') || k === 'sds' || k === 'secrets') return 'SDS';
   if (k.includes('cluster') || k === 'cds' || k === 'clusters') return 'CDS';
@@ -108,10 +109,12 @@ export function normalizeProxyConfig(body: unknown): ProxyConfig {
   const cfg: ProxyConfig = { clusters: [], listeners: [], routes: [], endpoints: [], secrets: [] };
   const root = isRecord(body) && isRecord(body.config) ? body.config : isRecord(body) && isRecord(body.resources) ? body.resources : body;
   if (!isRecord(root)) return cfg;
-  const slot: Record<XdsShortType, keyof ProxyConfig> = { CDS: 'clusters', LDS: 'listeners', RDS: 'routes', EDS: 'endpoints', SDS: 'secrets' };
+  // VHDS virtual hosts are shown in their route configs (the control plane's view puts them there).
+  const slot: Partial<Record<XdsShortType, keyof ProxyConfig>> = { CDS: 'clusters', LDS: 'listeners', RDS: 'routes', EDS: 'endpoints', SDS: 'secrets' };
   for (const [k, v] of Object.entries(root)) {
     const t = shortXdsType(k);
-    if (t) cfg[slot[t]].push(...listOf(v));
+    const into = t && slot[t];
+    if (into) cfg[into].push(...listOf(v));
   }
   return cfg;
 }
