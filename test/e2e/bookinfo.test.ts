@@ -137,9 +137,12 @@ test('every proxy is SYNCED on every xDS type', async () => {
   for (const p of proxies) {
     for (const type of ['LDS', 'CDS', 'EDS', 'RDS', 'SDS']) assert.ok(inSync(p, type), `${p.id} ${type}: ${p.xds[type]?.status}`);
     assert.equal(p.protocol, 'delta', `${p.id} speaks delta xDS`);
+    // Sidecars get their outbound routes over VHDS; gateways get theirs whole in RDS.
+    if (p.id.startsWith('sidecar~')) assert.ok(inSync(p, 'VHDS'), `${p.id} VHDS: ${p.xds['VHDS']?.status}`);
+    else assert.equal(p.xds['VHDS'], undefined, `${p.id} has no VHDS`);
   }
   const table = await mesh.weft(['proxy-status']);
-  assert.match(table.stdout, /NAME\s+NAMESPACE\s+CDS\s+LDS\s+EDS\s+RDS\s+SDS\s+ADS\s+VERSION/);
+  assert.match(table.stdout, /NAME\s+NAMESPACE\s+CDS\s+LDS\s+EDS\s+RDS\s+VHDS\s+SDS\s+ADS\s+VERSION/);
 });
 
 test('each sidecar holds a SPIFFE certificate for its own service account, chaining to the mesh root', async () => {
