@@ -161,7 +161,7 @@ export function evaluateTargets(res: Results): Target[] {
 /** The routing change (every proxy's RDS), the target's second change. */
 function routeDetail(c: ControlScaleResult): string {
   const r = c['routeChange'] as { p99Ms?: number; vcpuDuringChange?: number; peakRssMB?: number } | undefined;
-  return r?.p99Ms !== undefined ? `; routing change (RDS to all) p99 ${r.p99Ms.toFixed(0)} ms, ${r.vcpuDuringChange?.toFixed(2)} vCPU, ${r.peakRssMB?.toFixed(0)} MB` : '';
+  return r?.p99Ms !== undefined ? `; routing change (to all) p99 ${r.p99Ms.toFixed(0)} ms, ${r.vcpuDuringChange?.toFixed(2)} vCPU, ${r.peakRssMB?.toFixed(0)} MB` : '';
 }
 
 function table(head: string[], rows: (string | number)[][]): string {
