@@ -13,6 +13,12 @@ export interface XdsSnapshot {
    * `name`): added to the route config of that name when it is sent with `vhds`.
    */
   virtualHosts?: Map<string, EnvoyObject>;
+  /**
+   * Route configs sent with `vhds` whose virtual hosts have not arrived yet (VHDS not yet
+   * answered since subscribing them): the data plane keeps routing them as it did, as
+   * Envoy waits for them too, rather than with no virtual hosts for a round trip.
+   */
+  vhdsPending?: ReadonlySet<string>;
   clusters: Map<string, EnvoyObject>;
   /** ClusterLoadAssignment by cluster name. */
   endpoints: Map<string, EnvoyObject>;

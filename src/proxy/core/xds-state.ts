@@ -47,7 +47,7 @@ export interface TypeStatus {
   lastError?: string;
 }
 
-type SnapshotKey = keyof XdsSnapshot;
+type SnapshotKey = Exclude<keyof XdsSnapshot, 'vhdsPending'>;
 const KIND_KEY: Record<XdsKind, SnapshotKey> = { LDS: 'listeners', RDS: 'routes', VHDS: 'virtualHosts', CDS: 'clusters', EDS: 'endpoints', SDS: 'secrets' };
 
 /** What a snapshot holds of a kind (an older snapshot may have no virtual hosts at all). */
@@ -92,6 +92,8 @@ export class XdsState {
   private committed: XdsSnapshot = emptySnapshot();
   private readonly types = new Map<XdsKind, TypeStatus>();
   private readonly resourceVersions = new Map<XdsKind, Map<string, string>>();
+  /** Route configs whose VHDS virtual hosts have been answered since they were subscribed. */
+  private readonly vhdsAnswered = new Set<string>();
 
   constructor() {
     for (const k of KINDS) {
@@ -188,7 +190,21 @@ export class XdsState {
       default:
         next[KIND_KEY[kind]] = resources;
     }
+    const pending = this.vhdsPending(next.routes, kind === 'VHDS');
+    if (pending) next.vhdsPending = pending;
+    else delete next.vhdsPending;
     return next;
+  }
+
+  /** Route configs with `vhds` not yet answered over VHDS (`answering`: this candidate is a VHDS response, which answers what is subscribed). */
+  private vhdsPending(routes: Map<string, EnvoyObject>, answering: boolean): Set<string> | undefined {
+    const sub = this.type('VHDS').subscribed;
+    let out: Set<string> | undefined;
+    for (const n of vhdsNames(routes.values())) {
+      if (this.vhdsAnswered.has(n) || (answering && sub !== '*' && sub.includes(n))) continue;
+      (out ??= new Set()).add(n);
+    }
+    return out;
   }
 
   /** Per-resource versions of a kind (delta xDS), of the resources held. */
@@ -213,6 +229,7 @@ export class XdsState {
       for (const n of [...vs.keys()]) if (!has.has(n)) vs.delete(n);
     }
     const st = this.type(kind);
+    if (kind === 'VHDS' && st.subscribed !== '*') for (const n of st.subscribed) this.vhdsAnswered.add(n);
     st.version = version;
     st.lastUpdate = now;
     st.lastAttempt = now;
@@ -243,6 +260,8 @@ export class XdsState {
     const cur = st.subscribed === '*' ? [] : st.subscribed;
     if (sameSet(cur, names)) return false;
     st.subscribed = [...names].sort();
+    // A route config subscribed again later waits for its virtual hosts again.
+    if (kind === 'VHDS') for (const n of [...this.vhdsAnswered]) if (!names.has(n)) this.vhdsAnswered.delete(n);
     return true;
   }
 

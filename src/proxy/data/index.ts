@@ -109,7 +109,7 @@ class WeftDataPlane implements DataPlane {
     try {
       secrets = readSecrets(snapshot.secrets);
       for (const [name, l] of snapshot.listeners) listeners.set(name, compileListener(name, l));
-      routes = compileRouteConfigs(snapshot.routes, snapshot.virtualHosts);
+      routes = compileRouteConfigs(snapshot.routes, snapshot.virtualHosts, snapshot.vhdsPending, this.routes);
       budgets = this.retryBudgets.prepare(snapshot.clusters);
     } catch (err) {
       throw new ConfigRejectedError((err as Error).message);

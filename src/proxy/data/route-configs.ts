@@ -2,7 +2,8 @@
 // A route config sent with `vhds` gets the virtual hosts held for it (VHDS resources
 // named "<route config>/<virtual host>") after its own. Each route config is compiled
 // once per content: a response of another type (EDS, CDS, SDS) or of VHDS for another
-// route config leaves its compiled form as it was.
+// route config leaves its compiled form as it was. A route config that has just come with
+// `vhds` routes as it did until its virtual hosts arrive.
 import type { EnvoyObject } from '../types.js';
 import { virtualHostsByRouteConfig, withVirtualHosts } from '../../xds/vhds.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router.js';
@@ -15,11 +16,25 @@ interface Compiled {
 
 const compiledOf = new WeakMap<EnvoyObject, Compiled>();
 
-/** Compiles (or reuses) every route config; throws RouteConfigError naming the one that does not compile. */
-export function compileRouteConfigs(routes: ReadonlyMap<string, EnvoyObject>, virtualHosts: ReadonlyMap<string, EnvoyObject> | undefined): Map<string, CompiledRouteConfig> {
+/**
+ * Compiles (or reuses) every route config; throws RouteConfigError naming the one that does
+ * not compile. A route config in `pending` (its virtual hosts not arrived yet) keeps its
+ * `previous` compiled form, when it had one.
+ */
+export function compileRouteConfigs(
+  routes: ReadonlyMap<string, EnvoyObject>,
+  virtualHosts: ReadonlyMap<string, EnvoyObject> | undefined,
+  pending?: ReadonlySet<string>,
+  previous?: ReadonlyMap<string, CompiledRouteConfig>,
+): Map<string, CompiledRouteConfig> {
   const byConfig = virtualHosts ? virtualHostsByRouteConfig(virtualHosts) : undefined;
   const out = new Map<string, CompiledRouteConfig>();
   for (const [name, rc] of routes) {
+    const kept = pending?.has(name) ? previous?.get(name) : undefined;
+    if (kept) {
+      out.set(name, kept);
+      continue;
+    }
     const vhosts = rc['vhds'] ? (byConfig?.get(name) ?? []) : undefined;
     const hit = compiledOf.get(rc);
     if (hit && sameObjects(hit.vhosts, vhosts)) {
