@@ -30,7 +30,7 @@ test('route configs: a route config with vhds routes on its own virtual hosts an
   assert.equal(to(plain.get('elsewhere')!, 'b'), undefined);
 });
 
-test('route configs: compiled once per content; a new virtual host, or a changed one, compiles that route config again; a bad one throws naming it', () => {
+test('route configs: compiled once per content; a new or changed virtual host compiles that one again, the others are reused; a bad one throws naming it', () => {
   const rc: EnvoyObject = { name: 'http_proxy', vhds };
   const a = vhost('http_proxy/a', 'a', 'c-a');
   const first = compileRouteConfigs(new Map([['http_proxy', rc]]), new Map([['http_proxy/a', a]])).get('http_proxy')!;
@@ -40,7 +40,18 @@ test('route configs: compiled once per content; a new virtual host, or a changed
   const changed = compileRouteConfigs(new Map([['http_proxy', rc]]), new Map([['http_proxy/a', a2]])).get('http_proxy')!;
   assert.notEqual(changed, first);
   assert.equal(to(changed, 'a'), 'c-a2');
-  const added = compileRouteConfigs(new Map([['http_proxy', rc]]), new Map([['http_proxy/a', a2], ['http_proxy/b', vhost('http_proxy/b', 'b', 'c-b')]])).get('http_proxy')!;
+  const b = vhost('http_proxy/b', 'b', 'c-b');
+  const added = compileRouteConfigs(new Map([['http_proxy', rc]]), new Map([['http_proxy/a', a2], ['http_proxy/b', b]])).get('http_proxy')!;
   assert.equal(to(added, 'b'), 'c-b');
+  // Only the virtual host that changed is compiled again; the others are the same compiled objects.
+  const a3 = vhost('http_proxy/a', 'a', 'c-a3');
+  const next = compileRouteConfigs(new Map([['http_proxy', rc]]), new Map([['http_proxy/a', a3], ['http_proxy/b', b]])).get('http_proxy')!;
+  assert.equal(next.exact.get('b'), added.exact.get('b'));
+  assert.notEqual(next.exact.get('a'), added.exact.get('a'));
+  assert.equal(to(next, 'a'), 'c-a3');
+  // The same virtual host under another route config object (its header mutations may differ) is compiled for it.
+  const rc2: EnvoyObject = { ...rc, requestHeadersToAdd: [{ header: { key: 'x-rc', value: '2' } }] };
+  const other = compileRouteConfigs(new Map([['http_proxy', rc2]]), new Map([['http_proxy/a', a3], ['http_proxy/b', b]])).get('http_proxy')!;
+  assert.notEqual(other.exact.get('b'), next.exact.get('b'));
   assert.throws(() => compileRouteConfigs(new Map([['http_proxy', rc]]), new Map([['http_proxy/bad', { name: 'http_proxy/bad', domains: [] }]])), RouteConfigError);
 });

@@ -2,10 +2,11 @@
 // A route config sent with `vhds` gets the virtual hosts held for it (VHDS resources
 // named "<route config>/<virtual host>") after its own. Each route config is compiled
 // once per content: a response of another type (EDS, CDS, SDS) or of VHDS for another
-// route config leaves its compiled form as it was. A route config that has just come with
+// route config leaves its compiled form as it was, and a VHDS update compiles only the
+// virtual hosts it changed (router.ts caches each by object). A route config that has just come with
 // `vhds` routes as it did until its virtual hosts arrive.
 import type { EnvoyObject } from '../types.js';
-import { virtualHostsByRouteConfig, withVirtualHosts } from '../../xds/vhds.js';
+import { virtualHostsByRouteConfig } from '../../xds/vhds.js';
 import { compileRouteConfig, type CompiledRouteConfig } from './router.js';
 
 interface Compiled {
@@ -41,7 +42,7 @@ export function compileRouteConfigs(
       out.set(name, hit.compiled);
       continue;
     }
-    const compiled = compileRouteConfig(withVirtualHosts(rc, vhosts));
+    const compiled = compileRouteConfig(rc, vhosts);
     compiledOf.set(rc, { vhosts, compiled });
     out.set(name, compiled);
   }

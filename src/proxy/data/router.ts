@@ -359,41 +359,19 @@ function compileMatch(rc: string, field: string, m: EnvoyObject | undefined): Pa
   throw new RouteConfigError(rc, `${field}.match`, 'one of prefix, path, safeRegex, connectMatcher is required');
 }
 
-/** Compile (and validate) a RouteConfiguration. Throws RouteConfigError naming the field. */
-export function compileRouteConfig(config: EnvoyObject): CompiledRouteConfig {
+/**
+ * Compile (and validate) a RouteConfiguration, with `extraVirtualHosts` (VHDS) after its
+ * own. Throws RouteConfigError naming the field. A virtual host is compiled once per object
+ * (and route config): a VHDS update of one virtual host compiles that one, then the domain
+ * index is rebuilt.
+ */
+export function compileRouteConfig(config: EnvoyObject, extraVirtualHosts?: readonly EnvoyObject[]): CompiledRouteConfig {
   const rc = str(config.name) ?? '(inline)';
   const out: CompiledRouteConfig = { name: rc, exact: new Map(), suffix: [], prefix: [], any: undefined };
-  arr(config.virtualHosts).forEach((vh, vi) => {
-    const vname = str(vh.name) ?? `vh${vi}`;
-    const vhostRetry = obj(vh.retryPolicy);
-    const routes = arr(vh.routes).map((r, ri): CompiledRoute => {
-      const field = `virtualHosts[${vi}].routes[${ri}]`;
-      const m = obj(r.match);
-      const match = compileMatch(rc, field, m);
-      const headers = arr(m?.headers).map((h, hi) => compileHeaderMatcher(rc, `${field}.match.headers[${hi}]`, h));
-      const query = arr(m?.queryParameters).map((q, qi) => {
-        const name = str(q.name);
-        if (!name) throw new RouteConfigError(rc, `${field}.match.queryParameters[${qi}].name`, 'missing');
-        const sm = obj(q.stringMatch);
-        const matcher: StringMatcher = sm ? compileStringMatcher(rc, `${field}.match.queryParameters[${qi}].stringMatch`, sm) : { kind: 'present' };
-        return { name, matcher };
-      });
-      return {
-        index: ri,
-        name: str(r.name) ?? '',
-        match,
-        headers,
-        query,
-        action: compileAction(rc, field, r, vhostRetry),
-        requestHeaders: compileMutations(rc, [r, vh, config], 'requestHeadersToAdd', 'requestHeadersToRemove'),
-        responseHeaders: compileMutations(rc, [r, vh, config], 'responseHeadersToAdd', 'responseHeadersToRemove'),
-        ...compileFilters(rc, field, `virtualHosts[${vi}]`, r, vh),
-      };
-    });
-    const requireTls = str(vh.requireTls) ?? 'NONE';
-    if (!['NONE', 'ALL', 'EXTERNAL_ONLY'].includes(requireTls)) throw new RouteConfigError(rc, `virtualHosts[${vi}].requireTls`, `unknown value ${requireTls}`);
-    const cvh: CompiledVirtualHost = { name: vname, domains: strs(vh.domains), routes, requireTls: requireTls !== 'NONE' };
-    if (cvh.domains.length === 0) throw new RouteConfigError(rc, `virtualHosts[${vi}].domains`, 'at least one domain is required');
+  const own = arr(config.virtualHosts);
+  const all = extraVirtualHosts && extraVirtualHosts.length > 0 ? [...own, ...extraVirtualHosts] : own;
+  all.forEach((vh, vi) => {
+    const cvh = compiledVirtualHost(rc, config, vh, vi);
     for (const raw of cvh.domains) {
       const d = raw.toLowerCase();
       if (d === '*') {
@@ -410,6 +388,51 @@ export function compileRouteConfig(config: EnvoyObject): CompiledRouteConfig {
   out.suffix.sort((a, b) => b[0].length - a[0].length);
   out.prefix.sort((a, b) => b[0].length - a[0].length);
   return out;
+}
+
+/** Compiled virtual hosts by their object: valid for the same route config object (its header mutations) and, unnamed, the same position. */
+const virtualHostCache = new WeakMap<EnvoyObject, { config: EnvoyObject; index: number; vhost: CompiledVirtualHost }>();
+
+function compiledVirtualHost(rc: string, config: EnvoyObject, vh: EnvoyObject, vi: number): CompiledVirtualHost {
+  const hit = virtualHostCache.get(vh);
+  if (hit && hit.config === config && (hit.index === vi || str(vh.name) !== undefined)) return hit.vhost;
+  const vhost = compileVirtualHost(rc, config, vh, vi);
+  virtualHostCache.set(vh, { config, index: vi, vhost });
+  return vhost;
+}
+
+function compileVirtualHost(rc: string, config: EnvoyObject, vh: EnvoyObject, vi: number): CompiledVirtualHost {
+  const vname = str(vh.name) ?? `vh${vi}`;
+  const vhostRetry = obj(vh.retryPolicy);
+  const routes = arr(vh.routes).map((r, ri): CompiledRoute => {
+    const field = `virtualHosts[${vi}].routes[${ri}]`;
+    const m = obj(r.match);
+    const match = compileMatch(rc, field, m);
+    const headers = arr(m?.headers).map((h, hi) => compileHeaderMatcher(rc, `${field}.match.headers[${hi}]`, h));
+    const query = arr(m?.queryParameters).map((q, qi) => {
+      const name = str(q.name);
+      if (!name) throw new RouteConfigError(rc, `${field}.match.queryParameters[${qi}].name`, 'missing');
+      const sm = obj(q.stringMatch);
+      const matcher: StringMatcher = sm ? compileStringMatcher(rc, `${field}.match.queryParameters[${qi}].stringMatch`, sm) : { kind: 'present' };
+      return { name, matcher };
+    });
+    return {
+      index: ri,
+      name: str(r.name) ?? '',
+      match,
+      headers,
+      query,
+      action: compileAction(rc, field, r, vhostRetry),
+      requestHeaders: compileMutations(rc, [r, vh, config], 'requestHeadersToAdd', 'requestHeadersToRemove'),
+      responseHeaders: compileMutations(rc, [r, vh, config], 'responseHeadersToAdd', 'responseHeadersToRemove'),
+      ...compileFilters(rc, field, `virtualHosts[${vi}]`, r, vh),
+    };
+  });
+  const requireTls = str(vh.requireTls) ?? 'NONE';
+  if (!['NONE', 'ALL', 'EXTERNAL_ONLY'].includes(requireTls)) throw new RouteConfigError(rc, `virtualHosts[${vi}].requireTls`, `unknown value ${requireTls}`);
+  const cvh: CompiledVirtualHost = { name: vname, domains: strs(vh.domains), routes, requireTls: requireTls !== 'NONE' };
+  if (cvh.domains.length === 0) throw new RouteConfigError(rc, `virtualHosts[${vi}].domains`, 'at least one domain is required');
+  return cvh;
 }
 
 const compiledCache = new WeakMap<EnvoyObject, CompiledRouteConfig>();
