@@ -43,8 +43,9 @@ const SCENARIOS: Scenario[] = [
   { id: 'grpc-1k', proto: 'grpc', path: '/bench.Bench/Unary', label: 'gRPC unary 1 KB' },
 ];
 const byId = (id: string): Scenario => SCENARIOS.find((s) => s.id === id)!;
+// Quick: a smoke run of every topology in under two minutes (~14 s each), not numbers to quote.
 const PLAN = QUICK
-  ? { max: ['h1-1k', 'h2-1k'], maxS: 2, warmMaxS: 1, open: [['h1-1k', [1000]], ['grpc-1k', [1000]]] as [string, number[]][], openS: 2, warmS: 0.5, steadyS: 2 }
+  ? { max: ['h1-1k', 'h2-1k'], maxS: 2, warmMaxS: 0.5, open: [['h1-1k', [1000]], ['grpc-1k', [1000]]] as [string, number[]][], openS: 1.5, warmS: 0.5, steadyS: 1.5 }
   : {
       max: SCENARIOS.map((s) => s.id),
       maxS: 10,
