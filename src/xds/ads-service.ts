@@ -48,7 +48,7 @@ export const ADS_GZIP_FEATURE = 'weft.ads.grpc-encoding.gzip';
 
 /**
  * The node.client_features entry by which a delta xDS client says it reads VHDS (virtual
- * hosts as their own resources, under a route config sent with \`vhds\`): the control plane
+ * hosts as their own resources, under a route config sent with `vhds`): the control plane
  * then sends a sidecar's outbound routes that way on its delta streams. Envoy has no such
  * feature: VHDS is chosen by the config it is given.
  */

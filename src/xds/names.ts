@@ -23,7 +23,7 @@ export function inboundClusterName(port: number): string {
   return `inbound|${port}||`;
 }
 
-/** A VHDS virtual host's resource name (and its \`name\`): "<route config>/<virtual host>" (Envoy's convention). */
+/** A VHDS virtual host's resource name (and its `name`): "<route config>/<virtual host>" (Envoy's convention). */
 export function vhdsResourceName(routeConfig: string, virtualHost: string): string {
   return `${routeConfig}/${virtualHost}`;
 }

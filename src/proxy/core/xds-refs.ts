@@ -35,7 +35,7 @@ export function rdsNames(listeners: Iterable<EnvoyObject>): Set<string> {
   return out;
 }
 
-/** Route configurations sent with \`vhds\`: their virtual hosts are fetched over VHDS (named after them). */
+/** Route configurations sent with `vhds`: their virtual hosts are fetched over VHDS (named after them). */
 export function vhdsNames(routes: Iterable<EnvoyObject>): Set<string> {
   const out = new Set<string>();
   for (const r of routes) {

@@ -69,7 +69,7 @@ const EMPTY_VERSIONS: ReadonlyMap<string, string> = new Map();
 /** The kinds subscribed by name (as the accepted config refers to them). */
 export type NamedKind = 'RDS' | 'VHDS' | 'EDS' | 'SDS';
 
-/** The virtual hosts whose route config is still held and sent with \`vhds\`. */
+/** The virtual hosts whose route config is still held and sent with `vhds`. */
 function vhostsOf(vhosts: Map<string, EnvoyObject>, routes: Map<string, EnvoyObject>): Map<string, EnvoyObject> {
   if (vhosts.size === 0) return vhosts;
   const configs = vhdsNames(routes.values());
