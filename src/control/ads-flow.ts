@@ -88,16 +88,17 @@ export class WriteBudget {
     c.released = true;
     this.#inFlight -= c.bytes;
     this.#charges.delete(c);
+    this.#pump();
+  }
+
+  /** Releases writes not flushed in time; the timer stops once nothing is in flight (not per write: a push makes thousands). */
+  #releaseStalled(): void {
+    const old = Date.now() - this.stallMs;
+    for (const c of [...this.#charges]) if (c.at <= old) this.#release(c);
     if (this.#charges.size === 0 && this.#sweep) {
       clearInterval(this.#sweep);
       this.#sweep = undefined;
     }
-    this.#pump();
-  }
-
-  #releaseStalled(): void {
-    const old = Date.now() - this.stallMs;
-    for (const c of [...this.#charges]) if (c.at <= old) this.#release(c);
   }
 
   /** Gives queued streams their turn while there is room (a turn may write nothing). */

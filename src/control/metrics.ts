@@ -2,9 +2,23 @@
 // control plane's own metrics defined in one place.
 export type Labels = Record<string, string>;
 
+/** Single-label texts, made once: a push counts thousands of responses under a handful of labels. */
+const singleLabelText = new Map<string, string>();
+
 function labelText(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
+  const keys = Object.keys(labels);
   if (keys.length === 0) return '';
+  if (keys.length === 1) {
+    const k = keys[0]!;
+    const id = `${k}\u0000${labels[k]!}`;
+    let t = singleLabelText.get(id);
+    if (t === undefined) singleLabelText.set(id, (t = labelTextOf([k], labels)));
+    return t;
+  }
+  return labelTextOf(keys.sort(), labels);
+}
+
+function labelTextOf(keys: string[], labels: Labels): string {
   const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
   return `{${keys.map((k) => `${k}="${esc(labels[k]!)}"`).join(',')}}`;
 }
