@@ -73,13 +73,16 @@ function chainDestination(chain: Obj): string {
 }
 
 export const ROUTE_HEADERS = ['NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE'];
+/** One row per route; a route config's catch-all virtual host ('*': matched when no other domain is) comes last, as it matches. */
 export function routeRows(routes: Obj[]): Cell[][] {
   const rows: Cell[][] = [];
+  const catchAll = (vh: Obj): boolean => arr(vh.domains).some((d) => d === '*');
   for (const rc of routes) {
     const rcName = str(rc.name) ?? '';
-    for (const vhv of arr(rc.virtualHosts)) {
-      const vh = obj(vhv);
-      if (!vh) continue;
+    const vhosts = arr(rc.virtualHosts)
+      .map(obj)
+      .filter((v): v is Obj => v !== undefined);
+    for (const vh of [...vhosts.filter((v) => !catchAll(v)), ...vhosts.filter(catchAll)]) {
       const domains = shortDomains(arr(vh.domains).map(str).filter((d): d is string => d !== undefined));
       const rs = arr(vh.routes).map(obj).filter((r): r is Obj => r !== undefined);
       if (!rs.length) rows.push([rcName, domains, '', '']);

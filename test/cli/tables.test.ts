@@ -86,6 +86,8 @@ const cfg = normalizeProxyConfig({
     {
       name: 'http_proxy',
       virtualHosts: [
+        // VHDS virtual hosts come in name order: the catch-all may come first; it is shown last.
+        { name: 'http_proxy/allow_any', domains: ['*'], routes: [{ match: { prefix: '/' } }] },
         {
           domains: ['reviews', 'reviews:9080', 'reviews.default', 'reviews.default.svc.cluster.local'],
           routes: [
@@ -117,6 +119,7 @@ test('proxy-config clusters, listeners, routes, endpoints rows (istioctl columns
   assert.deepEqual(routeRows(cfg.routes), [
     ['http_proxy', 'reviews + 3 more...', '/*', 'reviews.default'],
     ['http_proxy', 'reviews + 3 more...', '/exact', ''],
+    ['http_proxy', '*', '/*', ''],
   ]);
   // Without the proxy's view: what the control plane sent, outlier state unknown.
   assert.deepEqual(endpointRows(cfg.endpoints), [['127.9.1.2:9080', 'UNHEALTHY', 'UNKNOWN', 'outbound|9080|v1|reviews.default.svc.cluster.local']]);
