@@ -20,7 +20,7 @@ import { markShared } from './ads-wire.js';
 import { deltaGroupBody, deltaResourcesField, encodeDeltaResponse } from './ads-delta-wire.js';
 import { WILDCARD_TYPES, updatedNames } from './ads-subscriptions.js';
 import { AdsConnection, nextNonce, type ConnectionDeps, type ProxyNode, type TypeStateBase } from './ads-stream.js';
-import { TYPE_URL, deltaBetween, deltaFromVersions, type Delta, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
+import { TYPE_URL, deltaBetween, deltaFromVersions, virtualHostConfigs, type Delta, type ProxySnapshot, type Selection, type SnapshotResource, type XdsType } from './snapshot.js';
 
 export type DeltaStream = grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>;
 
@@ -149,7 +149,8 @@ export class DeltaConnection extends AdsConnection<DeltaTypeState> {
     if (st.check?.size && !(sub.names !== null && sel.size === sub.names.length)) {
       const removedAlready = d.removed.length > 0 ? new Set(d.removed) : undefined;
       // A VHDS route config name is not a resource: its virtual hosts are.
-      for (const n of st.check) if (!set.get(n) && !removedAlready?.has(n) && !(type === 'VHDS' && !n.includes('/'))) absent.push(n);
+      const configs = type === 'VHDS' ? virtualHostConfigs(sel) : undefined;
+      for (const n of st.check) if (!set.get(n) && !removedAlready?.has(n) && !configs?.has(n)) absent.push(n);
     }
     // The delta as memoized, or with resent names added (then this stream's own).
     const resources = extra.length > 0 ? [...d.resources, ...extra] : undefined;

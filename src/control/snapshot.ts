@@ -11,6 +11,8 @@ import { createHash } from 'node:crypto';
 import { TYPE, encode, type TypeUrl } from '../xds/codec.js';
 import type { EnvoyObject, GeneratedConfig, GeneratedGroups } from './pipeline.js';
 import { resourcesField } from './ads-wire.js';
+import { vhdsRouteConfig } from '../xds/names.js';
+import { virtualHostSubscribed } from '../xds/vhds.js';
 
 export type XdsType = 'LDS' | 'CDS' | 'EDS' | 'RDS' | 'VHDS' | 'SDS';
 export const XDS_TYPES: readonly XdsType[] = ['LDS', 'CDS', 'EDS', 'RDS', 'VHDS', 'SDS'];
@@ -215,18 +217,17 @@ export class ResourceSet {
   }
 
   /**
-   * VHDS: a name without a slash is a route config (all of its virtual hosts, named
-   * "<route config>/<virtual host>"), any other one virtual host. Every resource
-   * subscribed (the usual case: a proxy subscribes its route config) is the whole set.
+   * VHDS: the virtual hosts `names` subscribe, by their route config's name or their own
+   * (vhds.ts). Every resource subscribed (the usual case: a proxy subscribes its route
+   * config) is the whole set.
    */
   selectVirtualHosts(names: readonly string[], key: string): Selection {
     const k = `vhds\u0000${key}`;
     let s = this.#named.get(k);
     if (!s) {
       const all = this.all();
-      const configs = new Set(names.filter((n) => !n.includes('/')));
-      const exact = new Set(names);
-      const resources = all.resources.filter((r) => exact.has(r.name) || configs.has(r.name.slice(0, r.name.lastIndexOf('/'))));
+      const wanted = new Set(names);
+      const resources = all.resources.filter((r) => virtualHostSubscribed(wanted, r.name));
       s = resources.length === all.size ? all : { resources, size: resources.length, version: digest(resources), shared: this.#shared };
       this.#named.set(k, s);
     }
@@ -249,6 +250,15 @@ export class ResourceSet {
     }
     return s;
   }
+}
+
+const routeConfigsMemo = new WeakMap<Selection, ReadonlySet<string>>();
+
+/** VHDS: the route configs a selection's virtual hosts belong to (a subscribed route config name is not itself a resource). */
+export function virtualHostConfigs(sel: Selection): ReadonlySet<string> {
+  let c = routeConfigsMemo.get(sel);
+  if (!c) routeConfigsMemo.set(sel, (c = new Set(sel.resources.map((r) => vhdsRouteConfig(r.name)))));
+  return c;
 }
 
 /** Resources by type. */

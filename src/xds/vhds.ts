@@ -4,6 +4,14 @@
 import type { EnvoyObject } from '../proxy/types.js';
 import { vhdsRouteConfig } from './names.js';
 
+/**
+ * Whether a VHDS subscription (`names`) covers a virtual host: by its route config's name
+ * (all of that config's virtual hosts, as Envoy subscribes) or by its own resource name.
+ */
+export function virtualHostSubscribed(names: ReadonlySet<string>, resourceName: string): boolean {
+  return names.has(vhdsRouteConfig(resourceName)) || names.has(resourceName);
+}
+
 /** VHDS virtual hosts grouped by the route config they belong to, in the order given. */
 export function virtualHostsByRouteConfig(vhosts: Iterable<[string, EnvoyObject]>): Map<string, EnvoyObject[]> {
   const out = new Map<string, EnvoyObject[]>();

@@ -16,6 +16,7 @@ import { SECRET, vhdsRouteConfig } from '../../xds/names.js';
 import type { EnvoyObject, XdsSnapshot } from '../types.js';
 import { XdsResponseError } from './errors.js';
 import { edsNames, rdsNames, sdsNames, vhdsNames } from './xds-refs.js';
+import { virtualHostSubscribed } from '../../xds/vhds.js';
 
 export type XdsKind = 'LDS' | 'RDS' | 'VHDS' | 'CDS' | 'EDS' | 'SDS';
 export const KINDS: readonly XdsKind[] = ['CDS', 'LDS', 'SDS', 'EDS', 'RDS', 'VHDS'];
@@ -162,7 +163,7 @@ export class XdsState {
     const merged = new Map(held(this.committed, kind));
     for (const n of removed) merged.delete(n);
     // A virtual host is subscribed by its route config's name (or by its own).
-    const isWanted = kind === 'VHDS' ? (n: string) => wanted!.has(vhdsRouteConfig(n)) || wanted!.has(n) : (n: string) => !wanted || wanted.has(n);
+    const isWanted = kind === 'VHDS' ? (n: string) => virtualHostSubscribed(wanted!, n) : (n: string) => !wanted || wanted.has(n);
     for (const [n, r] of incoming) if (isWanted(n)) merged.set(n, r);
     return merged;
   }
