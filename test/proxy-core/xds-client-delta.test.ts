@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { runControl, type ControlPlane } from '../../src/control/main.js';
 import { createMemoryLogger } from '../../src/control/log.js';
 import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
-import { XdsClient } from '../../src/proxy/core/xds-client.js';
+import type { XdsClient } from '../../src/proxy/core/xds-client.js';
 import { createLogger } from '../../src/proxy/core/log.js';
 import { fakePipeline, serviceResource, tmpStateDir, workload } from '../control/helpers.js';
 import { RecordingDataPlane } from './helpers/fake-data-plane.js';
 import { until } from './helpers/resources.js';
+import { productpageClient } from './helpers/xds-client.js';
 
 const NS = 'shop';
 const reviews = outboundClusterName(9080, serviceFqdn('reviews', NS));
@@ -41,15 +42,7 @@ async function withMesh(
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug', sink: async (chunk) => void logs.push(chunk) });
   const dp = new RecordingDataPlane();
-  const c = new XdsClient({
-    target: { address: `127.0.0.1:${cp.ports.xds}` },
-    node: { type: 'sidecar', ip: '127.10.0.5', pod: 'productpage-1', namespace: NS, serviceAccount: 'productpage', labels: { app: 'productpage' } },
-    dataPlane: dp,
-    backoffInitialMs: 50,
-    backoffMaxMs: 200,
-    logger,
-    ...(protocol ? { protocol } : {}),
-  });
+  const c = productpageClient(`127.0.0.1:${cp.ports.xds}`, NS, dp, { logger, ...(protocol ? { protocol } : {}) });
   const restart = async (): Promise<void> => {
     const port = cp.ports.xds;
     await cp.close();

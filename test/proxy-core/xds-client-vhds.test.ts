@@ -9,12 +9,12 @@ import { runControl, type ControlPlane } from '../../src/control/main.js';
 import { createMemoryLogger } from '../../src/control/log.js';
 import { parseYaml } from '../../src/resources/index.js';
 import { outboundClusterName, serviceFqdn } from '../../src/xds/names.js';
-import { XdsClient } from '../../src/proxy/core/xds-client.js';
 import { compileRouteConfigs } from '../../src/proxy/data/route-configs.js';
 import { routeRequest } from '../../src/proxy/data/router.js';
 import { serviceResource, tmpStateDir, workload } from '../control/helpers.js';
 import { RecordingDataPlane } from './helpers/fake-data-plane.js';
 import { until } from './helpers/resources.js';
+import { productpageClient } from './helpers/xds-client.js';
 
 const NS = 'shop';
 const reviews = outboundClusterName(9080, serviceFqdn('reviews', NS));
@@ -46,13 +46,7 @@ test('xds client (delta) with VHDS: virtual hosts by route config name; a routin
   const stateDir = await tmpStateDir();
   let cp = await control(stateDir);
   const dp = new RecordingDataPlane();
-  const c = new XdsClient({
-    target: { address: `127.0.0.1:${cp.ports.xds}` },
-    node: { type: 'sidecar', ip: '127.10.0.5', pod: 'productpage-1', namespace: NS, serviceAccount: 'productpage', labels: { app: 'productpage' } },
-    dataPlane: dp,
-    backoffInitialMs: 50,
-    backoffMaxMs: 200,
-  });
+  const c = productpageClient(`127.0.0.1:${cp.ports.xds}`, NS, dp);
   try {
     c.start();
     await until(() => (['CDS', 'LDS', 'EDS', 'RDS', 'VHDS', 'SDS'] as const).every((k) => c.status().types[k].accepted > 0), 'every type accepted');
